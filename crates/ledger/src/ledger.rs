@@ -1,0 +1,469 @@
+//! The ledger file: creation, durable appends under an exclusive lock, torn-tail recovery,
+//! seals, and lock-free reads.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use crate::chain::Chain;
+use crate::entry::{
+    Actor, Entry, KIND_GENESIS, KIND_RECOVERED, KIND_REGISTERED, KIND_ROTATED, KIND_SEALED,
+    NewEntry, now_ts,
+};
+use crate::error::{LedgerError, Result, io_err};
+use crate::keys::{SYSTEM_ID, SYSTEM_ROLE, Signer};
+use crate::note::sign_checkpoint;
+use crate::registry::{genesis_body, registered_body, rotated_body};
+use crate::tail::{Cursor, Torn, catch_up};
+
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Append a seal each time the entry count reaches a multiple of this (needs `sealer`).
+    pub seal_every: Option<u64>,
+    /// Expected origin; the origin recorded in genesis is what checkpoints use.
+    pub origin: String,
+    /// System signer for automatic seals; `None` disables them.
+    pub sealer: Option<Signer>,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            seal_every: Some(1000),
+            origin: "gantry".to_string(),
+            sealer: None,
+        }
+    }
+}
+
+/// What a lock-free read found.
+#[derive(Clone, Debug)]
+pub struct ReadOutcome {
+    pub entries: Vec<Entry>,
+    /// Length of an unterminated last line (a torn or in-flight write), 0 if none.
+    pub torn_tail_bytes: u64,
+    /// Offset where that unterminated line starts.
+    pub torn_tail_offset: Option<u64>,
+}
+
+pub struct Ledger {
+    path: PathBuf,
+    opts: LedgerOptions,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    file: File,
+    cur: Cursor,
+}
+
+/// One unit of a batch.
+enum Op<'a> {
+    Item(&'a Signer, NewEntry),
+    Seal(&'a Signer),
+}
+
+/// Releases the file lock however the batch ends.
+struct FileLock<'a>(&'a File);
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+fn open_rw(path: &Path, create: bool) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(create)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                LedgerError::NotFound(path.to_path_buf())
+            } else {
+                LedgerError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            }
+        })
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(parent))
+}
+
+impl Ledger {
+    /// Creates a ledger with its genesis entry. The system signer (role and id "gantry") is
+    /// also used for automatic seals by the returned handle.
+    pub fn create(path: &Path, system: &Signer, origin: &str) -> Result<Ledger> {
+        if system.role() != SYSTEM_ROLE || system.id() != SYSTEM_ID {
+            return Err(LedgerError::Key(format!(
+                "genesis must be signed by the system signer {SYSTEM_ROLE}/{SYSTEM_ID}"
+            )));
+        }
+        let file = open_rw(path, true)?;
+        let mut cur = Cursor::new();
+        {
+            file.lock().map_err(io_err(path))?;
+            let _guard = FileLock(&file);
+            if file.metadata().map_err(io_err(path))?.len() > 0 {
+                return Err(LedgerError::AlreadyExists(path.to_path_buf()));
+            }
+            let body = genesis_body(origin, &system.verifying_key());
+            let e = Entry::build(1, now_ts(), KIND_GENESIS, system, body, &cur.chain.last_hash)?;
+            cur.chain
+                .registry
+                .apply(&e)
+                .map_err(LedgerError::Registry)?;
+            let line = e.to_line()?;
+            (&file).write_all(line.as_bytes()).map_err(io_err(path))?;
+            file.sync_all().map_err(io_err(path))?;
+            sync_parent(path)?;
+            let hash = e.hash_bytes().ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
+            cur.chain.push(&e, &hash);
+            cur.offset = line.len() as u64;
+            cur.lines = 1;
+        }
+        let opts = LedgerOptions {
+            origin: origin.to_string(),
+            sealer: Some(system.clone()),
+            ..LedgerOptions::default()
+        };
+        Ok(Ledger {
+            path: path.to_path_buf(),
+            opts,
+            inner: Mutex::new(Inner { file, cur }),
+        })
+    }
+
+    /// Opens an existing ledger for appending and reading. Nothing is read until the first
+    /// append, which also recovers a torn tail.
+    pub fn open(path: &Path, opts: LedgerOptions) -> Result<Ledger> {
+        let file = open_rw(path, false)?;
+        Ok(Ledger {
+            path: path.to_path_buf(),
+            opts,
+            inner: Mutex::new(Inner {
+                file,
+                cur: Cursor::new(),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn options(&self) -> &LedgerOptions {
+        &self.opts
+    }
+
+    /// Appends one entry; durable (fsync) before it returns.
+    pub fn append(&self, signer: &Signer, kind: &str, body: Value) -> Result<Entry> {
+        let mut out = self.commit(vec![Op::Item(signer, NewEntry::new(kind, body))])?;
+        out.pop()
+            .ok_or_else(|| LedgerError::GroupCommit("no entry written".into()))
+    }
+
+    /// Appends entries with one lock, one write and one fsync.
+    pub fn append_batch(&self, signer: &Signer, items: Vec<NewEntry>) -> Result<Vec<Entry>> {
+        self.commit(items.into_iter().map(|i| Op::Item(signer, i)).collect())
+    }
+
+    /// Like `append_batch`, each entry with its own signer.
+    pub fn append_mixed(&self, items: Vec<(&Signer, NewEntry)>) -> Result<Vec<Entry>> {
+        self.commit(items.into_iter().map(|(s, i)| Op::Item(s, i)).collect())
+    }
+
+    /// Appends a seal over every entry so far.
+    pub fn seal(&self, system: &Signer) -> Result<Entry> {
+        let mut out = self.commit(vec![Op::Seal(system)])?;
+        out.pop()
+            .ok_or_else(|| LedgerError::GroupCommit("no seal written".into()))
+    }
+
+    /// Records a new agent key (signed by the system key).
+    pub fn register_agent(
+        &self,
+        system: &Signer,
+        role: &str,
+        id: &str,
+        key: &ed25519_dalek::VerifyingKey,
+    ) -> Result<Entry> {
+        self.append(system, KIND_REGISTERED, registered_body(role, id, key))
+    }
+
+    /// Replaces an agent key; the old key stays valid only for entries before this one.
+    pub fn rotate_agent(
+        &self,
+        system: &Signer,
+        role: &str,
+        id: &str,
+        old_fingerprint: &str,
+        key: &ed25519_dalek::VerifyingKey,
+    ) -> Result<Entry> {
+        self.append(system, KIND_ROTATED, rotated_body(role, id, old_fingerprint, key))
+    }
+
+    /// Recovers a torn tail now, if there is one, recording it as signed by `signer`.
+    pub fn recover(&self, signer: &Signer) -> Result<Option<Entry>> {
+        let mut guard = self.lock_inner();
+        let Inner { file, cur } = &mut *guard;
+        file.lock().map_err(io_err(&self.path))?;
+        let _flock = FileLock(file);
+        let Some(torn) = catch_up(&self.path, file, cur)? else {
+            return Ok(None);
+        };
+        let mut chain = cur.chain.clone();
+        let ts = now_ts();
+        let broken = broken_path(&self.path);
+        let rec = self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?;
+        self.write_locked(file, cur, Some((torn, broken)), &[rec.clone()], chain)?;
+        Ok(Some(rec))
+    }
+
+    fn lock_inner(&self) -> MutexGuard<'_, Inner> {
+        // The cursor is only replaced after a successful write, so a panic elsewhere
+        // cannot leave it half-updated.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn commit(&self, ops: Vec<Op<'_>>) -> Result<Vec<Entry>> {
+        for op in &ops {
+            if let Op::Item(_, item) = op {
+                check_kind(&item.kind)?;
+            }
+        }
+        let mut guard = self.lock_inner();
+        let Inner { file, cur } = &mut *guard;
+        file.lock().map_err(io_err(&self.path))?;
+        let _flock = FileLock(file);
+        let torn = catch_up(&self.path, file, cur)?;
+        if cur.chain.seq == 0 {
+            return Err(LedgerError::Corrupt {
+                path: self.path.clone(),
+                line: 1,
+                message: "ledger has no genesis entry".into(),
+            });
+        }
+        let mut chain = cur.chain.clone();
+        let ts = now_ts();
+        let mut written = Vec::with_capacity(ops.len() + 1);
+        let mut results = Vec::with_capacity(ops.len());
+        let recovery = match torn {
+            Some(torn) => {
+                let signer = match ops.first() {
+                    Some(Op::Item(s, _)) | Some(Op::Seal(s)) => *s,
+                    None => return Ok(Vec::new()),
+                };
+                let broken = broken_path(&self.path);
+                written.push(self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?);
+                self.maybe_seal(&mut chain, &ts, &mut written)?;
+                Some((torn, broken))
+            }
+            None => None,
+        };
+        for op in ops {
+            match op {
+                Op::Item(signer, item) => {
+                    let e = push_entry(&mut chain, signer, &item.kind, item.body, &ts)?;
+                    written.push(e.clone());
+                    results.push(e);
+                    self.maybe_seal(&mut chain, &ts, &mut written)?;
+                }
+                Op::Seal(system) => {
+                    let origin = chain.origin().unwrap_or(&self.opts.origin).to_string();
+                    let e = seal_entry(&mut chain, system, &origin, &ts)?;
+                    written.push(e.clone());
+                    results.push(e);
+                }
+            }
+        }
+        self.write_locked(file, cur, recovery, &written, chain)?;
+        Ok(results)
+    }
+
+    fn recovered_entry(
+        &self,
+        chain: &mut Chain,
+        signer: &Signer,
+        torn: &Torn,
+        broken: &Path,
+        ts: &str,
+    ) -> Result<Entry> {
+        let body = json!({
+            "torn_bytes": torn.bytes.len(),
+            "moved_to": broken.display().to_string(),
+            "offset": torn.offset,
+        });
+        push_entry(chain, signer, KIND_RECOVERED, body, ts)
+    }
+
+    fn maybe_seal(&self, chain: &mut Chain, ts: &str, written: &mut Vec<Entry>) -> Result<()> {
+        let (Some(n), Some(sealer)) = (self.opts.seal_every, self.opts.sealer.as_ref()) else {
+            return Ok(());
+        };
+        if n > 0 && chain.seq % n == 0 {
+            let origin = chain.origin().unwrap_or(&self.opts.origin).to_string();
+            written.push(seal_entry(chain, sealer, &origin, ts)?);
+        }
+        Ok(())
+    }
+
+    /// Moves a torn tail aside, then writes all lines with one write and one fsync.
+    fn write_locked(
+        &self,
+        file: &File,
+        cur: &mut Cursor,
+        recovery: Option<(Torn, PathBuf)>,
+        entries: &[Entry],
+        chain: Chain,
+    ) -> Result<()> {
+        let mut buf = Vec::with_capacity(entries.len() * 512);
+        for e in entries {
+            buf.extend_from_slice(e.to_line()?.as_bytes());
+        }
+        if let Some((torn, broken)) = recovery {
+            let mut bf = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .open(&broken)
+                .map_err(io_err(&broken))?;
+            bf.write_all(&torn.bytes).map_err(io_err(&broken))?;
+            bf.sync_all().map_err(io_err(&broken))?;
+            sync_parent(&broken)?;
+            file.set_len(torn.offset).map_err(io_err(&self.path))?;
+            file.sync_all().map_err(io_err(&self.path))?;
+            cur.offset = torn.offset;
+        }
+        let mut f = file;
+        f.write_all(&buf).map_err(io_err(&self.path))?;
+        file.sync_data().map_err(io_err(&self.path))?;
+        cur.offset += buf.len() as u64;
+        cur.lines += entries.len() as u64;
+        cur.chain = chain;
+        Ok(())
+    }
+
+    /// All committed entries; an unterminated last line is ignored. Takes no lock.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        Ok(read_entries(&self.path)?.entries)
+    }
+
+    pub fn read(&self) -> Result<ReadOutcome> {
+        read_entries(&self.path)
+    }
+
+    pub fn verify(&self) -> Result<crate::verify::VerifyReport> {
+        crate::verify::verify(&self.path)
+    }
+}
+
+/// Reads every complete line of a ledger file without locking.
+pub fn read_entries(path: &Path) -> Result<ReadOutcome> {
+    let data = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            LedgerError::NotFound(path.to_path_buf())
+        } else {
+            io_err(path)(e)
+        }
+    })?;
+    let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut entries = Vec::new();
+    for (i, line) in data[..complete].split_inclusive(|&b| b == b'\n').enumerate() {
+        let line = &line[..line.len() - 1];
+        let corrupt = |message: String| LedgerError::Corrupt {
+            path: path.to_path_buf(),
+            line: i as u64 + 1,
+            message,
+        };
+        let text = std::str::from_utf8(line).map_err(|_| corrupt("line is not UTF-8".into()))?;
+        entries.push(Entry::parse_line(text).map_err(|e| corrupt(e.to_string()))?);
+    }
+    let torn = (data.len() - complete) as u64;
+    Ok(ReadOutcome {
+        entries,
+        torn_tail_bytes: torn,
+        torn_tail_offset: (torn > 0).then_some(complete as u64),
+    })
+}
+
+fn check_kind(kind: &str) -> Result<()> {
+    if kind.is_empty() || kind.contains(char::is_whitespace) {
+        return Err(LedgerError::Registry(format!("invalid kind {kind:?}")));
+    }
+    if matches!(kind, KIND_GENESIS | KIND_SEALED | KIND_RECOVERED) {
+        return Err(LedgerError::Registry(format!(
+            "{kind} is written by the ledger itself (use Ledger::create / seal)"
+        )));
+    }
+    Ok(())
+}
+
+/// Signs and chains one entry after checking the signer's key is valid at its seq.
+fn push_entry(chain: &mut Chain, signer: &Signer, kind: &str, body: Value, ts: &str) -> Result<Entry> {
+    let seq = chain.seq + 1;
+    let actor = Actor {
+        role: signer.role().to_string(),
+        id: signer.id().to_string(),
+        key: signer.fingerprint(),
+    };
+    let unregistered = |reason: String| LedgerError::UnregisteredSigner {
+        role: actor.role.clone(),
+        id: actor.id.clone(),
+        fingerprint: actor.key.clone(),
+        seq,
+        reason,
+    };
+    let key = chain.registry.key_for(&actor, seq).map_err(unregistered)?;
+    if key != signer.verifying_key() {
+        return Err(unregistered("fingerprint collision with another key".into()));
+    }
+    let e = Entry::build(seq, ts.to_string(), kind, signer, body, &chain.last_hash)?;
+    chain.registry.apply(&e).map_err(LedgerError::Registry)?;
+    let hash = e.hash_bytes().ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
+    chain.push(&e, &hash);
+    Ok(e)
+}
+
+fn seal_entry(chain: &mut Chain, system: &Signer, origin: &str, ts: &str) -> Result<Entry> {
+    if system.role() != SYSTEM_ROLE {
+        return Err(LedgerError::Key("seals must be signed by the system key".into()));
+    }
+    let size = chain.frontier.size();
+    if size != chain.seq {
+        return Err(LedgerError::Registry(format!(
+            "cannot seal: {size} leaves but last seq is {}; run `gantry ledger verify`",
+            chain.seq
+        )));
+    }
+    let root = chain.frontier.root();
+    let checkpoint = sign_checkpoint(origin, size, &root, system.signing_key());
+    let body = json!({"size": size, "root": STANDARD.encode(root), "checkpoint": checkpoint});
+    push_entry(chain, system, KIND_SEALED, body, ts)
+}
+
+/// `<ledger>.broken`, or `<ledger>.broken.N` if earlier recoveries already used it.
+fn broken_path(path: &Path) -> PathBuf {
+    let base = format!("{}.broken", path.display());
+    let mut candidate = PathBuf::from(&base);
+    let mut n = 1u32;
+    while candidate.exists() {
+        candidate = PathBuf::from(format!("{base}.{n}"));
+        n += 1;
+    }
+    candidate
+}

@@ -1,0 +1,303 @@
+//! Streaming verification of a ledger file, reporting the first failure.
+//!
+//! Signatures are checked in chunks with `ed25519_dalek::verify_batch`; a failing chunk is
+//! re-checked entry by entry with `verify_strict` to name the first bad one. Batch
+//! verification is not "strict": it would accept a signature whose R is a small-order point
+//! or non-canonically encoded, which only the key holder can produce and which verifies
+//! under the same key and message anyway (malleability, not forgery). Small-order public
+//! keys, the other gap, are refused when keys are registered.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ed25519_dalek::{Signature, VerifyingKey, verify_batch};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::chain::Chain;
+use crate::entry::{Entry, KIND_GENESIS, KIND_SEALED, signing_message};
+use crate::error::{LedgerError, Result, io_err};
+use crate::keys::SYSTEM_ROLE;
+use crate::note::open_checkpoint;
+
+const BATCH: usize = 256;
+
+/// Which check failed, in the order they are applied to each line.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    Parse,
+    Seq,
+    Prev,
+    Hash,
+    Genesis,
+    Key,
+    Signature,
+    Seal,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Check::Parse => "parse",
+            Check::Seq => "seq",
+            Check::Prev => "prev",
+            Check::Hash => "hash",
+            Check::Genesis => "genesis",
+            Check::Key => "key",
+            Check::Signature => "signature",
+            Check::Seal => "seal",
+        })
+    }
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct VerifyFailure {
+    pub seq: Option<u64>,
+    /// 1-based line number.
+    pub line: u64,
+    pub check: Check,
+    pub message: String,
+}
+
+impl fmt::Display for VerifyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "line {} (seq {seq}): {}: {}", self.line, self.check, self.message),
+            None => write!(f, "line {}: {}: {}", self.line, self.check, self.message),
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Entries that passed every check.
+    pub entries: u64,
+    pub seals: u64,
+    /// Hash of the last entry that passed.
+    pub last_hash: String,
+    /// Unterminated bytes at the end (a torn write, recovered by the next append).
+    pub torn_tail_bytes: u64,
+    pub failure: Option<VerifyFailure>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// Verifies a ledger file. `Err` only for I/O problems; a bad ledger is a report with a failure.
+pub fn verify(path: &Path) -> Result<VerifyReport> {
+    let file = File::open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            LedgerError::NotFound(path.to_path_buf())
+        } else {
+            io_err(path)(e)
+        }
+    })?;
+    verify_reader(BufReader::with_capacity(1 << 20, file)).map_err(io_err(path))
+}
+
+/// Verifies ledger lines from any reader.
+pub fn verify_reader(mut reader: impl BufRead) -> std::io::Result<VerifyReport> {
+    let mut v = Verifier {
+        chain: Chain::new(),
+        line: 0,
+        entries: 0,
+        seals: 0,
+        pending: Vec::with_capacity(BATCH),
+    };
+    let mut buf = Vec::with_capacity(1024);
+    let mut torn = 0u64;
+    let mut failure = None;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf.last() != Some(&b'\n') {
+            torn = n as u64;
+            break;
+        }
+        if let Err(f) = v.check_line(&buf[..n - 1]) {
+            failure = Some(v.flush().err().unwrap_or(f));
+            break;
+        }
+    }
+    if failure.is_none() {
+        failure = v.flush().err();
+    }
+    if failure.is_none() && v.entries == 0 {
+        failure = Some(VerifyFailure {
+            seq: None,
+            line: 1,
+            check: Check::Genesis,
+            message: "ledger has no complete entry".into(),
+        });
+    }
+    // Entries in a failed signature chunk are not counted as verified.
+    let entries = failure
+        .as_ref()
+        .and_then(|f| f.seq)
+        .map_or(v.entries, |s| v.entries.min(s.saturating_sub(1)));
+    Ok(VerifyReport {
+        entries,
+        seals: v.seals,
+        last_hash: v.chain.last_hash,
+        torn_tail_bytes: torn,
+        failure,
+    })
+}
+
+struct Pending {
+    line: u64,
+    seq: u64,
+    msg: [u8; 49],
+    sig: Signature,
+    key: VerifyingKey,
+}
+
+struct Verifier {
+    chain: Chain,
+    line: u64,
+    entries: u64,
+    seals: u64,
+    pending: Vec<Pending>,
+}
+
+impl Verifier {
+    fn check_line(&mut self, bytes: &[u8]) -> std::result::Result<(), VerifyFailure> {
+        self.line += 1;
+        let line = self.line;
+        let fail = |seq: Option<u64>, check: Check, message: String| VerifyFailure {
+            seq,
+            line,
+            check,
+            message,
+        };
+        let e = match std::str::from_utf8(bytes)
+            .map_err(|_| LedgerError::InvalidLine("not UTF-8".into()))
+            .and_then(Entry::parse_line)
+        {
+            Ok(e) => e,
+            Err(err) => {
+                let seq = serde_json::from_slice::<Value>(bytes)
+                    .ok()
+                    .and_then(|v| v.get("seq").and_then(Value::as_u64));
+                return Err(fail(seq, Check::Parse, err.to_string()));
+            }
+        };
+        let seq = Some(e.seq);
+        let want = self.chain.seq + 1;
+        if e.seq != want {
+            return Err(fail(seq, Check::Seq, format!("expected seq {want}, found {}", e.seq)));
+        }
+        if e.prev != self.chain.last_hash {
+            return Err(fail(seq, Check::Prev, format!("prev {} does not match hash of seq {} ({})", e.prev, self.chain.seq, self.chain.last_hash)));
+        }
+        let hash = e
+            .compute_hash()
+            .map_err(|err| fail(seq, Check::Hash, err.to_string()))?;
+        if e.hash_bytes() != Some(hash) {
+            return Err(fail(seq, Check::Hash, format!("stored hash {} but content hashes to {}", e.hash, hex::encode(hash))));
+        }
+        if (e.seq == 1) != (e.kind == KIND_GENESIS) {
+            return Err(fail(seq, Check::Genesis, "entry 1, and only entry 1, must be ledger.genesis".into()));
+        }
+        if e.seq == 1 {
+            self.chain
+                .registry
+                .apply(&e)
+                .map_err(|m| fail(seq, Check::Genesis, m))?;
+        }
+        let key = self
+            .chain
+            .registry
+            .key_for(&e.actor, e.seq)
+            .map_err(|m| fail(seq, Check::Key, format!("{}/{}: {m}", e.actor.role, e.actor.id)))?;
+        let sig = e.signature().ok_or_else(|| {
+            fail(seq, Check::Signature, "sig is not base64 of 64 bytes".into())
+        })?;
+        self.pending.push(Pending {
+            line,
+            seq: e.seq,
+            msg: signing_message(&hash),
+            sig,
+            key,
+        });
+        if e.seq != 1 {
+            self.chain
+                .registry
+                .apply(&e)
+                .map_err(|m| fail(seq, Check::Key, format!("{}: {m}", e.kind)))?;
+        }
+        if e.kind == KIND_SEALED {
+            self.check_seal(&e, &key).map_err(|m| fail(seq, Check::Seal, m))?;
+            self.seals += 1;
+        }
+        self.chain.push(&e, &hash);
+        self.entries += 1;
+        if self.pending.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn check_seal(&self, e: &Entry, key: &VerifyingKey) -> std::result::Result<(), String> {
+        if e.actor.role != SYSTEM_ROLE {
+            return Err("seal is not signed by the system key".into());
+        }
+        let size = e.body.get("size").and_then(Value::as_u64).ok_or("body.size missing")?;
+        if size != e.seq - 1 || size != self.chain.frontier.size() {
+            return Err(format!("body.size {size} must be {} (all entries before the seal)", e.seq - 1));
+        }
+        let root = self.chain.frontier.root();
+        let root_b64 = STANDARD.encode(root);
+        if e.body.get("root").and_then(Value::as_str) != Some(root_b64.as_str()) {
+            return Err(format!("body.root does not match the recomputed root {root_b64}"));
+        }
+        let note = e.body.get("checkpoint").and_then(Value::as_str).ok_or("body.checkpoint missing")?;
+        let origin = self.chain.origin().ok_or("no origin")?;
+        let cp = open_checkpoint(note, origin, key).map_err(|err| err.to_string())?;
+        if cp.size != size || cp.root != root {
+            return Err("checkpoint size/root differ from the seal body".into());
+        }
+        Ok(())
+    }
+
+    /// Checks pending signatures; on failure names the first bad one.
+    fn flush(&mut self) -> std::result::Result<(), VerifyFailure> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch_ok = {
+            let msgs: Vec<&[u8]> = self.pending.iter().map(|p| &p.msg[..]).collect();
+            let sigs: Vec<Signature> = self.pending.iter().map(|p| p.sig).collect();
+            let keys: Vec<VerifyingKey> = self.pending.iter().map(|p| p.key).collect();
+            verify_batch(&msgs, &sigs, &keys).is_ok()
+        };
+        let pending = std::mem::take(&mut self.pending);
+        if batch_ok {
+            self.pending = pending;
+            self.pending.clear();
+            return Ok(());
+        }
+        for p in &pending {
+            if let Err(err) = p.key.verify_strict(&p.msg, &p.sig) {
+                return Err(VerifyFailure {
+                    seq: Some(p.seq),
+                    line: p.line,
+                    check: Check::Signature,
+                    message: format!("signature does not verify: {err}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
