@@ -1,1 +1,28 @@
-//! placeholder
+//! gantry's data plane: a weighted HTTP/1.1 reverse proxy, one listener per service.
+//!
+//! It keeps no control logic. The control plane hands it a [`ServiceRoute`] per service
+//! (weighted versions, ready instances, emergency stop) with [`Router::update`]; the router
+//! forwards by it, drains connections across updates, retries on another backend when a
+//! connection cannot be made, and measures every request per service and version
+//! ([`Router::window_stats`], [`Router::totals`]) for the control plane's analysis.
+//!
+//! Selection ([`select`]) and the sliding window ([`window`]) are pure and unit-tested.
+
+mod body;
+mod config;
+mod error;
+mod metrics;
+mod proxy;
+mod route;
+mod router;
+pub mod select;
+mod service;
+mod table;
+pub mod window;
+
+pub use config::RouterConfig;
+pub use error::RouterError;
+pub use metrics::{ServiceTotals, VersionTotals};
+pub use route::{Backend, RoutingTable, ServiceRoute};
+pub use router::{Router, ServiceHandle};
+pub use window::{Counts, StatusCounts, WindowStats};

@@ -1,0 +1,104 @@
+//! The demo app's HTTP/1.1 server: `/` names the version, `/health` answers readiness,
+//! and the flags in [`Args`] inject errors, latency, failed readiness and crashes.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use rand::RngExt;
+use tokio::net::TcpListener;
+
+use crate::args::Args;
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+pub async fn run(args: Args) -> std::io::Result<()> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    println!("listening on {}", listener.local_addr()?);
+
+    if let Some(after) = args.crash_after {
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            eprintln!("demo-app: crashing on purpose after {after:?}");
+            std::process::exit(1);
+        });
+    }
+
+    let args = Arc::new(args);
+    let graceful = GracefulShutdown::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new()).keep_alive(true);
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        eprintln!("demo-app: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let args = Arc::clone(&args);
+                let service = service_fn(move |req| respond(Arc::clone(&args), req));
+                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        eprintln!("demo-app: gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}");
+    }
+    Ok(())
+}
+
+async fn respond(args: Arc<Args>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
+    let (status, body) = match req.uri().path() {
+        "/health" if is_read => {
+            if args.fail_readiness {
+                (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string())
+            } else {
+                (StatusCode::OK, "ok\n".to_string())
+            }
+        }
+        "/" if is_read => {
+            if !args.latency.is_zero() {
+                tokio::time::sleep(args.latency).await;
+            }
+            if args.error_rate > 0.0 && rand::rng().random_bool(args.error_rate) {
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("demo-app {} injected error\n", args.version))
+            } else {
+                (StatusCode::OK, format!("demo-app {}\n", args.version))
+            }
+        }
+        "/" | "/health" => (StatusCode::METHOD_NOT_ALLOWED, "use GET\n".to_string()),
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
+    };
+    let response = Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("x-version", args.version.as_str())
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"bad version header\n"))));
+    Ok(response)
+}
