@@ -4,13 +4,16 @@
 mod chain;
 mod entry;
 mod error;
+pub mod intoto;
 mod keys;
 mod ledger;
 pub mod merkle;
 pub mod note;
+mod proof;
 mod registry;
 mod tail;
 mod verify;
+mod writer;
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use entry::{
@@ -26,3 +29,7 @@ pub use ledger::{Ledger, LedgerOptions, ReadOutcome, read_entries};
 pub use note::note_verifier_key;
 pub use registry::{genesis_body, registered_body, rotated_body};
 pub use verify::{Check, VerifyFailure, VerifyReport, verify, verify_reader};
+pub use proof::{
+    ConsistencyProof, InclusionProof, check_proof, consistency, prove, verify_consistency,
+};
+pub use writer::GroupCommitter;

@@ -1,0 +1,104 @@
+//! Group commit for a long-running process: concurrent `append` calls from many threads are
+//! gathered by one thread into a single write + fsync.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread;
+
+use serde_json::Value;
+
+use crate::entry::{Entry, NewEntry};
+use crate::error::{LedgerError, Result};
+use crate::keys::Signer;
+use crate::ledger::Ledger;
+
+/// Most entries gathered into one write.
+const MAX_GROUP: usize = 4096;
+
+struct Request {
+    signer: Arc<Signer>,
+    entry: NewEntry,
+    reply: SyncSender<Result<Entry>>,
+}
+
+/// Cloneable handle; the committer thread stops when the last handle is dropped.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    tx: Sender<Request>,
+}
+
+impl GroupCommitter {
+    pub fn new(ledger: Arc<Ledger>) -> Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let path = ledger.path().to_path_buf();
+        thread::Builder::new()
+            .name("gantry-ledger-commit".into())
+            .spawn(move || run(&ledger, rx))
+            .map_err(|source| LedgerError::Io { path, source })?;
+        Ok(GroupCommitter { tx })
+    }
+
+    /// Appends one entry; returns once it is durable.
+    pub fn append(&self, signer: &Signer, kind: &str, body: Value) -> Result<Entry> {
+        self.append_shared(Arc::new(signer.clone()), NewEntry::new(kind, body))
+    }
+
+    /// As `append`, without cloning the signer per call.
+    pub fn append_shared(&self, signer: Arc<Signer>, entry: NewEntry) -> Result<Entry> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Request {
+                signer,
+                entry,
+                reply,
+            })
+            .map_err(|_| LedgerError::CommitterStopped)?;
+        rx.recv().map_err(|_| LedgerError::CommitterStopped)?
+    }
+}
+
+fn run(ledger: &Ledger, rx: Receiver<Request>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(r) => group.push(r),
+                Err(_) => break,
+            }
+        }
+        let items: Vec<(&Signer, NewEntry)> = group
+            .iter()
+            .map(|r| (r.signer.as_ref(), r.entry.clone()))
+            .collect();
+        match ledger.append_mixed(items) {
+            Ok(entries) => {
+                for (r, e) in group.iter().zip(entries) {
+                    let _ = r.reply.send(Ok(e));
+                }
+            }
+            // Nothing reached the file: retry one by one so each caller gets its own verdict.
+            Err(err) if is_rejection(&err) && group.len() > 1 => {
+                for r in &group {
+                    let res = ledger.append_mixed(vec![(r.signer.as_ref(), r.entry.clone())]);
+                    let _ = r.reply.send(res.and_then(|mut v| {
+                        v.pop().ok_or_else(|| LedgerError::GroupCommit("no entry".into()))
+                    }));
+                }
+            }
+            Err(err) => {
+                let msg = err.to_string();
+                for r in &group {
+                    let _ = r.reply.send(Err(LedgerError::GroupCommit(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Errors raised before anything is written, so retrying cannot duplicate entries.
+fn is_rejection(err: &LedgerError) -> bool {
+    matches!(
+        err,
+        LedgerError::UnregisteredSigner { .. } | LedgerError::Registry(_) | LedgerError::Key(_)
+    )
+}
