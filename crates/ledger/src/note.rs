@@ -46,8 +46,9 @@ pub fn note_verifier_key(origin: &str, key: &VerifyingKey) -> String {
 /// Parses a verifier key string, checking that its key id matches its name and key.
 pub fn parse_verifier_key(vkey: &str) -> Result<(String, VerifyingKey)> {
     let bad = |m: &str| LedgerError::Note(format!("verifier key {vkey:?}: {m}"));
-    let mut parts = vkey.rsplitn(3, '+');
-    let (Some(b64), Some(id_hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    // Names cannot contain '+', but base64 can: split from the left.
+    let mut parts = vkey.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad("want <name>+<hex key id>+<base64 key>"));
     };
     if name.is_empty() || name.contains(char::is_whitespace) || name.contains('+') {
@@ -195,6 +196,12 @@ mod tests {
 
     #[test]
     fn verifier_key_roundtrip() {
+        for _ in 0..20 {
+            // Base64 keys often contain '+', the field separator.
+            let vk = generate_key().verifying_key();
+            let s = note_verifier_key("gantry", &vk);
+            assert_eq!(parse_verifier_key(&s).unwrap().1, vk, "{s}");
+        }
         let vk = generate_key().verifying_key();
         let s = note_verifier_key("gantry", &vk);
         let parts: Vec<&str> = s.split('+').collect();

@@ -85,6 +85,9 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
                     }));
                 }
             }
+            Err(err) if group.len() == 1 => {
+                let _ = group[0].reply.send(Err(err));
+            }
             Err(err) => {
                 let msg = err.to_string();
                 for r in &group {
