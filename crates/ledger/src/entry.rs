@@ -202,7 +202,16 @@ mod tests {
         )
         .unwrap();
         let out = serde_json_canonicalizer::to_string(&v).unwrap();
-        let keys: Vec<&str> = ["\r", "1", "\u{80}", "\u{f6}", "\u{20ac}", "\u{1f600}", "\u{fb33}"].to_vec();
+        let keys: Vec<&str> = [
+            "\r",
+            "1",
+            "\u{80}",
+            "\u{f6}",
+            "\u{20ac}",
+            "\u{1f600}",
+            "\u{fb33}",
+        ]
+        .to_vec();
         let mut pos = 0;
         for k in keys {
             let needle = serde_json::to_string(k).unwrap();
@@ -231,7 +240,15 @@ mod tests {
     #[test]
     fn line_roundtrip_and_strictness() {
         let s = Signer::new("operator", "ops", generate_key());
-        let e = Entry::build(7, now_ts(), "x.y", &s, json!({"n": 1.5, "s": "é"}), ZERO_HASH).unwrap();
+        let e = Entry::build(
+            7,
+            now_ts(),
+            "x.y",
+            &s,
+            json!({"n": 1.5, "s": "é"}),
+            ZERO_HASH,
+        )
+        .unwrap();
         let line = e.to_line().unwrap();
         assert!(line.starts_with("{\"seq\":7,\"ts\":"));
         assert!(line.ends_with("}\n"));
@@ -249,6 +266,9 @@ mod tests {
         let ts = now_ts();
         assert_eq!(ts.len(), 27, "{ts}");
         assert!(ts.ends_with('Z'));
-        assert!(time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339).is_ok());
+        assert!(
+            time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339)
+                .is_ok()
+        );
     }
 }

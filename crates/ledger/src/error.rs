@@ -33,7 +33,9 @@ pub enum LedgerError {
     },
     #[error("invalid registry entry: {0}")]
     Registry(String),
-    #[error("no seal covers seq {seq} (latest sealed size {sealed}): run `gantry ledger seal` first")]
+    #[error(
+        "no seal covers seq {seq} (latest sealed size {sealed}): run `gantry ledger seal` first"
+    )]
     NoSeal { seq: u64, sealed: u64 },
     #[error("proof error: {0}")]
     Proof(String),

@@ -32,8 +32,13 @@ pub struct EnvelopeSignature {
 
 /// DSSE v1 pre-authentication encoding.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len())
-        .into_bytes();
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
     out.extend_from_slice(payload);
     out
 }
@@ -79,7 +84,10 @@ pub fn verify_envelope(line: &str, key: &VerifyingKey) -> Result<Value> {
     let env: Envelope = serde_json::from_str(line.trim_end())
         .map_err(|e| LedgerError::Envelope(format!("not a DSSE envelope: {e}")))?;
     if env.payload_type != PAYLOAD_TYPE {
-        return Err(LedgerError::Envelope(format!("payloadType {:?}", env.payload_type)));
+        return Err(LedgerError::Envelope(format!(
+            "payloadType {:?}",
+            env.payload_type
+        )));
     }
     let payload = STANDARD
         .decode(&env.payload)
@@ -97,12 +105,17 @@ pub fn verify_envelope(line: &str, key: &VerifyingKey) -> Result<Value> {
         .as_slice()
         .try_into()
         .map_err(|_| LedgerError::Envelope("sig is not 64 bytes".into()))?;
-    key.verify_strict(&pae(&env.payload_type, &payload), &Signature::from_bytes(&arr))
-        .map_err(|_| LedgerError::Envelope("signature does not verify".into()))?;
+    key.verify_strict(
+        &pae(&env.payload_type, &payload),
+        &Signature::from_bytes(&arr),
+    )
+    .map_err(|_| LedgerError::Envelope("signature does not verify".into()))?;
     let stmt: Value = serde_json::from_slice(&payload)
         .map_err(|e| LedgerError::Envelope(format!("payload is not JSON: {e}")))?;
     if stmt.get("_type").and_then(Value::as_str) != Some(STATEMENT_TYPE) {
-        return Err(LedgerError::Envelope("payload is not an in-toto Statement v1".into()));
+        return Err(LedgerError::Envelope(
+            "payload is not an in-toto Statement v1".into(),
+        ));
     }
     Ok(stmt)
 }

@@ -146,7 +146,9 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         let back = key_from_pem(&pem).unwrap();
         assert_eq!(back.to_bytes(), key.to_bytes());
-        assert!(key_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            key_from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err()
+        );
     }
 
     #[test]
@@ -165,6 +167,9 @@ mod tests {
         id[0] = 1;
         assert!(public_key_from_base64(&STANDARD.encode(id)).is_err());
         let k = generate_key().verifying_key();
-        assert_eq!(public_key_from_base64(&public_key_to_base64(&k)).unwrap(), k);
+        assert_eq!(
+            public_key_from_base64(&public_key_to_base64(&k)).unwrap(),
+            k
+        );
     }
 }

@@ -123,7 +123,14 @@ impl Ledger {
                 return Err(LedgerError::AlreadyExists(path.to_path_buf()));
             }
             let body = genesis_body(origin, &system.verifying_key());
-            let e = Entry::build(1, now_ts(), KIND_GENESIS, system, body, &cur.chain.last_hash)?;
+            let e = Entry::build(
+                1,
+                now_ts(),
+                KIND_GENESIS,
+                system,
+                body,
+                &cur.chain.last_hash,
+            )?;
             cur.chain
                 .registry
                 .apply(&e)
@@ -132,7 +139,9 @@ impl Ledger {
             (&file).write_all(line.as_bytes()).map_err(io_err(path))?;
             file.sync_all().map_err(io_err(path))?;
             sync_parent(path)?;
-            let hash = e.hash_bytes().ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
+            let hash = e
+                .hash_bytes()
+                .ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
             cur.chain.push(&e, &hash);
             cur.offset = line.len() as u64;
             cur.lines = 1;
@@ -215,7 +224,11 @@ impl Ledger {
         old_fingerprint: &str,
         key: &ed25519_dalek::VerifyingKey,
     ) -> Result<Entry> {
-        self.append(system, KIND_ROTATED, rotated_body(role, id, old_fingerprint, key))
+        self.append(
+            system,
+            KIND_ROTATED,
+            rotated_body(role, id, old_fingerprint, key),
+        )
     }
 
     /// Recovers a torn tail now, if there is one, recording it as signed by `signer`.
@@ -231,7 +244,13 @@ impl Ledger {
         let ts = now_ts();
         let broken = broken_path(&self.path);
         let rec = self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?;
-        self.write_locked(file, cur, Some((torn, broken)), &[rec.clone()], chain)?;
+        self.write_locked(
+            file,
+            cur,
+            Some((torn, broken)),
+            std::slice::from_ref(&rec),
+            chain,
+        )?;
         Ok(Some(rec))
     }
 
@@ -316,7 +335,7 @@ impl Ledger {
         let (Some(n), Some(sealer)) = (self.opts.seal_every, self.opts.sealer.as_ref()) else {
             return Ok(());
         };
-        if n > 0 && chain.seq % n == 0 {
+        if n > 0 && chain.seq.is_multiple_of(n) {
             let origin = chain.origin().unwrap_or(&self.opts.origin).to_string();
             written.push(seal_entry(chain, sealer, &origin, ts)?);
         }
@@ -383,7 +402,10 @@ pub fn read_entries(path: &Path) -> Result<ReadOutcome> {
     })?;
     let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut entries = Vec::new();
-    for (i, line) in data[..complete].split_inclusive(|&b| b == b'\n').enumerate() {
+    for (i, line) in data[..complete]
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+    {
         let line = &line[..line.len() - 1];
         let corrupt = |message: String| LedgerError::Corrupt {
             path: path.to_path_buf(),
@@ -414,7 +436,13 @@ fn check_kind(kind: &str) -> Result<()> {
 }
 
 /// Signs and chains one entry after checking the signer's key is valid at its seq.
-fn push_entry(chain: &mut Chain, signer: &Signer, kind: &str, body: Value, ts: &str) -> Result<Entry> {
+fn push_entry(
+    chain: &mut Chain,
+    signer: &Signer,
+    kind: &str,
+    body: Value,
+    ts: &str,
+) -> Result<Entry> {
     let seq = chain.seq + 1;
     let actor = Actor {
         role: signer.role().to_string(),
@@ -430,18 +458,24 @@ fn push_entry(chain: &mut Chain, signer: &Signer, kind: &str, body: Value, ts: &
     };
     let key = chain.registry.key_for(&actor, seq).map_err(unregistered)?;
     if key != signer.verifying_key() {
-        return Err(unregistered("fingerprint collision with another key".into()));
+        return Err(unregistered(
+            "fingerprint collision with another key".into(),
+        ));
     }
     let e = Entry::build(seq, ts.to_string(), kind, signer, body, &chain.last_hash)?;
     chain.registry.apply(&e).map_err(LedgerError::Registry)?;
-    let hash = e.hash_bytes().ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
+    let hash = e
+        .hash_bytes()
+        .ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
     chain.push(&e, &hash);
     Ok(e)
 }
 
 fn seal_entry(chain: &mut Chain, system: &Signer, origin: &str, ts: &str) -> Result<Entry> {
     if system.role() != SYSTEM_ROLE {
-        return Err(LedgerError::Key("seals must be signed by the system key".into()));
+        return Err(LedgerError::Key(
+            "seals must be signed by the system key".into(),
+        ));
     }
     let size = chain.frontier.size();
     if size != chain.seq {

@@ -17,8 +17,8 @@ mod writer;
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use entry::{
-    Actor, Entry, FORMAT, KIND_GENESIS, KIND_RECOVERED, KIND_REGISTERED, KIND_ROTATED,
-    KIND_SEALED, NewEntry, SIG_CONTEXT, ZERO_HASH, decode_hash, now_ts, signing_message,
+    Actor, Entry, FORMAT, KIND_GENESIS, KIND_RECOVERED, KIND_REGISTERED, KIND_ROTATED, KIND_SEALED,
+    NewEntry, SIG_CONTEXT, ZERO_HASH, decode_hash, now_ts, signing_message,
 };
 pub use error::{LedgerError, Result};
 pub use keys::{
@@ -27,9 +27,9 @@ pub use keys::{
 };
 pub use ledger::{Ledger, LedgerOptions, ReadOutcome, read_entries};
 pub use note::note_verifier_key;
-pub use registry::{genesis_body, registered_body, rotated_body};
-pub use verify::{Check, VerifyFailure, VerifyReport, verify, verify_reader};
 pub use proof::{
     ConsistencyProof, InclusionProof, check_proof, consistency, prove, verify_consistency,
 };
+pub use registry::{genesis_body, registered_body, rotated_body};
+pub use verify::{Check, VerifyFailure, VerifyReport, verify, verify_reader};
 pub use writer::GroupCommitter;

@@ -91,7 +91,9 @@ fn split_note(note: &str) -> Result<(&str, Vec<&str>)> {
     let text = &note[..=at];
     let sigs = &note[at + 2..];
     if !sigs.ends_with('\n') {
-        return Err(LedgerError::Note("signature block does not end in newline".into()));
+        return Err(LedgerError::Note(
+            "signature block does not end in newline".into(),
+        ));
     }
     let lines: Vec<&str> = sigs[..sigs.len() - 1].split('\n').collect();
     if lines.iter().any(|l| !l.starts_with(SIG_PREFIX)) {
@@ -109,15 +111,26 @@ pub fn parse_checkpoint_unverified(note: &str) -> Result<Checkpoint> {
 fn parse_text(text: &str) -> Result<Checkpoint> {
     let bad = |m: &str| LedgerError::Note(format!("checkpoint: {m}"));
     let mut lines = text.split('\n');
-    let origin = lines.next().filter(|o| !o.is_empty()).ok_or_else(|| bad("missing origin"))?;
+    let origin = lines
+        .next()
+        .filter(|o| !o.is_empty())
+        .ok_or_else(|| bad("missing origin"))?;
     let size_s = lines.next().ok_or_else(|| bad("missing size"))?;
-    if size_s.is_empty() || !size_s.bytes().all(|b| b.is_ascii_digit()) || (size_s.len() > 1 && size_s.starts_with('0')) {
+    if size_s.is_empty()
+        || !size_s.bytes().all(|b| b.is_ascii_digit())
+        || (size_s.len() > 1 && size_s.starts_with('0'))
+    {
         return Err(bad("size is not a decimal number"));
     }
     let size: u64 = size_s.parse().map_err(|_| bad("size out of range"))?;
     let root_b64 = lines.next().ok_or_else(|| bad("missing root"))?;
-    let raw = STANDARD.decode(root_b64).map_err(|_| bad("root is not base64"))?;
-    let root: Hash = raw.as_slice().try_into().map_err(|_| bad("root is not 32 bytes"))?;
+    let raw = STANDARD
+        .decode(root_b64)
+        .map_err(|_| bad("root is not base64"))?;
+    let root: Hash = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad("root is not 32 bytes"))?;
     Ok(Checkpoint {
         origin: origin.to_string(),
         size,
@@ -181,7 +194,9 @@ mod tests {
         assert_eq!(lines[3], "");
         assert!(lines[4].starts_with("\u{2014} example.com/log "));
         assert_eq!(lines[5], "");
-        let blob = STANDARD.decode(lines[4].rsplit(' ').next().unwrap()).unwrap();
+        let blob = STANDARD
+            .decode(lines[4].rsplit(' ').next().unwrap())
+            .unwrap();
         assert_eq!(blob.len(), 68);
         let vk = sk.verifying_key();
         assert_eq!(blob[..4], key_id("example.com/log", &vk));
@@ -218,8 +233,10 @@ mod tests {
     #[test]
     fn key_id_matches_go_sumdb_vector() {
         // golang.org/x/mod/sumdb/note example key "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-        let (name, key) =
-            parse_verifier_key("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap();
+        let (name, key) = parse_verifier_key(
+            "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+        )
+        .unwrap();
         assert_eq!(name, "PeterNeumann");
         assert_eq!(hex::encode(key_id(&name, &key)), "c74f20a3");
     }

@@ -51,7 +51,11 @@ fn leaves(entries: &[Entry], size: u64) -> Result<Vec<Hash>> {
         .enumerate()
         .map(|(i, e)| {
             if e.seq != i as u64 + 1 {
-                return Err(LedgerError::Proof(format!("entry {} has seq {}", i + 1, e.seq)));
+                return Err(LedgerError::Proof(format!(
+                    "entry {} has seq {}",
+                    i + 1,
+                    e.seq
+                )));
             }
             let h = e
                 .hash_bytes()
@@ -63,11 +67,14 @@ fn leaves(entries: &[Entry], size: u64) -> Result<Vec<Hash>> {
 
 /// (seq, size, checkpoint) of each seal, in ledger order.
 fn seals(entries: &[Entry]) -> impl Iterator<Item = (u64, &str)> {
-    entries.iter().filter(|e| e.kind == KIND_SEALED).filter_map(|e| {
-        let size = e.body.get("size").and_then(Value::as_u64)?;
-        let cp = e.body.get("checkpoint").and_then(Value::as_str)?;
-        Some((size, cp))
-    })
+    entries
+        .iter()
+        .filter(|e| e.kind == KIND_SEALED)
+        .filter_map(|e| {
+            let size = e.body.get("size").and_then(Value::as_u64)?;
+            let cp = e.body.get("checkpoint").and_then(Value::as_str)?;
+            Some((size, cp))
+        })
 }
 
 fn to_hex(path: &[Hash]) -> Vec<String> {
@@ -130,7 +137,9 @@ pub fn check_proof(proof: &InclusionProof, verifier_key: &str) -> Result<()> {
         &path,
         &cp.root,
     ) {
-        return Err(LedgerError::Proof("audit path does not lead to the checkpoint root".into()));
+        return Err(LedgerError::Proof(
+            "audit path does not lead to the checkpoint root".into(),
+        ));
     }
     Ok(())
 }
@@ -138,7 +147,9 @@ pub fn check_proof(proof: &InclusionProof, verifier_key: &str) -> Result<()> {
 /// Proves the tree of `old_size` entries is a prefix of the tree of `new_size`.
 pub fn consistency(entries: &[Entry], old_size: u64, new_size: u64) -> Result<ConsistencyProof> {
     if old_size > new_size {
-        return Err(LedgerError::Proof("old size is larger than new size".into()));
+        return Err(LedgerError::Proof(
+            "old size is larger than new size".into(),
+        ));
     }
     let leaves = leaves(entries, new_size)?;
     let path = merkle::consistency_proof(&leaves, old_size)
@@ -192,7 +203,9 @@ pub fn verify_consistency(proof: &ConsistencyProof, verifier_key: Option<&str>) 
     }
     let path = from_hex(&proof.proof)?;
     if !merkle::verify_consistency(proof.old_size, proof.new_size, &old_root, &new_root, &path) {
-        return Err(LedgerError::Proof("consistency proof does not verify".into()));
+        return Err(LedgerError::Proof(
+            "consistency proof does not verify".into(),
+        ));
     }
     Ok(())
 }

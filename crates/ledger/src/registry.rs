@@ -40,7 +40,9 @@ fn key_from_body(body: &Value) -> Result<(VerifyingKey, String), String> {
     let key = public_key_from_base64(field(body, "public_key")?).map_err(|e| e.to_string())?;
     let fp = fingerprint(&key);
     if field(body, "fingerprint")? != fp {
-        return Err(format!("body.fingerprint does not match public_key (want {fp})"));
+        return Err(format!(
+            "body.fingerprint does not match public_key (want {fp})"
+        ));
     }
     Ok((key, fp))
 }
@@ -80,7 +82,10 @@ impl Registry {
             ));
         }
         if seq < rec.from_seq {
-            return Err(format!("key {} is only valid from seq {}", actor.key, rec.from_seq));
+            return Err(format!(
+                "key {} is only valid from seq {}",
+                actor.key, rec.from_seq
+            ));
         }
         if let Some(until) = rec.until_seq
             && seq > until
@@ -119,7 +124,10 @@ impl Registry {
                     .get_mut(old_fp)
                     .ok_or_else(|| format!("old key {old_fp} is not registered"))?;
                 if old.role != role || old.id != id {
-                    return Err(format!("old key {old_fp} belongs to {}/{}", old.role, old.id));
+                    return Err(format!(
+                        "old key {old_fp} belongs to {}/{}",
+                        old.role, old.id
+                    ));
                 }
                 if old.until_seq.is_some() {
                     return Err(format!("old key {old_fp} was already rotated out"));

@@ -90,7 +90,10 @@ fn absorb(line: &[u8], chain: &mut Chain) -> std::result::Result<(), String> {
     let text = std::str::from_utf8(line).map_err(|_| "line is not UTF-8".to_string())?;
     let skim: Skim = serde_json::from_str(text).map_err(|e| format!("cannot parse entry: {e}"))?;
     let hash = decode_hash(&skim.hash).ok_or("hash is not 64 lowercase hex digits")?;
-    if matches!(skim.kind.as_ref(), KIND_GENESIS | KIND_REGISTERED | KIND_ROTATED) {
+    if matches!(
+        skim.kind.as_ref(),
+        KIND_GENESIS | KIND_REGISTERED | KIND_ROTATED
+    ) {
         let e = Entry::parse_line(text).map_err(|e| e.to_string())?;
         // An invalid registration is verify's to report; the writer just does not honour it.
         let _ = chain.registry.apply(&e);

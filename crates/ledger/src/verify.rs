@@ -67,7 +67,11 @@ pub struct VerifyFailure {
 impl fmt::Display for VerifyFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.seq {
-            Some(seq) => write!(f, "line {} (seq {seq}): {}: {}", self.line, self.check, self.message),
+            Some(seq) => write!(
+                f,
+                "line {} (seq {seq}): {}: {}",
+                self.line, self.check, self.message
+            ),
             None => write!(f, "line {}: {}: {}", self.line, self.check, self.message),
         }
     }
@@ -196,19 +200,42 @@ impl Verifier {
         let seq = Some(e.seq);
         let want = self.chain.seq + 1;
         if e.seq != want {
-            return Err(fail(seq, Check::Seq, format!("expected seq {want}, found {}", e.seq)));
+            return Err(fail(
+                seq,
+                Check::Seq,
+                format!("expected seq {want}, found {}", e.seq),
+            ));
         }
         if e.prev != self.chain.last_hash {
-            return Err(fail(seq, Check::Prev, format!("prev {} does not match hash of seq {} ({})", e.prev, self.chain.seq, self.chain.last_hash)));
+            return Err(fail(
+                seq,
+                Check::Prev,
+                format!(
+                    "prev {} does not match hash of seq {} ({})",
+                    e.prev, self.chain.seq, self.chain.last_hash
+                ),
+            ));
         }
         let hash = e
             .compute_hash()
             .map_err(|err| fail(seq, Check::Hash, err.to_string()))?;
         if e.hash_bytes() != Some(hash) {
-            return Err(fail(seq, Check::Hash, format!("stored hash {} but content hashes to {}", e.hash, hex::encode(hash))));
+            return Err(fail(
+                seq,
+                Check::Hash,
+                format!(
+                    "stored hash {} but content hashes to {}",
+                    e.hash,
+                    hex::encode(hash)
+                ),
+            ));
         }
         if (e.seq == 1) != (e.kind == KIND_GENESIS) {
-            return Err(fail(seq, Check::Genesis, "entry 1, and only entry 1, must be ledger.genesis".into()));
+            return Err(fail(
+                seq,
+                Check::Genesis,
+                "entry 1, and only entry 1, must be ledger.genesis".into(),
+            ));
         }
         if e.seq == 1 {
             self.chain
@@ -216,13 +243,19 @@ impl Verifier {
                 .apply(&e)
                 .map_err(|m| fail(seq, Check::Genesis, m))?;
         }
-        let key = self
-            .chain
-            .registry
-            .key_for(&e.actor, e.seq)
-            .map_err(|m| fail(seq, Check::Key, format!("{}/{}: {m}", e.actor.role, e.actor.id)))?;
+        let key = self.chain.registry.key_for(&e.actor, e.seq).map_err(|m| {
+            fail(
+                seq,
+                Check::Key,
+                format!("{}/{}: {m}", e.actor.role, e.actor.id),
+            )
+        })?;
         let sig = e.signature().ok_or_else(|| {
-            fail(seq, Check::Signature, "sig is not base64 of 64 bytes".into())
+            fail(
+                seq,
+                Check::Signature,
+                "sig is not base64 of 64 bytes".into(),
+            )
         })?;
         self.pending.push(Pending {
             line,
@@ -238,7 +271,8 @@ impl Verifier {
                 .map_err(|m| fail(seq, Check::Key, format!("{}: {m}", e.kind)))?;
         }
         if e.kind == KIND_SEALED {
-            self.check_seal(&e, &key).map_err(|m| fail(seq, Check::Seal, m))?;
+            self.check_seal(&e, &key)
+                .map_err(|m| fail(seq, Check::Seal, m))?;
             self.seals += 1;
         }
         self.chain.push(&e, &hash);
@@ -253,16 +287,29 @@ impl Verifier {
         if e.actor.role != SYSTEM_ROLE {
             return Err("seal is not signed by the system key".into());
         }
-        let size = e.body.get("size").and_then(Value::as_u64).ok_or("body.size missing")?;
+        let size = e
+            .body
+            .get("size")
+            .and_then(Value::as_u64)
+            .ok_or("body.size missing")?;
         if size != e.seq - 1 || size != self.chain.frontier.size() {
-            return Err(format!("body.size {size} must be {} (all entries before the seal)", e.seq - 1));
+            return Err(format!(
+                "body.size {size} must be {} (all entries before the seal)",
+                e.seq - 1
+            ));
         }
         let root = self.chain.frontier.root();
         let root_b64 = STANDARD.encode(root);
         if e.body.get("root").and_then(Value::as_str) != Some(root_b64.as_str()) {
-            return Err(format!("body.root does not match the recomputed root {root_b64}"));
+            return Err(format!(
+                "body.root does not match the recomputed root {root_b64}"
+            ));
         }
-        let note = e.body.get("checkpoint").and_then(Value::as_str).ok_or("body.checkpoint missing")?;
+        let note = e
+            .body
+            .get("checkpoint")
+            .and_then(Value::as_str)
+            .ok_or("body.checkpoint missing")?;
         let origin = self.chain.origin().ok_or("no origin")?;
         let cp = open_checkpoint(note, origin, key).map_err(|err| err.to_string())?;
         if cp.size != size || cp.root != root {

@@ -81,7 +81,8 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
                 for r in &group {
                     let res = ledger.append_mixed(vec![(r.signer.as_ref(), r.entry.clone())]);
                     let _ = r.reply.send(res.and_then(|mut v| {
-                        v.pop().ok_or_else(|| LedgerError::GroupCommit("no entry".into()))
+                        v.pop()
+                            .ok_or_else(|| LedgerError::GroupCommit("no entry".into()))
                     }));
                 }
             }

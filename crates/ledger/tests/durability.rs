@@ -51,7 +51,12 @@ fn torn_tail_is_moved_aside_truncated_and_recorded() {
     assert_eq!((r.entries, r.torn_tail_bytes), (9, 0));
 
     // A second torn tail goes to a numbered file rather than overwriting the first.
-    std::fs::OpenOptions::new().append(true).open(&fx.path).unwrap().write_all(b"{\"x").unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&fx.path)
+        .unwrap()
+        .write_all(b"{\"x")
+        .unwrap();
     let rec2 = writer.recover(&fx.operator).unwrap().unwrap();
     assert_eq!(rec2.kind, KIND_RECOVERED);
     assert!(fx.dir.path().join("ledger.jsonl.broken.1").exists());
@@ -72,7 +77,9 @@ fn concurrent_handles_produce_one_contiguous_chain() {
                 let l = Ledger::open(&path, no_seal_opts()).unwrap();
                 for i in 0..per {
                     if i % 4 == 0 {
-                        let items = (0..3).map(|j| NewEntry::new("x.batch", json!({"t": t, "i": i, "j": j}))).collect();
+                        let items = (0..3)
+                            .map(|j| NewEntry::new("x.batch", json!({"t": t, "i": i, "j": j})))
+                            .collect();
                         l.append_batch(&op, items).unwrap();
                     } else {
                         l.append(&op, "x.single", json!({"t": t, "i": i})).unwrap();
@@ -131,12 +138,19 @@ fn create_and_open_errors() {
         Err(LedgerError::AlreadyExists(_))
     ));
     let missing = fx.dir.path().join("nope.jsonl");
-    assert!(matches!(Ledger::open(&missing, no_seal_opts()), Err(LedgerError::NotFound(_))));
+    assert!(matches!(
+        Ledger::open(&missing, no_seal_opts()),
+        Err(LedgerError::NotFound(_))
+    ));
     assert!(matches!(verify(&missing), Err(LedgerError::NotFound(_))));
     let not_system = Signer::new("operator", "x", generate_key());
     assert!(Ledger::create(&fx.dir.path().join("b.jsonl"), &not_system, "x").is_err());
     // Reserved kinds cannot be appended directly.
-    assert!(fx.ledger.append(&fx.system, "ledger.sealed", json!({})).is_err());
+    assert!(
+        fx.ledger
+            .append(&fx.system, "ledger.sealed", json!({}))
+            .is_err()
+    );
     assert!(fx.ledger.append(&fx.operator, "", json!({})).is_err());
 }
 

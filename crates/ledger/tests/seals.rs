@@ -66,7 +66,9 @@ fn inclusion_proofs_check_offline_and_fail_when_altered() {
             assert!(check_proof(&bad, &vkey).is_err());
         }
         let mut bad = p.clone();
-        bad.checkpoint = bad.checkpoint.replacen(&format!("\n{}\n", p.tree_size), "\n1\n", 1);
+        bad.checkpoint = bad
+            .checkpoint
+            .replacen(&format!("\n{}\n", p.tree_size), "\n1\n", 1);
         assert!(check_proof(&bad, &vkey).is_err());
     }
     let other = note_verifier_key("test.gantry", &fx.operator.verifying_key());
@@ -83,7 +85,10 @@ fn prove_without_a_covering_seal_names_the_seal_command() {
     fx.ledger.seal(&fx.system).unwrap();
     let entries = fx.ledger.entries().unwrap();
     assert!(prove(&entries, 5).is_ok());
-    assert!(prove(&entries, 6).is_err(), "the seal does not cover itself");
+    assert!(
+        prove(&entries, 6).is_err(),
+        "the seal does not cover itself"
+    );
 }
 
 #[test]
@@ -115,7 +120,8 @@ fn forged_seal_with_wrong_root_is_a_seal_failure() {
     let last = fx.ledger.entries().unwrap().pop().unwrap();
     let size = last.seq;
     let root = [9u8; 32];
-    let note = gantry_ledger::note::sign_checkpoint("test.gantry", size, &root, fx.system.signing_key());
+    let note =
+        gantry_ledger::note::sign_checkpoint("test.gantry", size, &root, fx.system.signing_key());
     let body = json!({"size": size, "root": STANDARD.encode(root), "checkpoint": note});
     append_raw(&fx.path, &forge(&last, &fx.system, KIND_SEALED, body));
     let f = verify(&fx.path).unwrap().failure.unwrap();

@@ -19,7 +19,10 @@ fn clean_ledger_verifies() {
     assert!(r.is_ok(), "{:?}", r.failure);
     assert_eq!(r.entries, 22);
     assert_eq!(r.torn_tail_bytes, 0);
-    assert_eq!(r.last_hash, fx.ledger.entries().unwrap().last().unwrap().hash);
+    assert_eq!(
+        r.last_hash,
+        fx.ledger.entries().unwrap().last().unwrap().hash
+    );
 }
 
 #[test]
@@ -129,7 +132,10 @@ fn failure_display_names_line_seq_and_check() {
     let other = Entry::parse_line(&lines(&fx.path)[3]).unwrap().sig;
     tamper_json(&fx.path, 7, |v| v["sig"] = json!(other));
     let f = verify(&fx.path).unwrap().failure.unwrap();
-    assert!(f.to_string().starts_with("line 7 (seq 7): signature: "), "{f}");
+    assert!(
+        f.to_string().starts_with("line 7 (seq 7): signature: "),
+        "{f}"
+    );
     let j = serde_json::to_value(&f).unwrap();
     assert_eq!(j["check"], "signature");
 }
@@ -154,7 +160,13 @@ fn rotated_key_used_after_rotation_is_rejected() {
     let rotated = gantry_ledger::Signer::new("operator", "OpsAgent", new_key);
     let rot = fx
         .ledger
-        .rotate_agent(&fx.system, "operator", "OpsAgent", &fx.operator.fingerprint(), &rotated.verifying_key())
+        .rotate_agent(
+            &fx.system,
+            "operator",
+            "OpsAgent",
+            &fx.operator.fingerprint(),
+            &rotated.verifying_key(),
+        )
         .unwrap();
     // The writer refuses the old key; the new one works.
     assert!(fx.ledger.append(&fx.operator, "x.y", json!({})).is_err());
@@ -173,10 +185,15 @@ fn rotated_key_used_after_rotation_is_rejected() {
 fn registrations_must_come_from_the_system_key() {
     let fx = fixture(2);
     let other = gantry_ledger::generate_key().verifying_key();
-    let err = fx.ledger.register_agent(&fx.operator, "planner", "P", &other);
+    let err = fx
+        .ledger
+        .register_agent(&fx.operator, "planner", "P", &other);
     assert!(err.is_err());
     let last = fx.ledger.entries().unwrap().pop().unwrap();
     let body = gantry_ledger::registered_body("planner", "P", &other);
-    append_raw(&fx.path, &forge(&last, &fx.operator, gantry_ledger::KIND_REGISTERED, body));
+    append_raw(
+        &fx.path,
+        &forge(&last, &fx.operator, gantry_ledger::KIND_REGISTERED, body),
+    );
     assert_eq!(failure(&fx.path), (Some(5), 5, Check::Key));
 }
