@@ -1,1 +1,39 @@
-//! placeholder
+//! `gantry.yaml`: the typed model, a loader whose errors name file, line and column, and
+//! the example `gantry init` writes.
+//!
+//! ```
+//! let config = gantry_config::parse("gantry.yaml", gantry_config::EXAMPLE).unwrap();
+//! assert!(config.agents.contains_key("planner"));
+//! let order = config.stage_order("release").unwrap();
+//! assert_eq!(order[0], vec![0]);
+//! ```
+//!
+//! Errors render as
+//!
+//! ```text
+//! gantry.yaml:5:5: unknown field 'instancs', expected one of listen, instances, ...
+//!   |
+//! 5 |     instancs: 2
+//!   |     ^^^^^^^^
+//! ```
+//!
+//! and implement [`miette::Diagnostic`]. Parsing is bounded: files over
+//! [`MAX_CONFIG_BYTES`], deep nesting and alias bombs fail fast with an error.
+
+mod error;
+mod example;
+mod load;
+mod model;
+mod order;
+mod snippet;
+mod spanned;
+pub mod units;
+mod validate;
+
+pub use error::{ConfigError, Located};
+pub use example::{EXAMPLE, example};
+pub use load::{MAX_CONFIG_BYTES, check, load, parse};
+pub use model::*;
+pub use order::OrderError;
+pub use spanned::{Pos, Spanned};
+pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};

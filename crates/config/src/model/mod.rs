@@ -1,0 +1,74 @@
+//! The typed model of `gantry.yaml`.
+//!
+//! Every struct rejects unknown keys, every optional field has a documented default, and the
+//! values that semantic checks point at are [`Spanned`] so that errors name their line and
+//! column.
+
+mod agents;
+mod analysis;
+mod health;
+mod monitor;
+mod notify;
+mod pipeline;
+mod service;
+mod step;
+mod strategy;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use agents::{Agent, AgentMode, Ledger};
+pub use analysis::{Analysis, Prometheus};
+pub use health::{Health, Probe, ProbeCheck};
+pub use monitor::{Monitor, MonitorTarget};
+pub use notify::{Notifier, SlackLike, Webhook};
+pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
+pub use service::{Listen, OnRestart, Release, Resources, Service};
+pub use step::{
+    Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,
+};
+pub use strategy::{BlueGreen, Canary, CanaryStep, Rolling, Scale, Strategy, StrategyKind};
+
+use crate::Spanned;
+
+/// A whole `gantry.yaml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Project name; used in ledger seals (`gantry/<project>`) and reports. Not empty.
+    #[serde(deserialize_with = "non_empty")]
+    pub project: String,
+    /// The role directory: role name (planner, operator, verifier or any other) → agent.
+    #[serde(default)]
+    pub agents: BTreeMap<String, Spanned<Agent>>,
+    /// Evidence ledger settings.
+    #[serde(default)]
+    pub ledger: Ledger,
+    /// Services gantry deploys, by name.
+    #[serde(default)]
+    pub services: BTreeMap<String, Spanned<Service>>,
+    /// Release pipelines, by name (`gantry run NAME`).
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, Spanned<Pipeline>>,
+    /// Scheduled probes behind the status report; none when absent.
+    #[serde(default)]
+    pub monitor: Option<Monitor>,
+    /// Where notifications go (Slack, Discord, generic webhooks), in order.
+    #[serde(default)]
+    pub notify: Vec<Notifier>,
+    /// Policy-gate settings (`gantry check`); free-form until the policy rules land.
+    #[serde(default)]
+    pub policy: Option<BTreeMap<String, serde_json::Value>>,
+    /// Report settings (paths, GitHub issue sync); free-form until the reports land.
+    #[serde(default)]
+    pub reports: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.trim().is_empty() {
+        return Err(serde::de::Error::custom("project name is empty"));
+    }
+    Ok(s)
+}

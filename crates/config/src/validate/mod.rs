@@ -1,0 +1,109 @@
+//! Semantic checks run after the YAML is read: each problem is a located
+//! [`ConfigError::Invalid`].
+
+mod monitor;
+mod pipeline;
+mod service;
+
+use crate::error::{Located, SourceFile};
+use crate::{Config, ConfigError, Pos};
+
+/// Collects problems; they are reported in file order.
+pub(crate) struct Problems<'a> {
+    file: &'a SourceFile,
+    list: Vec<Located>,
+}
+
+impl Problems<'_> {
+    /// Records a problem at `pos`: `code` is the stable kind, `label` the short text under
+    /// the caret, `message` the full sentence.
+    pub fn add(&mut self, pos: Pos, code: &'static str, label: &str, message: String) {
+        self.list
+            .push(Located::new(self.file, pos, code, label, message));
+    }
+}
+
+/// Every semantic problem in `config`, sorted by position.
+pub(crate) fn validate(config: &Config, file: &SourceFile) -> Vec<ConfigError> {
+    let mut p = Problems {
+        file,
+        list: Vec::new(),
+    };
+    for (role, agent) in &config.agents {
+        if agent.manual && agent.command.is_some() {
+            p.add(
+                agent.pos,
+                "gantry::config::agent_mode",
+                "both command and manual",
+                format!(
+                    "agent for role '{role}' sets both `command` and `manual: true`; choose one"
+                ),
+            );
+        }
+    }
+    service::check_services(config, &mut p);
+    pipeline::check_pipelines(config, &mut p);
+    monitor::check_monitor(config, &mut p);
+    monitor::check_notify(config, &mut p);
+
+    let mut list = p.list;
+    list.sort_by_key(|l| (l.line, l.column));
+    list.into_iter()
+        .map(|l| ConfigError::Invalid(Box::new(l)))
+        .collect()
+}
+
+/// `" (did you mean 'x'?)"` when a candidate is close to `name`, else `""`.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default()
+}
+
+/// `a, b, c`, or `none` when empty.
+pub(crate) fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = names.into_iter().collect();
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("deploy", "deplyo"), 2);
+        assert_eq!(
+            did_you_mean("bild", ["build", "test"]),
+            " (did you mean 'build'?)"
+        );
+        assert_eq!(did_you_mean("xyz", ["build"]), "");
+    }
+}

@@ -1,0 +1,183 @@
+//! Checks of `monitor:` and `notify:`.
+
+use super::Problems;
+use crate::{Config, Notifier};
+
+pub(super) fn check_monitor(config: &Config, p: &mut Problems<'_>) {
+    let Some(monitor) = &config.monitor else {
+        return;
+    };
+    if let (Some(schedule), Some(_)) = (&monitor.schedule, &monitor.interval) {
+        p.add(
+            schedule.pos,
+            "gantry::config::monitor_schedule",
+            "schedule and interval",
+            "monitor has both `schedule` and `interval`; choose one".to_string(),
+        );
+    }
+    if let Some(schedule) = &monitor.schedule
+        && let Err(why) = check_cron(schedule)
+    {
+        p.add(
+            schedule.pos,
+            "gantry::config::cron",
+            "invalid schedule",
+            format!("invalid cron schedule '{}': {why}", schedule.escape_debug()),
+        );
+    }
+    if let Some(interval) = &monitor.interval
+        && interval.is_zero()
+    {
+        p.add(
+            interval.pos,
+            "gantry::config::monitor_schedule",
+            "zero",
+            "monitor `interval` must be longer than 0s".to_string(),
+        );
+    }
+    for (name, target) in &monitor.targets {
+        let count = [&target.http, &target.tcp, &target.exec]
+            .iter()
+            .filter(|c| c.is_some())
+            .count();
+        if count != 1 {
+            p.add(
+                target.pos,
+                "gantry::config::monitor_target",
+                "one of http, tcp, exec",
+                format!(
+                    "monitor target '{name}' has {}; give exactly one of http, tcp or exec",
+                    if count == 0 {
+                        "no check"
+                    } else {
+                        "several checks"
+                    }
+                ),
+            );
+        }
+    }
+}
+
+pub(super) fn check_notify(config: &Config, p: &mut Problems<'_>) {
+    for notifier in &config.notify {
+        if let Notifier::Webhook(hook) = notifier
+            && hook.url.is_some() == hook.url_env.is_some()
+        {
+            p.add(
+                hook.pos,
+                "gantry::config::webhook_url",
+                "url or url_env",
+                "webhook needs exactly one of `url` or `url_env`".to_string(),
+            );
+        }
+    }
+}
+
+/// Light cron check: 5 fields (minute hour day month weekday) or 6 (seconds first), or a
+/// macro such as `@daily`; numbers within each field's range.
+fn check_cron(expr: &str) -> Result<(), String> {
+    const MACROS: [&str; 8] = [
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+        "@reboot",
+    ];
+    let expr = expr.trim();
+    if expr.starts_with('@') {
+        return if MACROS.contains(&expr) {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown macro; expected one of {}",
+                MACROS.join(", ")
+            ))
+        };
+    }
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    const FIVE: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    let ranges: Vec<(&str, u32, u32)> = match fields.len() {
+        5 => FIVE.to_vec(),
+        6 => std::iter::once(("second", 0, 59)).chain(FIVE).collect(),
+        n => {
+            return Err(format!(
+                "expected 5 fields (minute hour day month weekday) or 6 with seconds, found {n}"
+            ));
+        }
+    };
+    for (field, (what, min, max)) in fields.iter().zip(ranges) {
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (part, None),
+            };
+            if let Some(step) = step
+                && step.parse::<u32>().map_or(true, |s| s == 0)
+            {
+                return Err(format!("bad step '{step}' in {what} field"));
+            }
+            if range == "*" || range == "?" {
+                continue;
+            }
+            for bound in range.split('-') {
+                if bound.chars().all(|c| c.is_ascii_alphabetic()) && bound.len() == 3 {
+                    continue; // JAN, MON, ...
+                }
+                let n: u32 = bound
+                    .trim_end_matches(['L', 'W'])
+                    .split('#')
+                    .next()
+                    .unwrap_or("")
+                    .parse()
+                    .map_err(|_| {
+                        format!(
+                            "'{}' is not valid in the {what} field",
+                            bound.escape_debug()
+                        )
+                    })?;
+                if n < min || n > max {
+                    return Err(format!(
+                        "{n} is out of range {min}-{max} for the {what} field"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_cron;
+
+    #[test]
+    fn cron() {
+        for ok in [
+            "0 */6 * * *",
+            "*/5 * * * * *",
+            "0 9 * * MON-FRI",
+            "@daily",
+            "0 0 1,15 * *",
+        ] {
+            assert_eq!(check_cron(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "* * *",
+            "61 * * * *",
+            "0 */0 * * *",
+            "@sometimes",
+            "a b c d e",
+        ] {
+            assert!(check_cron(bad).is_err(), "{bad}");
+        }
+    }
+}
