@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, MessageFormatter, Options, UserMessageFormatter};
 
 use crate::error::SourceFile;
@@ -145,7 +146,27 @@ fn from_yaml_error(file: &SourceFile, err: &serde_saphyr::Error) -> ConfigError 
     if let Some(better) = explain_type(&message, &found_text(file, pos)) {
         message = better;
     }
-    let code = if matches!(inner, serde_saphyr::Error::Budget { .. }) {
+    let limit = if let serde_saphyr::Error::Budget { breach, .. } = inner {
+        message = describe_breach(breach);
+        true
+    } else if message == "recursion limit exceeded" {
+        message = "input limit exceeded: nesting is too deep".to_string();
+        true
+    } else if message.starts_with("YAML document too large") {
+        message = format!("input limit exceeded: {message}");
+        true
+    } else {
+        false
+    };
+    match message.as_str() {
+        "unexpected end of file" if text_is_blank(file) => {
+            message = "the file is empty; it needs at least `project: NAME`".to_string();
+        }
+        "expected mapping start" => message = "expected a mapping (key: value)".to_string(),
+        "expected sequence start" => message = "expected a list".to_string(),
+        _ => {}
+    }
+    let code = if limit {
         "gantry::config::limit"
     } else if message.starts_with("unknown field") {
         "gantry::config::unknown_field"
@@ -159,6 +180,30 @@ fn from_yaml_error(file: &SourceFile, err: &serde_saphyr::Error) -> ConfigError 
         "gantry::config::invalid_value"
     };
     file.parse_error(pos, code, message)
+}
+
+fn text_is_blank(file: &SourceFile) -> bool {
+    file.text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+}
+
+/// A sentence for a breached input limit.
+fn describe_breach(breach: &BudgetBreach) -> String {
+    let what = match breach {
+        BudgetBreach::Events { .. } | BudgetBreach::Nodes { .. } => "too many YAML nodes",
+        BudgetBreach::Aliases { .. } | BudgetBreach::AliasAnchorRatio { .. } => "too many aliases",
+        BudgetBreach::Anchors { .. } => "too many anchors",
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            "aliases expand to too much data"
+        }
+        BudgetBreach::Depth { .. } => "nesting is too deep",
+        BudgetBreach::Documents { .. } => "more than one YAML document (---); gantry.yaml is one document",
+        BudgetBreach::ScalarBytes { .. } | BudgetBreach::InputBytes { .. } => "the input is too large",
+        BudgetBreach::MergeKeys { .. } => "too many merge keys (<<)",
+        _ => "the input is too large or too complex",
+    };
+    format!("input limit exceeded: {what}")
 }
 
 /// The source text at `pos` (what the user wrote), for messages.
