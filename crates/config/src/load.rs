@@ -198,8 +198,12 @@ fn describe_breach(breach: &BudgetBreach) -> String {
             "aliases expand to too much data"
         }
         BudgetBreach::Depth { .. } => "nesting is too deep",
-        BudgetBreach::Documents { .. } => "more than one YAML document (---); gantry.yaml is one document",
-        BudgetBreach::ScalarBytes { .. } | BudgetBreach::InputBytes { .. } => "the input is too large",
+        BudgetBreach::Documents { .. } => {
+            "more than one YAML document (---); gantry.yaml is one document"
+        }
+        BudgetBreach::ScalarBytes { .. } | BudgetBreach::InputBytes { .. } => {
+            "the input is too large"
+        }
         BudgetBreach::MergeKeys { .. } => "too many merge keys (<<)",
         _ => "the input is too large or too complex",
     };

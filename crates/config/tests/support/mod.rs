@@ -47,14 +47,39 @@ pub fn expect_err(yaml: &str, line: u64, column: u64, code: &str, text: &str) ->
         (Some(line), Some(column), code),
         "wrong place or kind:\n{shown}"
     );
-    assert!(e.message().contains(text), "message lacks {text:?}:\n{shown}");
+    assert!(
+        e.message().contains(text),
+        "message lacks {text:?}:\n{shown}"
+    );
     let prefix = format!("gantry.yaml:{line}:{column}: ");
-    assert!(shown.starts_with(&prefix), "display lacks {prefix:?}:\n{shown}");
+    assert!(
+        shown.starts_with(&prefix),
+        "display lacks {prefix:?}:\n{shown}"
+    );
     let source_line = yaml.lines().nth(line as usize - 1).unwrap_or("");
     assert!(
         shown.contains(&format!("{line} | {}", source_line.replace('\t', " "))),
         "display lacks the source line:\n{shown}"
     );
-    assert!(shown.lines().last().unwrap().contains('^'), "no caret:\n{shown}");
+    assert!(
+        shown.lines().last().unwrap().contains('^'),
+        "no caret:\n{shown}"
+    );
     e
+}
+
+/// 1-based (line, column) of `target` inside the first occurrence of `context` in `yaml`.
+#[track_caller]
+pub fn pos_in(yaml: &str, context: &str, target: &str) -> (u64, u64) {
+    let start = yaml
+        .find(context)
+        .unwrap_or_else(|| panic!("{context:?} not in yaml"));
+    let offset = start + context.find(target).expect("target not in context");
+    let before = &yaml[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    (line as u64, column as u64)
 }
