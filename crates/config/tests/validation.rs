@@ -369,3 +369,13 @@ fn stage_order_layers() {
     );
     assert!(config.stage_order("nope").is_err());
 }
+
+#[test]
+fn empty_sections_read_as_empty() {
+    let config = ok(
+        "project: shop\nagents:\nservices:\npipelines:\nnotify:\n# - slack: { webhook_env: X }\n",
+    );
+    assert!(config.agents.is_empty() && config.services.is_empty() && config.notify.is_empty());
+    let yaml = with_stages("      - name: ci\n        steps:\n        # - run: make\n");
+    assert!(ok(&yaml).pipelines["release"].stages[0].steps.is_empty());
+}

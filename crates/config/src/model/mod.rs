@@ -40,22 +40,22 @@ pub struct Config {
     #[serde(deserialize_with = "non_empty")]
     pub project: String,
     /// The role directory: role name (planner, operator, verifier or any other) → agent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub agents: BTreeMap<String, Spanned<Agent>>,
     /// Evidence ledger settings.
     #[serde(default)]
     pub ledger: Ledger,
     /// Services gantry deploys, by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub services: BTreeMap<String, Spanned<Service>>,
     /// Release pipelines, by name (`gantry run NAME`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub pipelines: BTreeMap<String, Spanned<Pipeline>>,
     /// Scheduled probes behind the status report; none when absent.
     #[serde(default)]
     pub monitor: Option<Monitor>,
     /// Where notifications go (Slack, Discord, generic webhooks), in order.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub notify: Vec<Notifier>,
     /// Policy-gate settings (`gantry check`); free-form until the policy rules land.
     #[serde(default)]
@@ -71,4 +71,14 @@ fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error>
         return Err(serde::de::Error::custom("project name is empty"));
     }
     Ok(s)
+}
+
+/// Reads a collection that may be written empty (`notify:` followed only by comments) as
+/// its default.
+pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }

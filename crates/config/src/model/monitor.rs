@@ -26,7 +26,7 @@ pub struct Monitor {
     #[serde(default)]
     pub interval: Option<Spanned<Duration>>,
     /// What to probe, by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub targets: BTreeMap<String, Spanned<MonitorTarget>>,
 }
 

@@ -20,10 +20,10 @@ pub struct Pipeline {
     pub budget: Budget,
     /// Names of environment variables whose values are masked as `***` in every log,
     /// report and ledger entry.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub secrets: Vec<String>,
     /// Environment variables for every step.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub env: BTreeMap<String, String>,
     /// Stages, in the order written. A stage without `needs` waits for the one before it.
     pub stages: Vec<Stage>,
@@ -61,7 +61,7 @@ pub struct Budget {
     pub files: Option<u32>,
     /// Glob patterns of paths a run may change (`deploy/**`); a change elsewhere stops the
     /// run. Default: empty, meaning any path.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub paths: Vec<String>,
 }
 
@@ -80,7 +80,7 @@ pub struct Stage {
     #[serde(default, rename = "if")]
     pub condition: Option<Condition>,
     /// Steps, run in order.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub steps: Vec<Spanned<Step>>,
     /// A signature the next stages wait for. Default: none.
     #[serde(default)]
@@ -95,7 +95,7 @@ pub struct Checkpoint {
     /// The role (from `agents:`) that signs.
     pub role: Spanned<String>,
     /// Artefact paths that must exist (and match the run's manifest) before signing.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub requires: Vec<String>,
     /// Whether the signer must write a summary. Default: optional.
     #[serde(default)]

@@ -28,7 +28,7 @@ pub struct Service {
     #[serde(default = "one")]
     pub instances: Spanned<u32>,
     /// Environment variables for every instance of every release.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub env: BTreeMap<String, String>,
     /// Deployable versions: version name → how to run it.
     pub releases: BTreeMap<String, Release>,

@@ -74,7 +74,7 @@ pub struct Step {
     #[serde(default)]
     pub heartbeat: Option<Duration>,
     /// Files the step produces; hashed into the run's `sha256_manifest.txt`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::null_default")]
     pub artefacts: Vec<String>,
 }
 
