@@ -24,7 +24,10 @@ pub(crate) struct Tracked {
 
 impl Tracked {
     pub(crate) fn new(inner: Incoming, in_flight: InFlight) -> Self {
-        Tracked { inner, _in_flight: in_flight }
+        Tracked {
+            inner,
+            _in_flight: in_flight,
+        }
     }
 }
 
@@ -32,7 +35,10 @@ impl Body for Tracked {
     type Data = Bytes;
     type Error = hyper::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         Pin::new(&mut self.get_mut().inner).poll_frame(cx)
     }
 

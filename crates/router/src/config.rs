@@ -20,6 +20,10 @@ pub struct RouterConfig {
     /// Request bodies up to this size (with a known length) are buffered so the request can
     /// be retried on another backend; larger or chunked bodies are streamed, never retried.
     pub max_replay_body: usize,
+    /// Responses up to this size (with a known length) are read whole before they are
+    /// sent on: one write to the client, and a retry is still possible if the backend fails
+    /// mid-body. Larger or open-ended responses (e.g. server-sent events) are streamed.
+    pub max_buffered_response: usize,
 }
 
 impl Default for RouterConfig {
@@ -32,12 +36,15 @@ impl Default for RouterConfig {
             drain_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(30),
             max_replay_body: 64 * 1024,
+            max_buffered_response: 64 * 1024,
         }
     }
 }
 
 impl RouterConfig {
     pub(crate) fn window_secs(&self) -> usize {
-        usize::try_from(self.window_capacity.as_secs()).unwrap_or(usize::MAX).max(1)
+        usize::try_from(self.window_capacity.as_secs())
+            .unwrap_or(usize::MAX)
+            .max(1)
     }
 }

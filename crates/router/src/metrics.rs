@@ -18,7 +18,9 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn new() -> Self {
-        Clock { start: Instant::now() }
+        Clock {
+            start: Instant::now(),
+        }
     }
 
     pub(crate) fn now_sec(&self) -> u64 {
@@ -115,7 +117,11 @@ impl VersionMetrics {
             p50: q(0.5),
             p90: q(0.9),
             p99: q(0.99),
-            max: if m.latency.is_empty() { Duration::ZERO } else { Duration::from_micros(m.latency.max()) },
+            max: if m.latency.is_empty() {
+                Duration::ZERO
+            } else {
+                Duration::from_micros(m.latency.max())
+            },
         }
     }
 }
@@ -149,7 +155,14 @@ mod tests {
         m.record_connect_error(0);
         assert_eq!(m.window(10, Duration::from_secs(2)).requests, 0);
         let t = m.totals("v1");
-        assert_eq!((t.counts.requests, t.counts.status.s5xx, t.counts.connect_errors), (2, 1, 1));
+        assert_eq!(
+            (
+                t.counts.requests,
+                t.counts.status.s5xx,
+                t.counts.connect_errors
+            ),
+            (2, 1, 1)
+        );
         assert_eq!(t.latency_sum, Duration::from_millis(40));
         assert!(t.max >= Duration::from_millis(30));
     }

@@ -41,21 +41,31 @@ impl Proxy {
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(config.pool_idle_timeout)
             .build(connector);
-        Proxy { client, config, clock: Clock::new() }
+        Proxy {
+            client,
+            config,
+            clock: Clock::new(),
+        }
     }
 }
 
 fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
     let mut resp = Response::new(local(text));
     *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    resp.headers_mut().insert(header::VIA, HeaderValue::from_static(VIA));
+        .insert(header::VIA, HeaderValue::from_static(VIA));
     resp
 }
 
 fn is_idempotent(m: &Method) -> bool {
-    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE)
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in `Connection`.
@@ -98,7 +108,9 @@ fn append_list(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 /// Reads the request body into memory when it is small enough to replay on a retry.
 /// `Ok(None)`: too large or of unknown length, so it is streamed and never retried.
 async fn replayable(body: &mut Option<Incoming>, limit: usize) -> Result<Option<Bytes>, String> {
-    let Some(b) = body.as_ref() else { return Ok(None) };
+    let Some(b) = body.as_ref() else {
+        return Ok(None);
+    };
     if b.is_end_stream() {
         return Ok(Some(Bytes::new()));
     }
@@ -124,20 +136,35 @@ pub(crate) async fn handle(
     let mut snapshot = svc.snapshot();
     if snapshot.emergency_stop {
         ServiceCounters::bump(&svc.counters.emergency_rejected);
-        let mut resp = plain(StatusCode::SERVICE_UNAVAILABLE, format!("service {} is stopped\n", svc.name));
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let mut resp = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("service {} is stopped\n", svc.name),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return Ok(resp);
     }
     if !snapshot.is_routable() {
         ServiceCounters::bump(&svc.counters.no_backend);
-        return Ok(plain(StatusCode::SERVICE_UNAVAILABLE, format!("no ready backend for service {}\n", svc.name)));
+        return Ok(plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no ready backend for service {}\n", svc.name),
+        ));
     }
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    append_list(&mut parts.headers, HeaderName::from_static("x-forwarded-for"), &peer.ip().to_string());
+    append_list(
+        &mut parts.headers,
+        HeaderName::from_static("x-forwarded-for"),
+        &peer.ip().to_string(),
+    );
     append_list(&mut parts.headers, header::VIA, VIA);
-    let path: PathAndQuery = parts.uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let path: PathAndQuery = parts
+        .uri
+        .path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let idempotent = is_idempotent(&parts.method);
 
     let mut body = Some(body);
@@ -152,8 +179,15 @@ pub(crate) async fn handle(
         let Some((version, target)) = snapshot.choose(&tried, roll) else {
             // Every candidate failed (or the table emptied meanwhile).
             ServiceCounters::bump(&svc.counters.no_backend);
-            let status = if tried.is_empty() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_GATEWAY };
-            return Ok(plain(status, format!("no reachable backend for service {}\n", svc.name)));
+            let status = if tried.is_empty() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            return Ok(plain(
+                status,
+                format!("no reachable backend for service {}\n", svc.name),
+            ));
         };
         let in_flight = InFlight::start(&target.in_flight);
         let uri = Uri::builder()
@@ -174,18 +208,35 @@ pub(crate) async fn handle(
         *upstream.headers_mut() = parts.headers.clone();
 
         let now = proxy.clock.now_sec();
-        let outcome = tokio::time::timeout(proxy.config.upstream_timeout, proxy.client.request(upstream)).await;
-        match outcome {
-            Ok(Ok(resp)) => {
-                let (mut rparts, rbody) = resp.into_parts();
-                version.metrics.record_response(proxy.clock.now_sec(), rparts.status.as_u16(), started.elapsed());
-                strip_hop_by_hop(&mut rparts.headers);
-                append_list(&mut rparts.headers, header::VIA, VIA);
-                let body = Either::Left(Tracked::new(rbody, in_flight));
-                return Ok(Response::from_parts(rparts, body));
+        match forward(&proxy, upstream, in_flight).await {
+            Ok(mut resp) => {
+                version.metrics.record_response(
+                    proxy.clock.now_sec(),
+                    resp.status().as_u16(),
+                    started.elapsed(),
+                );
+                strip_hop_by_hop(resp.headers_mut());
+                append_list(resp.headers_mut(), header::VIA, VIA);
+                return Ok(resp);
             }
-            Ok(Err(e)) => {
-                let connect = e.is_connect();
+            Err(Failure::Timeout) => {
+                let status = StatusCode::GATEWAY_TIMEOUT;
+                version.metrics.record_upstream_error(now);
+                version.metrics.record_response(
+                    proxy.clock.now_sec(),
+                    status.as_u16(),
+                    started.elapsed(),
+                );
+                let waited: Duration = proxy.config.upstream_timeout;
+                return Ok(plain(
+                    status,
+                    format!(
+                        "upstream {} did not answer within {waited:?}\n",
+                        target.addr
+                    ),
+                ));
+            }
+            Err(Failure::Error { connect, error }) => {
                 if connect {
                     version.metrics.record_connect_error(now);
                 } else {
@@ -196,23 +247,68 @@ pub(crate) async fn handle(
                 let may_retry = replay.is_some() && (connect || idempotent);
                 tried.push(target.addr);
                 if may_retry && tried.len() < proxy.config.max_attempts {
-                    tracing::debug!(service = %svc.name, version = %version.version, backend = %target.addr, error = %e, "retrying on another backend");
+                    tracing::debug!(service = %svc.name, version = %version.version, backend = %target.addr, %error, "retrying on another backend");
                     snapshot = svc.snapshot();
                     continue;
                 }
                 let status = StatusCode::BAD_GATEWAY;
-                version.metrics.record_response(now, status.as_u16(), started.elapsed());
-                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, error = %e, "upstream failed");
+                version
+                    .metrics
+                    .record_response(now, status.as_u16(), started.elapsed());
+                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, %error, "upstream failed");
                 return Ok(plain(status, format!("upstream {} failed\n", target.addr)));
             }
-            Err(_elapsed) => {
-                let status = StatusCode::GATEWAY_TIMEOUT;
-                version.metrics.record_upstream_error(now);
-                version.metrics.record_response(proxy.clock.now_sec(), status.as_u16(), started.elapsed());
-                let waited: Duration = proxy.config.upstream_timeout;
-                return Ok(plain(status, format!("upstream {} did not answer within {waited:?}\n", target.addr)));
-            }
         }
+    }
+}
+
+/// Why one forwarding attempt produced no response.
+enum Failure {
+    /// No response head within the upstream timeout.
+    Timeout,
+    /// `connect`: the connection could not be made, so nothing was sent.
+    Error { connect: bool, error: String },
+}
+
+/// Sends one request upstream. Small responses of known length are read whole before they
+/// are returned: the client then gets head and body in one write, and a backend failing
+/// mid-body can still be retried because nothing reached the client yet. Larger or
+/// open-ended responses are streamed.
+async fn forward(
+    proxy: &Proxy,
+    upstream: Request<UpstreamBody>,
+    in_flight: InFlight,
+) -> Result<Response<ResponseBody>, Failure> {
+    let deadline = tokio::time::Instant::now() + proxy.config.upstream_timeout;
+    let resp = match tokio::time::timeout_at(deadline, proxy.client.request(upstream)).await {
+        Err(_) => return Err(Failure::Timeout),
+        Ok(Err(e)) => {
+            return Err(Failure::Error {
+                connect: e.is_connect(),
+                error: format!("{e:?}"),
+            });
+        }
+        Ok(Ok(resp)) => resp,
+    };
+    let (parts, body) = resp.into_parts();
+    let small = body.is_end_stream()
+        || body
+            .size_hint()
+            .exact()
+            .is_some_and(|n| n <= proxy.config.max_buffered_response as u64);
+    if !small {
+        return Ok(Response::from_parts(
+            parts,
+            Either::Left(Tracked::new(body, in_flight)),
+        ));
+    }
+    match tokio::time::timeout_at(deadline, body.collect()).await {
+        Err(_) => Err(Failure::Timeout),
+        Ok(Err(e)) => Err(Failure::Error {
+            connect: false,
+            error: format!("reading the response body: {e}"),
+        }),
+        Ok(Ok(collected)) => Ok(Response::from_parts(parts, local(collected.to_bytes()))),
     }
 }
 
@@ -223,10 +319,16 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, x-secret-hop"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         strip_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
@@ -236,8 +338,16 @@ mod tests {
     #[test]
     fn list_headers_are_appended() {
         let mut h = HeaderMap::new();
-        append_list(&mut h, HeaderName::from_static("x-forwarded-for"), "10.0.0.1");
-        append_list(&mut h, HeaderName::from_static("x-forwarded-for"), "127.0.0.1");
+        append_list(
+            &mut h,
+            HeaderName::from_static("x-forwarded-for"),
+            "10.0.0.1",
+        );
+        append_list(
+            &mut h,
+            HeaderName::from_static("x-forwarded-for"),
+            "127.0.0.1",
+        );
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
     }
 

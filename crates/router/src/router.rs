@@ -86,10 +86,20 @@ impl Router {
     }
 
     fn state(&self, service: &str) -> Arc<ServiceState> {
-        if let Some(s) = self.inner.services.read().unwrap_or_else(|e| e.into_inner()).get(service) {
+        if let Some(s) = self
+            .inner
+            .services
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+        {
             return Arc::clone(s);
         }
-        let mut services = self.inner.services.write().unwrap_or_else(|e| e.into_inner());
+        let mut services = self
+            .inner
+            .services
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         let window_secs = self.inner.proxy.config.window_secs();
         Arc::clone(
             services
@@ -99,11 +109,19 @@ impl Router {
     }
 
     fn existing(&self, service: &str) -> Option<Arc<ServiceState>> {
-        self.inner.services.read().unwrap_or_else(|e| e.into_inner()).get(service).cloned()
+        self.inner
+            .services
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(service)
+            .cloned()
     }
 
     fn listeners(&self) -> std::sync::MutexGuard<'_, HashMap<String, Listener>> {
-        self.inner.listeners.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Binds `listen` for `service` and serves it on the current tokio runtime until
@@ -116,9 +134,16 @@ impl Router {
         }
         let mut listeners = self.listeners();
         if let Some(l) = listeners.get(service) {
-            return Err(RouterError::AlreadyServing { service: service.to_string(), addr: l.addr });
+            return Err(RouterError::AlreadyServing {
+                service: service.to_string(),
+                addr: l.addr,
+            });
         }
-        let bind_err = |source| RouterError::Bind { service: service.to_string(), addr: listen, source };
+        let bind_err = |source| RouterError::Bind {
+            service: service.to_string(),
+            addr: listen,
+            source,
+        };
         let std_listener = std::net::TcpListener::bind(listen).map_err(bind_err)?;
         std_listener.set_nonblocking(true).map_err(bind_err)?;
         let local_addr = std_listener.local_addr().map_err(bind_err)?;
@@ -128,10 +153,25 @@ impl Router {
         };
         let (stop, stop_rx) = watch::channel(false);
         let state = self.state(service);
-        let task = runtime.spawn(accept_loop(listener, state, Arc::clone(&self.inner.proxy), stop_rx));
-        listeners.insert(service.to_string(), Listener { addr: local_addr, stop, task });
+        let task = runtime.spawn(accept_loop(
+            listener,
+            state,
+            Arc::clone(&self.inner.proxy),
+            stop_rx,
+        ));
+        listeners.insert(
+            service.to_string(),
+            Listener {
+                addr: local_addr,
+                stop,
+                task,
+            },
+        );
         tracing::info!(service, addr = %local_addr, "router listening");
-        Ok(ServiceHandle { service: service.to_string(), local_addr })
+        Ok(ServiceHandle {
+            service: service.to_string(),
+            local_addr,
+        })
     }
 
     /// Replaces `service`'s route atomically: new requests use the new targets, requests
@@ -171,8 +211,14 @@ impl Router {
 
     /// Cumulative measurements of every service (for Prometheus), sorted by service name.
     pub fn totals(&self) -> Vec<ServiceTotals> {
-        let services: Vec<_> =
-            self.inner.services.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let services: Vec<_> = self
+            .inner
+            .services
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         let mut all: Vec<_> = services.iter().map(|s| s.totals()).collect();
         all.sort_by(|a, b| a.service.cmp(&b.service));
         all
@@ -247,7 +293,10 @@ async fn accept_loop(
     }
     drop(listener);
     let timeout = proxy.config.drain_timeout;
-    if tokio::time::timeout(timeout, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(service = %state.name, ?timeout, "in-flight requests still running after the drain timeout");
     }
 }

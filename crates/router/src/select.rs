@@ -21,7 +21,11 @@ pub fn group_ready(backends: &[Backend]) -> Vec<VersionGroup<'_>> {
         let idx = match groups.iter().position(|g| g.version == b.version) {
             Some(i) => i,
             None => {
-                groups.push(VersionGroup { version: &b.version, weight: 0, instances: Vec::new() });
+                groups.push(VersionGroup {
+                    version: &b.version,
+                    weight: 0,
+                    instances: Vec::new(),
+                });
                 groups.len() - 1
             }
         };
@@ -51,7 +55,11 @@ pub fn pick_weighted(weights: &[u64], roll: u64) -> Option<usize> {
 
 /// Picks among `len` candidates round-robin from `start`, skipping those for which
 /// `excluded(i)` holds. `None` if every candidate is excluded.
-pub fn pick_round_robin(len: usize, start: usize, excluded: impl Fn(usize) -> bool) -> Option<usize> {
+pub fn pick_round_robin(
+    len: usize,
+    start: usize,
+    excluded: impl Fn(usize) -> bool,
+) -> Option<usize> {
     (0..len).map(|k| (start + k) % len).find(|&i| !excluded(i))
 }
 
@@ -82,7 +90,14 @@ mod tests {
         assert_eq!((groups[0].version, groups[0].weight), ("v1", 90));
         let ports: Vec<u16> = groups[0].instances.iter().map(|b| b.addr.port()).collect();
         assert_eq!(ports, [1, 4]);
-        assert_eq!((groups[1].version, groups[1].weight, groups[1].instances.len()), ("v2", 10, 1));
+        assert_eq!(
+            (
+                groups[1].version,
+                groups[1].weight,
+                groups[1].instances.len()
+            ),
+            ("v2", 10, 1)
+        );
     }
 
     #[test]

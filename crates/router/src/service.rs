@@ -89,6 +89,8 @@ impl ServiceState {
     }
 
     pub(crate) fn in_flight(&self, addr: SocketAddr) -> usize {
-        lock(&self.in_flight).get(&addr).map_or(0, |c| c.load(Ordering::Acquire))
+        lock(&self.in_flight)
+            .get(&addr)
+            .map_or(0, |c| c.load(Ordering::Acquire))
     }
 }

@@ -39,7 +39,13 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// The table of a service nobody has routed yet: every request gets 503.
     pub(crate) fn empty() -> Self {
-        Snapshot { route: None, emergency_stop: false, versions: Vec::new(), weights: Vec::new(), total: 0 }
+        Snapshot {
+            route: None,
+            emergency_stop: false,
+            versions: Vec::new(),
+            weights: Vec::new(),
+            total: 0,
+        }
     }
 
     /// Compiles `route`, taking each version's metrics and each address's in-flight counter
@@ -70,7 +76,13 @@ impl Snapshot {
             })
             .collect();
         let total = weights.iter().sum();
-        Snapshot { emergency_stop: route.emergency_stop, route: Some(route), versions, weights, total }
+        Snapshot {
+            emergency_stop: route.emergency_stop,
+            route: Some(route),
+            versions,
+            weights,
+            total,
+        }
     }
 
     /// Whether any version has weight and a ready target.
@@ -80,7 +92,11 @@ impl Snapshot {
 
     /// Picks a version by weight, then an instance of it round-robin, avoiding the
     /// addresses in `tried`. `roll` is any uniformly random number.
-    pub(crate) fn choose(&self, tried: &[SocketAddr], roll: u64) -> Option<(&VersionTargets, &Target)> {
+    pub(crate) fn choose(
+        &self,
+        tried: &[SocketAddr],
+        roll: u64,
+    ) -> Option<(&VersionTargets, &Target)> {
         if self.total == 0 {
             return None;
         }
@@ -91,7 +107,13 @@ impl Snapshot {
                 .versions
                 .iter()
                 .zip(&self.weights)
-                .map(|(v, w)| if v.targets.iter().all(|t| tried.contains(&t.addr)) { 0 } else { *w })
+                .map(|(v, w)| {
+                    if v.targets.iter().all(|t| tried.contains(&t.addr)) {
+                        0
+                    } else {
+                        *w
+                    }
+                })
                 .collect();
             let total: u64 = weights.iter().sum();
             if total == 0 {
@@ -101,7 +123,9 @@ impl Snapshot {
         };
         let version = &self.versions[idx];
         let start = version.next.fetch_add(1, Ordering::Relaxed);
-        let t = pick_round_robin(version.targets.len(), start, |i| tried.contains(&version.targets[i].addr))?;
+        let t = pick_round_robin(version.targets.len(), start, |i| {
+            tried.contains(&version.targets[i].addr)
+        })?;
         Some((version, &version.targets[t]))
     }
 }
@@ -145,12 +169,20 @@ mod tests {
     }
 
     fn compile(r: ServiceRoute) -> Snapshot {
-        Snapshot::compile(r, |_| Arc::new(VersionMetrics::new(1)), |_| Arc::new(AtomicUsize::new(0)))
+        Snapshot::compile(
+            r,
+            |_| Arc::new(VersionMetrics::new(1)),
+            |_| Arc::new(AtomicUsize::new(0)),
+        )
     }
 
     #[test]
     fn rolls_map_to_versions_by_weight() {
-        let s = compile(route(&[("v1", 1, 75, true), ("v2", 2, 25, true), ("v3", 3, 50, false)]));
+        let s = compile(route(&[
+            ("v1", 1, 75, true),
+            ("v2", 2, 25, true),
+            ("v3", 3, 50, false),
+        ]));
         let mut per_version = [0; 2];
         for roll in 0..100 {
             let (v, _) = s.choose(&[], roll).unwrap();
@@ -161,7 +193,11 @@ mod tests {
 
     #[test]
     fn instances_take_turns_and_tried_ones_are_avoided() {
-        let s = compile(route(&[("v1", 1, 1, true), ("v1", 2, 1, true), ("v2", 3, 0, true)]));
+        let s = compile(route(&[
+            ("v1", 1, 1, true),
+            ("v1", 2, 1, true),
+            ("v2", 3, 0, true),
+        ]));
         let a = s.choose(&[], 0).unwrap().1.addr.port();
         let b = s.choose(&[], 0).unwrap().1.addr.port();
         assert_ne!(a, b);
@@ -170,13 +206,20 @@ mod tests {
             assert_eq!(s.choose(&[first], roll).unwrap().1.addr.port(), 2);
         }
         let second: SocketAddr = ([127, 0, 0, 1], 2).into();
-        assert!(s.choose(&[first, second], 0).is_none(), "weight-0 v2 never gets traffic");
+        assert!(
+            s.choose(&[first, second], 0).is_none(),
+            "weight-0 v2 never gets traffic"
+        );
     }
 
     #[test]
     fn empty_and_unready_tables_choose_nothing() {
         assert!(Snapshot::empty().choose(&[], 0).is_none());
-        assert!(compile(route(&[("v1", 1, 100, false)])).choose(&[], 7).is_none());
+        assert!(
+            compile(route(&[("v1", 1, 100, false)]))
+                .choose(&[], 7)
+                .is_none()
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub(crate) fn new_histogram<T: hdrhistogram::Counter>() -> Histogram<T> {
 }
 
 pub(crate) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(LATENCY_LOW_US)
+    u64::try_from(d.as_micros())
+        .unwrap_or(u64::MAX)
+        .max(LATENCY_LOW_US)
 }
 
 /// Responses by status class.
@@ -107,7 +109,11 @@ impl WindowRing {
     /// A ring remembering `capacity_secs` seconds (at least 1).
     pub fn new(capacity_secs: usize) -> Self {
         let buckets = (0..capacity_secs.max(1))
-            .map(|_| Bucket { second: None, counts: Counts::default(), latency: None })
+            .map(|_| Bucket {
+                second: None,
+                counts: Counts::default(),
+                latency: None,
+            })
             .collect();
         WindowRing { buckets }
     }
@@ -134,7 +140,10 @@ impl WindowRing {
         let bucket = self.bucket(now);
         bucket.counts.requests += 1;
         bucket.counts.status.add_status(status);
-        bucket.latency.get_or_insert_with(new_histogram).saturating_record(micros(latency));
+        bucket
+            .latency
+            .get_or_insert_with(new_histogram)
+            .saturating_record(micros(latency));
     }
 
     pub fn record_connect_error(&mut self, now: u64) {
@@ -166,11 +175,19 @@ impl WindowRing {
             window: Duration::from_secs(secs),
             requests: counts.requests,
             errors_5xx,
-            error_rate: if counts.requests == 0 { 0.0 } else { errors_5xx as f64 / counts.requests as f64 },
+            error_rate: if counts.requests == 0 {
+                0.0
+            } else {
+                errors_5xx as f64 / counts.requests as f64
+            },
             p50: q(0.50),
             p90: q(0.90),
             p99: q(0.99),
-            max: if latency.is_empty() { Duration::ZERO } else { Duration::from_micros(latency.max()) },
+            max: if latency.is_empty() {
+                Duration::ZERO
+            } else {
+                Duration::from_micros(latency.max())
+            },
             status: counts.status,
             connect_errors: counts.connect_errors,
             upstream_errors: counts.upstream_errors,
@@ -190,14 +207,23 @@ mod tests {
     fn empty_window_is_all_zero() {
         let s = WindowRing::new(10).stats(100, ms(5000));
         assert_eq!((s.requests, s.errors_5xx, s.error_rate), (0, 0, 0.0));
-        assert_eq!((s.p99, s.max, s.window), (Duration::ZERO, Duration::ZERO, ms(5000)));
+        assert_eq!(
+            (s.p99, s.max, s.window),
+            (Duration::ZERO, Duration::ZERO, ms(5000))
+        );
     }
 
     #[test]
     fn counts_status_classes_and_error_rate() {
         let mut r = WindowRing::new(10);
         for i in 0..100 {
-            let status = if i % 4 == 0 { 503 } else if i % 4 == 1 { 404 } else { 200 };
+            let status = if i % 4 == 0 {
+                503
+            } else if i % 4 == 1 {
+                404
+            } else {
+                200
+            };
             r.record_response(7, status, ms(10));
         }
         r.record_connect_error(7);
@@ -217,7 +243,10 @@ mod tests {
         let s = r.stats(3, ms(1000));
         let near = |d: Duration, want: u64| {
             let got = d.as_secs_f64() * 1000.0;
-            assert!((got - want as f64).abs() <= want as f64 * 0.01 + 0.01, "{got}ms vs {want}ms");
+            assert!(
+                (got - want as f64).abs() <= want as f64 * 0.01 + 0.01,
+                "{got}ms vs {want}ms"
+            );
         };
         near(s.p50, 50);
         near(s.p90, 90);
@@ -232,7 +261,11 @@ mod tests {
         r.record_response(5, 200, ms(5));
         r.record_response(6, 200, ms(5));
         assert_eq!(r.stats(6, ms(2000)).requests, 2);
-        assert_eq!(r.stats(6, ms(1500)).requests, 2, "rounded up to whole seconds");
+        assert_eq!(
+            r.stats(6, ms(1500)).requests,
+            2,
+            "rounded up to whole seconds"
+        );
         assert_eq!(r.stats(6, ms(1000)).requests, 1);
         let all = r.stats(6, ms(6000));
         assert_eq!((all.requests, all.errors_5xx), (3, 1));

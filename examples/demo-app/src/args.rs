@@ -62,7 +62,9 @@ pub fn parse(
         };
         match flag.as_str() {
             "-h" | "--help" => return Ok(Parsed::Help),
-            "--port" => port = Some(parse_port(&value("--port")?).map_err(|e| format!("--port: {e}"))?),
+            "--port" => {
+                port = Some(parse_port(&value("--port")?).map_err(|e| format!("--port: {e}"))?)
+            }
             "--version" => version = Some(value("--version")?),
             "--error-rate" => {
                 let v = value("--error-rate")?;
@@ -70,10 +72,13 @@ pub fn parse(
                     .parse::<f64>()
                     .ok()
                     .filter(|r| (0.0..=1.0).contains(r))
-                    .ok_or_else(|| format!("--error-rate: expected a number in 0.0..=1.0, got {v:?}"))?;
+                    .ok_or_else(|| {
+                        format!("--error-rate: expected a number in 0.0..=1.0, got {v:?}")
+                    })?;
             }
             "--latency" => {
-                latency = parse_duration(&value("--latency")?).map_err(|e| format!("--latency: {e}"))?
+                latency =
+                    parse_duration(&value("--latency")?).map_err(|e| format!("--latency: {e}"))?
             }
             "--fail-readiness" => fail_readiness = true,
             "--crash-after" => {
@@ -105,7 +110,9 @@ fn parse_port(s: &str) -> Result<u16, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let bad = || format!("expected a duration like 800ms, 5s or 2m, got {s:?}");
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(bad)?;
     let (num, unit) = s.split_at(split);
     let n: f64 = num.parse().map_err(|_| bad())?;
     let secs = match unit {
@@ -127,16 +134,29 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let Parsed::Run(a) = run(&[]).unwrap() else { panic!() };
+        let Parsed::Run(a) = run(&[]).unwrap() else {
+            panic!()
+        };
         assert_eq!((a.port, a.version.as_str(), a.error_rate), (0, "v1", 0.0));
-        assert_eq!((a.latency, a.fail_readiness, a.crash_after), (Duration::ZERO, false, None));
+        assert_eq!(
+            (a.latency, a.fail_readiness, a.crash_after),
+            (Duration::ZERO, false, None)
+        );
     }
 
     #[test]
     fn all_flags() {
         let parsed = run(&[
-            "--port", "8081", "--version=v3", "--error-rate", "0.3", "--latency", "800ms",
-            "--fail-readiness", "--crash-after", "5s",
+            "--port",
+            "8081",
+            "--version=v3",
+            "--error-rate",
+            "0.3",
+            "--latency",
+            "800ms",
+            "--fail-readiness",
+            "--crash-after",
+            "5s",
         ])
         .unwrap();
         assert_eq!(
@@ -159,17 +179,33 @@ mod tests {
             "VERSION" => Some("v9".to_string()),
             _ => None,
         };
-        let Parsed::Run(a) = parse(Vec::new(), env).unwrap() else { panic!() };
+        let Parsed::Run(a) = parse(Vec::new(), env).unwrap() else {
+            panic!()
+        };
         assert_eq!((a.port, a.version.as_str()), (9000, "v9"));
-        let Parsed::Run(a) = parse(vec!["--port".into(), "1".into()], env).unwrap() else { panic!() };
+        let Parsed::Run(a) = parse(vec!["--port".into(), "1".into()], env).unwrap() else {
+            panic!()
+        };
         assert_eq!(a.port, 1);
     }
 
     #[test]
     fn errors_name_the_flag() {
-        assert!(run(&["--error-rate", "1.5"]).unwrap_err().contains("--error-rate"));
-        assert!(run(&["--latency", "800"]).unwrap_err().contains("--latency"));
-        assert!(run(&["--port"]).unwrap_err().contains("--port needs a value"));
+        assert!(
+            run(&["--error-rate", "1.5"])
+                .unwrap_err()
+                .contains("--error-rate")
+        );
+        assert!(
+            run(&["--latency", "800"])
+                .unwrap_err()
+                .contains("--latency")
+        );
+        assert!(
+            run(&["--port"])
+                .unwrap_err()
+                .contains("--port needs a value")
+        );
         assert!(run(&["--bogus"]).unwrap_err().contains("--bogus"));
         assert_eq!(run(&["--help"]).unwrap(), Parsed::Help);
     }

@@ -65,13 +65,19 @@ pub async fn run(args: Args) -> std::io::Result<()> {
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         eprintln!("demo-app: gave up waiting for in-flight requests after {DRAIN_TIMEOUT:?}");
     }
     Ok(())
 }
 
-async fn respond(args: Arc<Args>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn respond(
+    args: Arc<Args>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
     let (status, body) = match req.uri().path() {
         "/health" if is_read => {
@@ -86,7 +92,10 @@ async fn respond(args: Arc<Args>, req: Request<Incoming>) -> Result<Response<Ful
                 tokio::time::sleep(args.latency).await;
             }
             if args.error_rate > 0.0 && rand::rng().random_bool(args.error_rate) {
-                (StatusCode::INTERNAL_SERVER_ERROR, format!("demo-app {} injected error\n", args.version))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("demo-app {} injected error\n", args.version),
+                )
             } else {
                 (StatusCode::OK, format!("demo-app {}\n", args.version))
             }

@@ -32,7 +32,9 @@ impl App {
         cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn demo-app");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let addr = line
             .trim()
             .strip_prefix("listening on ")
@@ -48,7 +50,10 @@ impl App {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "demo-app still running after {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "demo-app still running after {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -96,7 +101,10 @@ async fn answers_root_with_its_version_and_health_ok() {
     let app = App::start(&["--version", "v7"]);
     let c = client();
     let (status, body, header) = get(&c, app.addr, "/").await;
-    assert_eq!((status, body.as_str(), header.as_str()), (200, "demo-app v7\n", "v7"));
+    assert_eq!(
+        (status, body.as_str(), header.as_str()),
+        (200, "demo-app v7\n", "v7")
+    );
     assert_eq!(get(&c, app.addr, "/health").await.0, 200);
     assert_eq!(get(&c, app.addr, "/health").await.1, "ok\n");
     assert_eq!(get(&c, app.addr, "/nope").await.0, 404);
@@ -105,7 +113,11 @@ async fn answers_root_with_its_version_and_health_ok() {
 #[tokio::test]
 async fn port_and_version_from_env() {
     // Find a free port, release it, and ask the app to take it through $PORT.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let app = App::start_with_env(&[], &[("PORT", &port.to_string()), ("VERSION", "v2")]);
     assert_eq!(app.addr.port(), port);
     assert_eq!(get(&client(), app.addr, "/").await.1, "demo-app v2\n");
@@ -125,7 +137,11 @@ async fn error_rate_answers_a_share_with_500() {
     }
     // 0.3 × 300 = 90; the binomial standard deviation is ~8, allow ±4σ.
     assert!((58..=122).contains(&errors), "{errors} errors out of 300");
-    assert_eq!(get(&c, app.addr, "/health").await.0, 200, "health is not affected");
+    assert_eq!(
+        get(&c, app.addr, "/health").await.0,
+        200,
+        "health is not affected"
+    );
 
     let all = App::start(&["--error-rate", "1"]);
     assert_eq!(get(&c, all.addr, "/").await.0, 500);
@@ -137,10 +153,18 @@ async fn latency_delays_root_only() {
     let c = client();
     let t = Instant::now();
     assert_eq!(get(&c, app.addr, "/").await.0, 200);
-    assert!(t.elapsed() >= Duration::from_millis(300), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "took {:?}",
+        t.elapsed()
+    );
     let t = Instant::now();
     assert_eq!(get(&c, app.addr, "/health").await.0, 200);
-    assert!(t.elapsed() < Duration::from_millis(200), "health took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(200),
+        "health took {:?}",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]

@@ -62,7 +62,12 @@ impl Upstream {
             drop(listener);
             conns.abort_all();
         });
-        Upstream { name: name.to_string(), addr, hits, kill: Some(kill) }
+        Upstream {
+            name: name.to_string(),
+            addr,
+            hits,
+            kill: Some(kill),
+        }
     }
 
     /// Requests this upstream has received.
@@ -102,7 +107,11 @@ async fn answer(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     hits.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let path = parts.uri.path().to_string();
     let mut status = 200;
     if let Some(code) = path.strip_prefix("/status/") {
@@ -115,7 +124,13 @@ async fn answer(
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    let header = |n: &str| parts.headers.get(n).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let header = |n: &str| {
+        parts
+            .headers
+            .get(n)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
     let resp = Response::builder()
         .status(status)
         .header("x-version", &name)
@@ -130,12 +145,19 @@ async fn answer(
 }
 
 pub fn route(listen: SocketAddr, backends: Vec<Backend>) -> ServiceRoute {
-    ServiceRoute { listen, backends, emergency_stop: false }
+    ServiceRoute {
+        listen,
+        backends,
+        emergency_stop: false,
+    }
 }
 
 /// A free loopback address nobody listens on (connections to it are refused).
 pub fn dead_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 pub type Client = HyperClient<HttpConnector, Full<Bytes>>;
@@ -153,11 +175,20 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
     }
 }
 
-pub async fn send(c: &Client, method: &str, addr: SocketAddr, path: &str, body: &str) -> Result<Reply, String> {
+pub async fn send(
+    c: &Client,
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+) -> Result<Reply, String> {
     let req = Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
@@ -166,8 +197,17 @@ pub async fn send(c: &Client, method: &str, addr: SocketAddr, path: &str, body: 
     let resp = c.request(req).await.map_err(|e| format!("{e:?}"))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.map_err(|e| format!("{e:?}"))?.to_bytes();
-    Ok(Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{e:?}"))?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 pub async fn get(c: &Client, addr: SocketAddr, path: &str) -> Result<Reply, String> {
@@ -195,9 +235,16 @@ pub async fn load(addr: SocketAddr, tasks: usize, duration: Duration) -> LoadRep
                 match get(&c, addr, "/").await {
                     Ok(r) if r.status == 200 => {
                         report.ok += 1;
-                        *report.by_version.entry(r.header("x-version").to_string()).or_default() += 1;
+                        *report
+                            .by_version
+                            .entry(r.header("x-version").to_string())
+                            .or_default() += 1;
                     }
-                    Ok(r) => report.failures.push(format!("status {}: {}", r.status, r.body.trim())),
+                    Ok(r) => {
+                        report
+                            .failures
+                            .push(format!("status {}: {}", r.status, r.body.trim()))
+                    }
                     Err(e) => report.failures.push(e),
                 }
             }

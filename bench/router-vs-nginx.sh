@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# gantry's router against nginx, proxying the same demo-app upstream, measured in one run:
+# wrk against the upstream directly, through the router, and through nginx.
+# Prints req/s and p99 for each, the router/nginx throughput ratio and the p99 each proxy
+# adds over direct (targets from issue 4: >= 0.8x nginx throughput, added p99 <= 1 ms).
+#
+# Usage: bench/router-vs-nginx.sh      (env: DURATION=10s THREADS=2 CONNECTIONS=32
+#                                        UPSTREAM_PORT=18081 ROUTER_PORT=18080 NGINX_PORT=18082
+#                                        WORKSPACE=<dir with the Cargo workspace>)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORKSPACE="${WORKSPACE:-$ROOT}"
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+CONNECTIONS="${CONNECTIONS:-32}"
+UPSTREAM_PORT="${UPSTREAM_PORT:-18081}"
+ROUTER_PORT="${ROUTER_PORT:-18080}"
+NGINX_PORT="${NGINX_PORT:-18082}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'router-vs-nginx: %s\n' "$*" >&2; exit 1; }
+
+# --- tools -------------------------------------------------------------------------------
+need_apt=()
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing ${need_apt[*]} from Debian"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq >/dev/null
+    if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null; then
+        # nginx-light is gone from newer Debian releases; plain nginx is the same server.
+        need_apt=("${need_apt[@]/nginx-light/nginx}")
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    fi
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+[ -x "$NGINX" ] || die "nginx not found after install"
+
+# --- build -------------------------------------------------------------------------------
+log "building release binaries"
+# Two invocations: with --example, cargo builds only examples, not demo-app's binary.
+(cd "$WORKSPACE" && cargo build --release --quiet -p demo-app \
+    && cargo build --release --quiet -p gantry-router --example proxy)
+TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$WORKSPACE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+DEMO="$TARGET_DIR/release/demo-app"
+PROXY="$TARGET_DIR/release/examples/proxy"
+[ -x "$DEMO" ] && [ -x "$PROXY" ] || die "binaries not found under $TARGET_DIR/release"
+
+# --- processes ---------------------------------------------------------------------------
+TMP="$(mktemp -d /tmp/router-vs-nginx.XXXXXX)"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+    for _ in $(seq 1 100); do port_busy "$1" && return 0; sleep 0.05; done
+    die "nothing listening on 127.0.0.1:$1 after 5s (see $TMP)"
+}
+for p in "$UPSTREAM_PORT" "$ROUTER_PORT" "$NGINX_PORT"; do
+    port_busy "$p" && die "port $p is already in use (set UPSTREAM_PORT/ROUTER_PORT/NGINX_PORT)"
+done
+
+"$DEMO" --port "$UPSTREAM_PORT" --version bench >"$TMP/demo.log" 2>&1 &
+PIDS+=($!)
+"$PROXY" --listen "127.0.0.1:$ROUTER_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" >"$TMP/proxy.log" 2>&1 &
+PIDS+=($!)
+
+mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
+chmod -R a+rwx "$TMP/nginx"
+chmod a+rx "$TMP"
+cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+master_process on;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/tmp/body;
+    proxy_temp_path $TMP/nginx/tmp/proxy;
+    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
+    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
+    scgi_temp_path $TMP/nginx/tmp/scgi;
+    upstream demo { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://demo;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        }
+    }
+}
+CONF
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" &
+PIDS+=($!)
+
+wait_port "$UPSTREAM_PORT"; wait_port "$ROUTER_PORT"; wait_port "$NGINX_PORT"
+
+# --- measure -----------------------------------------------------------------------------
+# p99 from wrk's --latency block, in milliseconds.
+p99_ms() {
+    awk '$1 == "99%" {
+        v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+        if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000; else if (unit == "m") v *= 60000;
+        printf "%.3f", v }' "$1"
+}
+rps() { awk '$1 == "Requests/sec:" { print $2 }' "$1"; }
+errors() { awk '/Non-2xx|Socket errors/ { print }' "$1"; }
+
+run_wrk() { # name url
+    local name=$1 url=$2
+    timeout 60 wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$url" >/dev/null  # warm-up (pools, caches)
+    log "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency  ($name)"
+    timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$url" >"$TMP/$name.txt"
+    local e; e="$(errors "$TMP/$name.txt")"
+    [ -z "$e" ] || printf '    %s: %s\n' "$name" "$e" >&2
+}
+
+run_wrk direct "http://127.0.0.1:$UPSTREAM_PORT/"
+run_wrk router "http://127.0.0.1:$ROUTER_PORT/"
+run_wrk nginx  "http://127.0.0.1:$NGINX_PORT/"
+
+d_rps=$(rps "$TMP/direct.txt"); r_rps=$(rps "$TMP/router.txt"); n_rps=$(rps "$TMP/nginx.txt")
+d_p99=$(p99_ms "$TMP/direct.txt"); r_p99=$(p99_ms "$TMP/router.txt"); n_p99=$(p99_ms "$TMP/nginx.txt")
+
+echo
+echo "router-vs-nginx: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, upstream demo-app, $(nproc) CPUs, $("$NGINX" -v 2>&1 | sed 's/.*: //')"
+printf '%-8s %12s %10s\n' target "req/s" "p99 ms"
+printf '%-8s %12s %10s\n' direct "$d_rps" "$d_p99"
+printf '%-8s %12s %10s\n' router "$r_rps" "$r_p99"
+printf '%-8s %12s %10s\n' nginx "$n_rps" "$n_p99"
+awk -v r="$r_rps" -v n="$n_rps" -v rp="$r_p99" -v np="$n_p99" -v dp="$d_p99" 'BEGIN {
+    ratio = r / n; radd = rp - dp; nadd = np - dp;
+    printf "router/nginx throughput: %.2fx (target >= 0.80x: %s)\n", ratio, (ratio >= 0.8 ? "met" : "MISSED");
+    printf "added p99 vs direct: router %+.3f ms (target <= 1 ms: %s), nginx %+.3f ms\n", radd, (radd <= 1.0 ? "met" : "MISSED"), nadd;
+}'
