@@ -6,18 +6,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::chain::Chain;
+use crate::compose::{check_kind, push_entry, seal_entry};
 use crate::entry::{
-    Actor, Entry, KIND_GENESIS, KIND_RECOVERED, KIND_REGISTERED, KIND_ROTATED, KIND_SEALED,
-    NewEntry, now_ts,
+    Entry, KIND_GENESIS, KIND_RECOVERED, KIND_REGISTERED, KIND_ROTATED, NewEntry, now_ts,
 };
 use crate::error::{LedgerError, Result, io_err};
 use crate::keys::{SYSTEM_ID, SYSTEM_ROLE, Signer};
-use crate::note::sign_checkpoint;
+use crate::read::{ReadOutcome, read_entries};
 use crate::registry::{genesis_body, registered_body, rotated_body};
 use crate::tail::{Cursor, Torn, catch_up};
 
@@ -39,16 +37,6 @@ impl Default for LedgerOptions {
             sealer: None,
         }
     }
-}
-
-/// What a lock-free read found.
-#[derive(Clone, Debug)]
-pub struct ReadOutcome {
-    pub entries: Vec<Entry>,
-    /// Length of an unterminated last line (a torn or in-flight write), 0 if none.
-    pub torn_tail_bytes: u64,
-    /// Offset where that unterminated line starts.
-    pub torn_tail_offset: Option<u64>,
 }
 
 pub struct Ledger {
@@ -389,105 +377,6 @@ impl Ledger {
     pub fn verify(&self) -> Result<crate::verify::VerifyReport> {
         crate::verify::verify(&self.path)
     }
-}
-
-/// Reads every complete line of a ledger file without locking.
-pub fn read_entries(path: &Path) -> Result<ReadOutcome> {
-    let data = std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            LedgerError::NotFound(path.to_path_buf())
-        } else {
-            io_err(path)(e)
-        }
-    })?;
-    let complete = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let mut entries = Vec::new();
-    for (i, line) in data[..complete]
-        .split_inclusive(|&b| b == b'\n')
-        .enumerate()
-    {
-        let line = &line[..line.len() - 1];
-        let corrupt = |message: String| LedgerError::Corrupt {
-            path: path.to_path_buf(),
-            line: i as u64 + 1,
-            message,
-        };
-        let text = std::str::from_utf8(line).map_err(|_| corrupt("line is not UTF-8".into()))?;
-        entries.push(Entry::parse_line(text).map_err(|e| corrupt(e.to_string()))?);
-    }
-    let torn = (data.len() - complete) as u64;
-    Ok(ReadOutcome {
-        entries,
-        torn_tail_bytes: torn,
-        torn_tail_offset: (torn > 0).then_some(complete as u64),
-    })
-}
-
-fn check_kind(kind: &str) -> Result<()> {
-    if kind.is_empty() || kind.contains(char::is_whitespace) {
-        return Err(LedgerError::Registry(format!("invalid kind {kind:?}")));
-    }
-    if matches!(kind, KIND_GENESIS | KIND_SEALED | KIND_RECOVERED) {
-        return Err(LedgerError::Registry(format!(
-            "{kind} is written by the ledger itself (use Ledger::create / seal)"
-        )));
-    }
-    Ok(())
-}
-
-/// Signs and chains one entry after checking the signer's key is valid at its seq.
-fn push_entry(
-    chain: &mut Chain,
-    signer: &Signer,
-    kind: &str,
-    body: Value,
-    ts: &str,
-) -> Result<Entry> {
-    let seq = chain.seq + 1;
-    let actor = Actor {
-        role: signer.role().to_string(),
-        id: signer.id().to_string(),
-        key: signer.fingerprint(),
-    };
-    let unregistered = |reason: String| LedgerError::UnregisteredSigner {
-        role: actor.role.clone(),
-        id: actor.id.clone(),
-        fingerprint: actor.key.clone(),
-        seq,
-        reason,
-    };
-    let key = chain.registry.key_for(&actor, seq).map_err(unregistered)?;
-    if key != signer.verifying_key() {
-        return Err(unregistered(
-            "fingerprint collision with another key".into(),
-        ));
-    }
-    let e = Entry::build(seq, ts.to_string(), kind, signer, body, &chain.last_hash)?;
-    chain.registry.apply(&e).map_err(LedgerError::Registry)?;
-    let hash = e
-        .hash_bytes()
-        .ok_or_else(|| LedgerError::Registry("bad hash".into()))?;
-    chain.push(&e, &hash);
-    Ok(e)
-}
-
-fn seal_entry(chain: &mut Chain, system: &Signer, origin: &str, ts: &str) -> Result<Entry> {
-    if system.role() != SYSTEM_ROLE {
-        return Err(LedgerError::Key(
-            "seals must be signed by the system key".into(),
-        ));
-    }
-    let size = chain.frontier.size();
-    if size != chain.seq {
-        return Err(LedgerError::Registry(format!(
-            "cannot seal: {size} leaves but last seq is {}; run `gantry ledger verify`",
-            chain.seq
-        )));
-    }
-    let root = chain.frontier.root();
-    let checkpoint = sign_checkpoint(origin, size, &root, system.signing_key());
-    let body = json!({"size": size, "root": STANDARD.encode(root), "checkpoint": checkpoint});
-    push_entry(chain, system, KIND_SEALED, body, ts)
 }
 
 /// `<ledger>.broken`, or `<ledger>.broken.N` if earlier recoveries already used it.

@@ -2,6 +2,7 @@
 //! entries with periodic RFC 6962 Merkle seals as C2SP checkpoints. See FORMAT.md.
 
 mod chain;
+mod compose;
 mod entry;
 mod error;
 pub mod intoto;
@@ -10,6 +11,7 @@ mod ledger;
 pub mod merkle;
 pub mod note;
 mod proof;
+mod read;
 mod registry;
 mod tail;
 mod verify;
@@ -25,11 +27,12 @@ pub use keys::{
     SYSTEM_ID, SYSTEM_ROLE, Signer, fingerprint, generate_key, key_from_pem, key_to_pem,
     public_key_from_base64, public_key_to_base64,
 };
-pub use ledger::{Ledger, LedgerOptions, ReadOutcome, read_entries};
+pub use ledger::{Ledger, LedgerOptions};
 pub use note::note_verifier_key;
 pub use proof::{
     ConsistencyProof, InclusionProof, check_proof, consistency, prove, verify_consistency,
 };
+pub use read::{ReadOutcome, read_entries};
 pub use registry::{genesis_body, registered_body, rotated_body};
 pub use verify::{Check, VerifyFailure, VerifyReport, verify, verify_reader};
 pub use writer::GroupCommitter;

@@ -11,6 +11,9 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -107,55 +110,106 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     verify_reader(BufReader::with_capacity(1 << 20, file)).map_err(io_err(path))
 }
 
-/// Verifies ledger lines from any reader.
-pub fn verify_reader(mut reader: impl BufRead) -> std::io::Result<VerifyReport> {
-    let mut v = Verifier {
-        chain: Chain::new(),
-        line: 0,
-        entries: 0,
-        seals: 0,
-        pending: Vec::with_capacity(BATCH),
-    };
-    let mut buf = Vec::with_capacity(1024);
-    let mut torn = 0u64;
-    let mut failure = None;
-    loop {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
-        if n == 0 {
-            break;
+/// Verifies ledger lines from any reader. Parsing and hashing run on the calling thread
+/// while worker threads check signature chunks, so all cores are busy.
+pub fn verify_reader(reader: impl BufRead) -> std::io::Result<VerifyReport> {
+    let stop = AtomicBool::new(false);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let (tx, rx) = mpsc::sync_channel::<Vec<Pending>>(2 * workers);
+    let rx = Mutex::new(rx);
+    std::thread::scope(|scope| {
+        let (stop, rx) = (&stop, &rx);
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(move || {
+                    // Chunks finish out of order, so keep checking every chunk already
+                    // queued and let the caller pick the earliest failure.
+                    let mut first: Option<VerifyFailure> = None;
+                    loop {
+                        let next = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(chunk) = next else { break };
+                        if let Some(f) = check_signatures(&chunk) {
+                            stop.store(true, Ordering::Relaxed);
+                            if first.as_ref().is_none_or(|g| f.line < g.line) {
+                                first = Some(f);
+                            }
+                        }
+                    }
+                    first
+                })
+            })
+            .collect();
+        let mut v = Verifier {
+            chain: Chain::new(),
+            line: 0,
+            entries: 0,
+            seals: 0,
+            pending: Vec::with_capacity(BATCH),
+            tx: Some(tx),
+        };
+        let scanned = v.scan(reader, stop);
+        v.flush();
+        v.tx = None;
+        let sig_failure = handles
+            .into_iter()
+            .filter_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Some(VerifyFailure {
+                        seq: None,
+                        line: 0,
+                        check: Check::Signature,
+                        message: "signature checker crashed".into(),
+                    })
+                })
+            })
+            .min_by_key(|f| f.line);
+        let (torn, line_failure) = scanned?;
+        // Pending signatures all precede a line failure, so theirs comes first.
+        let mut failure = sig_failure.or(line_failure);
+        if failure.is_none() && v.entries == 0 {
+            failure = Some(VerifyFailure {
+                seq: None,
+                line: 1,
+                check: Check::Genesis,
+                message: "ledger has no complete entry".into(),
+            });
         }
-        if buf.last() != Some(&b'\n') {
-            torn = n as u64;
-            break;
-        }
-        if let Err(f) = v.check_line(&buf[..n - 1]) {
-            failure = Some(v.flush().err().unwrap_or(f));
-            break;
-        }
+        // Entries after a bad signature are not counted as verified.
+        let entries = failure
+            .as_ref()
+            .and_then(|f| f.seq)
+            .map_or(v.entries, |s| v.entries.min(s.saturating_sub(1)));
+        Ok(VerifyReport {
+            entries,
+            seals: v.seals,
+            last_hash: v.chain.last_hash,
+            torn_tail_bytes: torn,
+            failure,
+        })
+    })
+}
+
+/// Batch-verifies a chunk; on failure names its first bad signature with `verify_strict`.
+fn check_signatures(chunk: &[Pending]) -> Option<VerifyFailure> {
+    let msgs: Vec<&[u8]> = chunk.iter().map(|p| &p.msg[..]).collect();
+    let sigs: Vec<Signature> = chunk.iter().map(|p| p.sig).collect();
+    let keys: Vec<VerifyingKey> = chunk.iter().map(|p| p.key).collect();
+    if verify_batch(&msgs, &sigs, &keys).is_ok() {
+        return None;
     }
-    if failure.is_none() {
-        failure = v.flush().err();
-    }
-    if failure.is_none() && v.entries == 0 {
-        failure = Some(VerifyFailure {
-            seq: None,
-            line: 1,
-            check: Check::Genesis,
-            message: "ledger has no complete entry".into(),
-        });
-    }
-    // Entries in a failed signature chunk are not counted as verified.
-    let entries = failure
-        .as_ref()
-        .and_then(|f| f.seq)
-        .map_or(v.entries, |s| v.entries.min(s.saturating_sub(1)));
-    Ok(VerifyReport {
-        entries,
-        seals: v.seals,
-        last_hash: v.chain.last_hash,
-        torn_tail_bytes: torn,
-        failure,
+    chunk.iter().find_map(|p| {
+        p.key
+            .verify_strict(&p.msg, &p.sig)
+            .err()
+            .map(|err| VerifyFailure {
+                seq: Some(p.seq),
+                line: p.line,
+                check: Check::Signature,
+                message: format!("signature does not verify: {err}"),
+            })
     })
 }
 
@@ -173,9 +227,33 @@ struct Verifier {
     entries: u64,
     seals: u64,
     pending: Vec<Pending>,
+    tx: Option<SyncSender<Vec<Pending>>>,
 }
 
 impl Verifier {
+    /// Reads lines until the end, a torn tail, a failure, or a signature failure elsewhere.
+    fn scan(
+        &mut self,
+        mut reader: impl BufRead,
+        stop: &AtomicBool,
+    ) -> std::io::Result<(u64, Option<VerifyFailure>)> {
+        let mut buf = Vec::with_capacity(1024);
+        while !stop.load(Ordering::Relaxed) {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            if buf.last() != Some(&b'\n') {
+                return Ok((n as u64, None));
+            }
+            if let Err(f) = self.check_line(&buf[..n - 1]) {
+                return Ok((0, Some(f)));
+            }
+        }
+        Ok((0, None))
+    }
+
     fn check_line(&mut self, bytes: &[u8]) -> std::result::Result<(), VerifyFailure> {
         self.line += 1;
         let line = self.line;
@@ -278,7 +356,7 @@ impl Verifier {
         self.chain.push(&e, &hash);
         self.entries += 1;
         if self.pending.len() >= BATCH {
-            self.flush()?;
+            self.flush();
         }
         Ok(())
     }
@@ -318,33 +396,15 @@ impl Verifier {
         Ok(())
     }
 
-    /// Checks pending signatures; on failure names the first bad one.
-    fn flush(&mut self) -> std::result::Result<(), VerifyFailure> {
+    /// Hands pending signatures to the checker thread.
+    fn flush(&mut self) {
         if self.pending.is_empty() {
-            return Ok(());
+            return;
         }
-        let batch_ok = {
-            let msgs: Vec<&[u8]> = self.pending.iter().map(|p| &p.msg[..]).collect();
-            let sigs: Vec<Signature> = self.pending.iter().map(|p| p.sig).collect();
-            let keys: Vec<VerifyingKey> = self.pending.iter().map(|p| p.key).collect();
-            verify_batch(&msgs, &sigs, &keys).is_ok()
-        };
-        let pending = std::mem::take(&mut self.pending);
-        if batch_ok {
-            self.pending = pending;
-            self.pending.clear();
-            return Ok(());
+        let chunk = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+        if let Some(tx) = &self.tx {
+            // A closed channel means the checker already found a bad signature.
+            let _ = tx.send(chunk);
         }
-        for p in &pending {
-            if let Err(err) = p.key.verify_strict(&p.msg, &p.sig) {
-                return Err(VerifyFailure {
-                    seq: Some(p.seq),
-                    line: p.line,
-                    check: Check::Signature,
-                    message: format!("signature does not verify: {err}"),
-                });
-            }
-        }
-        Ok(())
     }
 }
