@@ -1,1 +1,10 @@
-//! placeholder
+//! Agent identities: where each role's private key lives and how it is loaded.
+//!
+//! Private keys never enter `gantry.yaml` or the ledger. A role's key is read from the
+//! environment variable `GANTRY_KEY_<ROLE>` (PKCS#8 PEM, for CI) or else from
+//! `.gantry/keys/<role>.pem`, which must have mode 0600 so a key readable by other users is
+//! never trusted silently.
+
+mod keystore;
+
+pub use keystore::{KeySource, KeyStore, KeyStoreError, env_var_for};

@@ -1,1 +1,99 @@
-//! placeholder
+//! gantry's current view as a pure fold over ledger entries.
+//!
+//! Nothing here reads files or clocks: the same entries always give the same [`State`], and
+//! so the same bytes from [`State::to_json`]. `.gantry/state.json` is only a cache of it.
+
+mod agents;
+
+use std::collections::BTreeMap;
+
+use gantry_ledger::Entry;
+use serde::{Deserialize, Serialize};
+
+pub use agents::{AgentKey, AgentState, KeyStatus};
+
+/// Everything gantry knows, as of the last folded entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub ledger: LedgerHead,
+    /// Role → identity and key history.
+    pub agents: BTreeMap<String, AgentState>,
+    /// How many entries of each kind were recorded; a cheap overview for `status`.
+    pub kinds: BTreeMap<String, u64>,
+}
+
+/// Where the ledger stands: its size, head and last seal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LedgerHead {
+    pub origin: String,
+    pub entries: u64,
+    pub head: String,
+    pub last_ts: String,
+    pub seals: u64,
+    pub last_seal: Option<Seal>,
+    pub recoveries: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seal {
+    pub seq: u64,
+    pub size: u64,
+    pub root: String,
+}
+
+impl State {
+    /// Folds every entry, in order, into a fresh state.
+    pub fn replay<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> State {
+        let mut state = State::default();
+        for entry in entries {
+            state.apply(entry);
+        }
+        state
+    }
+
+    /// Applies one entry. Unknown kinds only count: later kinds must not break old replays.
+    pub fn apply(&mut self, entry: &Entry) {
+        let head = &mut self.ledger;
+        head.entries = entry.seq;
+        head.head.clone_from(&entry.hash);
+        head.last_ts.clone_from(&entry.ts);
+        *self.kinds.entry(entry.kind.clone()).or_default() += 1;
+        let body = &entry.body;
+        match entry.kind.as_str() {
+            "ledger.genesis" => {
+                head.origin = str_field(body, "origin");
+                agents::register(&mut self.agents, entry, "gantry", "gantry");
+            }
+            "ledger.sealed" => {
+                head.seals += 1;
+                head.last_seal = Some(Seal {
+                    seq: entry.seq,
+                    size: body.get("size").and_then(|v| v.as_u64()).unwrap_or(0),
+                    root: str_field(body, "root"),
+                });
+            }
+            "ledger.recovered" => head.recoveries += 1,
+            "agent.registered" => {
+                let role = str_field(body, "role");
+                let id = str_field(body, "id");
+                agents::register(&mut self.agents, entry, &role, &id);
+            }
+            "agent.rotated" => agents::rotate(&mut self.agents, entry),
+            _ => {}
+        }
+    }
+
+    /// The canonical snapshot bytes: pretty JSON with sorted maps and a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut out = serde_json::to_string_pretty(self).unwrap_or_default();
+        out.push('\n');
+        out
+    }
+}
+
+pub(crate) fn str_field(body: &serde_json::Value, name: &str) -> String {
+    body.get(name)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
+}

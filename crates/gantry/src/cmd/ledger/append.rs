@@ -1,0 +1,124 @@
+use std::io::BufRead;
+
+use anyhow::Context;
+use gantry_ledger::{Entry, Ledger, NewEntry, Signer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::cli::AppendArgs;
+use crate::exit;
+use crate::project::Project;
+
+/// A line of `--stdin` input.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    kind: String,
+    #[serde(default)]
+    body: Value,
+}
+
+pub fn run(project: &Project, args: &AppendArgs, json: bool) -> anyhow::Result<()> {
+    let config = project.config()?;
+    let ledger = project.open_ledger(&config)?;
+    let state = gantry_state::State::replay(&ledger.entries()?);
+    let (signer, _) = project.signer_for(&state, &args.role)?;
+    if !args.stdin {
+        let kind = args.kind.as_deref().unwrap_or_default();
+        check_kind(kind, "--kind")?;
+        let body: Value = serde_json::from_str(&args.body)
+            .map_err(|e| exit::usage(format!("--body is not valid JSON: {e}")))?;
+        let entry = ledger.append(&signer, kind, body)?;
+        return acknowledge(&[entry], json);
+    }
+    let batch = args.batch.unwrap_or(usize::MAX).max(1);
+    let mut pending = Vec::new();
+    let mut committed = 0usize;
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.context("cannot read stdin")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line).map_err(|e| {
+            exit::usage(format!(
+                "stdin line {}: expected {{\"kind\": ..., \"body\": ...}}: {e}{}",
+                n + 1,
+                if committed > 0 {
+                    format!(" ({committed} entries before it were committed)")
+                } else {
+                    String::new()
+                }
+            ))
+        })?;
+        check_kind(&parsed.kind, &format!("stdin line {}", n + 1))?;
+        pending.push(NewEntry {
+            kind: parsed.kind,
+            body: parsed.body,
+        });
+        if pending.len() >= batch {
+            committed += commit(&ledger, &signer, &mut pending, json)?;
+        }
+    }
+    commit(&ledger, &signer, &mut pending, json)?;
+    Ok(())
+}
+
+fn commit(
+    ledger: &Ledger,
+    signer: &Signer,
+    pending: &mut Vec<NewEntry>,
+    json: bool,
+) -> anyhow::Result<usize> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let entries = ledger.append_batch(signer, std::mem::take(pending))?;
+    acknowledge(&entries, json)?;
+    Ok(entries.len())
+}
+
+/// Printed only after the entries are durable, so a caller may rely on what it reads.
+fn acknowledge(entries: &[Entry], json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for entry in entries {
+        if json {
+            writeln!(
+                out,
+                "{}",
+                json!({"seq": entry.seq, "kind": entry.kind, "hash": entry.hash})
+            )?;
+        } else {
+            writeln!(
+                out,
+                "appended seq {} {} {}",
+                entry.seq, entry.kind, entry.hash
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Kinds are dotted names (`deploy.note`); the `ledger.` and `agent.` namespaces belong to
+/// gantry itself, because the verifier gives those entries meaning.
+fn check_kind(kind: &str, place: &str) -> anyhow::Result<()> {
+    let well_formed = !kind.is_empty()
+        && kind.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+    if !well_formed {
+        return Err(exit::usage(format!(
+            "{place}: kind '{kind}' must be a dotted name of letters, digits, '_' and '-' (e.g. deploy.note)"
+        )));
+    }
+    if kind.starts_with("ledger.") || kind.starts_with("agent.") {
+        return Err(exit::usage(format!(
+            "{place}: kind '{kind}' is reserved: gantry writes ledger.* and agent.* entries itself"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `gantry ledger …`: the evidence ledger from the command line.
+
+mod append;
+mod proofs;
+mod show;
+
+use serde_json::json;
+
+use crate::cli::LedgerCommand;
+use crate::project::Project;
+use crate::{exit, output};
+
+pub fn run(project: &Project, cmd: LedgerCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        LedgerCommand::Append(args) => append::run(project, &args, json),
+        LedgerCommand::Show(args) => show::run(project, &args, json),
+        LedgerCommand::Verify => verify(project, json),
+        LedgerCommand::Seal => seal(project, json),
+        LedgerCommand::Prove { seq, out } => proofs::prove(project, seq, out.as_deref(), json),
+        LedgerCommand::CheckProof { proof, key } => {
+            proofs::check(project, &proof, key.as_deref(), json)
+        }
+        LedgerCommand::Consistency { old, new } => proofs::consistency(project, old, new, json),
+        LedgerCommand::VerifierKey => proofs::verifier_key(project, json),
+        LedgerCommand::Export { format, out } => {
+            proofs::export(project, format, out.as_deref(), json)
+        }
+    }
+}
+
+fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
+    let path = project.ledger_path();
+    if !path.exists() {
+        return Err(exit::usage(format!(
+            "no ledger at {}: run `gantry init` first",
+            path.display()
+        )));
+    }
+    let report = gantry_ledger::verify(&path)?;
+    if json {
+        output::json(&report)?;
+    } else if let Some(failure) = &report.failure {
+        println!("FAILED {}: {failure}", path.display());
+        println!("(entries before line {} are intact)", failure.line);
+    } else {
+        println!(
+            "OK {}: {} entries, {} seals, chain, hashes, signatures and keys valid; head {}",
+            path.display(),
+            report.entries,
+            report.seals,
+            report.last_hash
+        );
+        if report.torn_tail_bytes > 0 {
+            println!(
+                "note: {} bytes of an unfinished write at the end were never acknowledged; \
+                 the next append moves them to a .broken file",
+                report.torn_tail_bytes
+            );
+        }
+    }
+    match report.failure {
+        Some(_) => Err(exit::silent(exit::FAILED)),
+        None => Ok(()),
+    }
+}
+
+fn seal(project: &Project, json: bool) -> anyhow::Result<()> {
+    let config = project.config()?;
+    let ledger = project.open_ledger(&config)?;
+    let system = project.system_signer()?;
+    let entry = ledger.seal(&system)?;
+    if json {
+        return output::json(&entry);
+    }
+    let size = entry.body.get("size").cloned().unwrap_or(json!(null));
+    println!("sealed {size} entries at seq {}", entry.seq);
+    if let Some(note) = entry.body.get("checkpoint").and_then(|c| c.as_str()) {
+        print!("{note}");
+    }
+    Ok(())
+}

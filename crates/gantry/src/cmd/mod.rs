@@ -1,0 +1,27 @@
+//! One module per command; each is a thin layer over the domain crates.
+
+mod agent;
+mod check;
+mod init;
+mod ledger;
+mod replay;
+
+use crate::cli::{Cli, Command};
+use crate::project::Project;
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Init(args) => init::run(cli.dir.as_deref(), &args, json),
+        command => {
+            let project = Project::locate(cli.dir.as_deref())?;
+            match command {
+                Command::Init(_) => unreachable!("handled above"),
+                Command::Check => check::run(&project, json),
+                Command::Agent(cmd) => agent::run(&project, cmd, json),
+                Command::Ledger(cmd) => ledger::run(&project, cmd, json),
+                Command::Replay => replay::run(&project, json),
+            }
+        }
+    }
+}

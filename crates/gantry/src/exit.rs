@@ -1,0 +1,61 @@
+//! One place that decides exit codes: 2 for usage and config errors, 1 for everything that
+//! failed at run time (a verification failure above all).
+
+use std::fmt;
+
+/// An error that carries its exit code. Anything else that reaches `main` exits 1.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+pub const USAGE: u8 = 2;
+pub const FAILED: u8 = 1;
+
+/// A usage or configuration error (exit 2).
+pub fn usage(message: impl fmt::Display) -> anyhow::Error {
+    Exit {
+        code: USAGE,
+        message: message.to_string(),
+    }
+    .into()
+}
+
+/// A run-time failure (exit 1), e.g. a ledger that does not verify.
+pub fn failed(message: impl fmt::Display) -> anyhow::Error {
+    Exit {
+        code: FAILED,
+        message: message.to_string(),
+    }
+    .into()
+}
+
+/// An error whose message was already printed (e.g. a JSON verdict): exit quietly.
+pub fn silent(code: u8) -> anyhow::Error {
+    Exit {
+        code,
+        message: String::new(),
+    }
+    .into()
+}
+
+pub fn report(err: &anyhow::Error) -> std::process::ExitCode {
+    let code = err.downcast_ref::<Exit>().map_or(FAILED, |e| e.code);
+    let text = match err.downcast_ref::<Exit>() {
+        Some(exit) => exit.message.clone(),
+        None => format!("{err:#}"),
+    };
+    if !text.is_empty() {
+        eprintln!("error: {text}");
+    }
+    std::process::ExitCode::from(code)
+}

@@ -1,0 +1,154 @@
+//! A gantry project on disk: `gantry.yaml` and the `.gantry/` directory beside it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use gantry_agents::{KeySource, KeyStore};
+use gantry_config::Config;
+use gantry_ledger::{Entry, Ledger, LedgerOptions, Signer};
+use gantry_state::State;
+
+use crate::exit;
+
+pub const CONFIG_FILE: &str = "gantry.yaml";
+pub const SYSTEM_ROLE: &str = "gantry";
+
+pub struct Project {
+    pub root: PathBuf,
+}
+
+impl Project {
+    /// The project named by `-C`, else the nearest directory upwards holding gantry.yaml,
+    /// else the current directory (so `init` works in a new one).
+    pub fn locate(dir: Option<&Path>) -> anyhow::Result<Project> {
+        if let Some(dir) = dir {
+            return Ok(Project {
+                root: dir.to_path_buf(),
+            });
+        }
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let root = cwd
+            .ancestors()
+            .find(|d| d.join(CONFIG_FILE).is_file())
+            .unwrap_or(&cwd)
+            .to_path_buf();
+        Ok(Project { root })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    pub fn gantry_dir(&self) -> PathBuf {
+        self.root.join(".gantry")
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.gantry_dir().join("ledger.jsonl")
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.gantry_dir().join("state.json")
+    }
+
+    pub fn keys(&self) -> KeyStore {
+        KeyStore::new(self.gantry_dir().join("keys"))
+    }
+
+    /// Loads gantry.yaml; errors are rendered with the offending line and exit 2.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let path = self.config_path();
+        if !path.is_file() {
+            return Err(exit::usage(format!(
+                "no {CONFIG_FILE} in {}: run `gantry init` there, or pass -C DIR",
+                self.root.display()
+            )));
+        }
+        gantry_config::load(&path).map_err(|err| exit::usage(render_config_error(err)))
+    }
+
+    pub fn ledger_options(&self, config: &Config) -> LedgerOptions {
+        LedgerOptions {
+            seal_every: Some(config.ledger.seal_every),
+            origin: origin(config),
+            // Auto-seals are signed by the system key; without it (e.g. a CI job holding only
+            // its role's key) entries are still appended, just not sealed by this process.
+            sealer: self.system_signer().ok(),
+        }
+    }
+
+    pub fn open_ledger(&self, config: &Config) -> anyhow::Result<Ledger> {
+        let path = self.ledger_path();
+        if !path.exists() {
+            return Err(exit::usage(format!(
+                "no ledger at {}: run `gantry init` first",
+                path.display()
+            )));
+        }
+        Ledger::open(&path, self.ledger_options(config))
+            .with_context(|| format!("cannot open {}", path.display()))
+    }
+
+    /// Entries as they are on disk now (readers never take the write lock).
+    pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
+        let path = self.ledger_path();
+        if !path.exists() {
+            return Err(exit::usage(format!(
+                "no ledger at {}: run `gantry init` first",
+                path.display()
+            )));
+        }
+        let options = LedgerOptions {
+            sealer: None,
+            ..LedgerOptions::default()
+        };
+        let ledger = Ledger::open(&path, options)?;
+        Ok(ledger.entries()?)
+    }
+
+    pub fn state(&self) -> anyhow::Result<State> {
+        Ok(State::replay(&self.entries()?))
+    }
+
+    pub fn system_signer(&self) -> anyhow::Result<Signer> {
+        let (key, _) = self.keys().load(SYSTEM_ROLE).map_err(exit::usage)?;
+        Ok(Signer::new(SYSTEM_ROLE, SYSTEM_ROLE, key))
+    }
+
+    /// The signer for `role`: its key must be registered in the ledger and be the active one.
+    pub fn signer_for(&self, state: &State, role: &str) -> anyhow::Result<(Signer, KeySource)> {
+        let agent = state.agents.get(role).ok_or_else(|| {
+            exit::usage(format!(
+                "unknown role '{role}': no key is registered for it; known roles: {}; \
+                 register one with `gantry agent keygen {role}`",
+                state.agents.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        let (key, source) = self.keys().load(role).map_err(exit::usage)?;
+        let signer = Signer::new(role, agent.id.clone(), key);
+        let active = agent.active_key().map(|k| k.fingerprint.as_str());
+        if active != Some(signer.fingerprint().as_str()) {
+            return Err(exit::usage(format!(
+                "the key for role '{role}' from {source} ({}) is not the registered active key ({}); \
+                 it may be an old key from before a rotation",
+                signer.fingerprint(),
+                active.unwrap_or("none")
+            )));
+        }
+        Ok((signer, source))
+    }
+}
+
+pub fn origin(config: &Config) -> String {
+    config
+        .ledger
+        .origin
+        .clone()
+        .unwrap_or_else(|| format!("gantry/{}", config.project))
+}
+
+fn render_config_error(err: gantry_config::ConfigError) -> String {
+    // miette's graphical handler shows the file, line, column and the offending line.
+    let report = miette::Report::new(err);
+    format!("{report:?}")
+}
