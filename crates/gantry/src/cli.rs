@@ -43,6 +43,10 @@ pub enum Command {
     Ledger(LedgerCommand),
     /// Rebuild .gantry/state.json from the ledger
     Replay,
+    #[command(flatten)]
+    Pipeline(crate::cmd::pipeline::PipelineCommand),
+    #[command(flatten)]
+    Deploy(crate::cmd::deploy::DeployCommand),
 }
 
 #[derive(Debug, Args)]

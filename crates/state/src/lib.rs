@@ -4,6 +4,8 @@
 //! so the same bytes from [`State::to_json`]. `.gantry/state.json` is only a cache of it.
 
 mod agents;
+mod deployments;
+mod runs;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +13,8 @@ use gantry_ledger::Entry;
 use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentKey, AgentState, KeyStatus};
+pub use deployments::Services;
+pub use runs::Runs;
 
 /// Everything gantry knows, as of the last folded entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -20,6 +24,10 @@ pub struct State {
     pub agents: BTreeMap<String, AgentState>,
     /// How many entries of each kind were recorded; a cheap overview for `status`.
     pub kinds: BTreeMap<String, u64>,
+    /// Pipeline runs (`pipeline.*`, `checkpoint.*`, `step.*` entries).
+    pub runs: Runs,
+    /// Services and their deployments (`deployment.*`, `instance.*`, `traffic.*`, `rollback.*`).
+    pub services: Services,
 }
 
 /// Where the ledger stands: its size, head and last seal.
@@ -81,6 +89,8 @@ impl State {
             "agent.rotated" => agents::rotate(&mut self.agents, entry),
             _ => {}
         }
+        self.runs.apply(entry);
+        self.services.apply(entry);
     }
 
     /// The canonical snapshot bytes: pretty JSON with sorted maps and a trailing newline.

@@ -2,8 +2,10 @@
 
 mod agent;
 mod check;
+pub mod deploy;
 mod init;
 mod ledger;
+pub mod pipeline;
 mod replay;
 
 use crate::cli::{Cli, Command};
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Agent(cmd) => agent::run(&project, cmd, json),
                 Command::Ledger(cmd) => ledger::run(&project, cmd, json),
                 Command::Replay => replay::run(&project, json),
+                Command::Pipeline(cmd) => pipeline::run(&project, cmd, json),
+                Command::Deploy(cmd) => deploy::run(&project, cmd, json),
             }
         }
     }
