@@ -95,7 +95,7 @@ impl ConfigError {
     }
 
     /// A diagnostic for miette's graphical renderer: the headline as message plus the
-    /// named source and labelled span (`miette::Report::new(err.into_diagnostic())`).
+    /// named source and labelled span: `miette::Report::new_boxed(err.into_diagnostic())`.
     #[must_use]
     pub fn into_diagnostic(self) -> Box<dyn Diagnostic + Send + Sync + 'static> {
         match self {

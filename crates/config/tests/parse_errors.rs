@@ -372,4 +372,8 @@ fn miette_diagnostic_points_at_the_span() {
     assert!(out.contains("gantry.yaml:5:5"), "{out}");
     assert!(out.contains("instancs: 2"), "{out}");
     assert_eq!(out.matches("instancs: 2").count(), 1, "{out}");
+
+    let report =
+        miette::Report::new_boxed(parse("gantry.yaml", yaml).unwrap_err().into_diagnostic());
+    assert!(format!("{report:?}").contains("instancs"));
 }
