@@ -64,7 +64,18 @@ impl Project {
                 self.root.display()
             )));
         }
-        gantry_config::load(&path).map_err(|err| exit::usage(render_config_error(err)))
+        match gantry_config::load(&path) {
+            Ok(config) => Ok(config),
+            Err(err @ gantry_config::ConfigError::Invalid(_)) => {
+                // The file parsed, so it is readable UTF-8: report every problem at once.
+                let problems = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|text| gantry_config::check(&path.display().to_string(), &text).err())
+                    .unwrap_or_else(|| vec![err]);
+                Err(exit::usage(render_config_errors(problems)))
+            }
+            Err(err) => Err(exit::usage(render_config_errors(vec![err]))),
+        }
     }
 
     pub fn ledger_options(&self, config: &Config) -> LedgerOptions {
@@ -147,8 +158,16 @@ pub fn origin(config: &Config) -> String {
         .unwrap_or_else(|| format!("gantry/{}", config.project))
 }
 
-fn render_config_error(err: gantry_config::ConfigError) -> String {
-    // miette's graphical handler shows the file, line, column and the offending line.
-    let report = miette::Report::new(err);
-    format!("{report:?}")
+fn render_config_errors(errors: Vec<gantry_config::ConfigError>) -> String {
+    let count = errors.len();
+    let mut out = String::new();
+    for err in errors {
+        // The headline carries file:line:column; miette's report adds the source snippet.
+        let report = miette::Report::new_boxed(err.into_diagnostic());
+        out.push_str(&format!("{report:?}\n"));
+    }
+    if count > 1 {
+        out.push_str(&format!("{count} problems in the configuration\n"));
+    }
+    out.trim_end().to_string()
 }
