@@ -131,7 +131,7 @@ pub fn verify_reader(reader: impl BufRead) -> std::io::Result<VerifyReport> {
                             Err(_) => break,
                         };
                         let Ok(chunk) = next else { break };
-                        if let Some(f) = check_signatures(&chunk) {
+                        if let Some(f) = check_chunk(&chunk) {
                             stop.store(true, Ordering::Relaxed);
                             if first.as_ref().is_none_or(|g| f.line < g.line) {
                                 first = Some(f);
@@ -192,31 +192,69 @@ pub fn verify_reader(reader: impl BufRead) -> std::io::Result<VerifyReport> {
     })
 }
 
-/// Batch-verifies a chunk; on failure names its first bad signature with `verify_strict`.
-fn check_signatures(chunk: &[Pending]) -> Option<VerifyFailure> {
-    let msgs: Vec<&[u8]> = chunk.iter().map(|p| &p.msg[..]).collect();
-    let sigs: Vec<Signature> = chunk.iter().map(|p| p.sig).collect();
-    let keys: Vec<VerifyingKey> = chunk.iter().map(|p| p.key).collect();
-    if verify_batch(&msgs, &sigs, &keys).is_ok() {
-        return None;
+/// Recomputes each entry's hash, then batch-verifies the signatures; a failing batch is
+/// re-checked with `verify_strict` to name its first bad entry. Returns the chunk's first
+/// failure (a hash failure wins over a signature failure on the same line).
+fn check_chunk(chunk: &[Pending]) -> Option<VerifyFailure> {
+    let fail = |p: &Pending, check: Check, message: String| VerifyFailure {
+        seq: Some(p.entry.seq),
+        line: p.line,
+        check,
+        message,
+    };
+    let mut first = None;
+    let mut msgs = Vec::with_capacity(chunk.len());
+    for p in chunk {
+        if let Err(m) = hash_matches(&p.entry, &p.stored) {
+            first = Some(fail(p, Check::Hash, m));
+            break;
+        }
+        msgs.push(signing_message(&p.stored));
     }
-    chunk.iter().find_map(|p| {
-        p.key
-            .verify_strict(&p.msg, &p.sig)
-            .err()
-            .map(|err| VerifyFailure {
-                seq: Some(p.seq),
-                line: p.line,
-                check: Check::Signature,
-                message: format!("signature does not verify: {err}"),
+    // Only the entries before a hash failure count.
+    let checked = &chunk[..msgs.len()];
+    let refs: Vec<&[u8]> = msgs.iter().map(|m| &m[..]).collect();
+    let sigs: Vec<Signature> = checked.iter().map(|p| p.sig).collect();
+    let keys: Vec<VerifyingKey> = checked.iter().map(|p| p.key).collect();
+    if verify_batch(&refs, &sigs, &keys).is_ok() {
+        return first;
+    }
+    checked
+        .iter()
+        .zip(&msgs)
+        .find_map(|(p, m)| {
+            p.key.verify_strict(m, &p.sig).err().map(|err| {
+                fail(
+                    p,
+                    Check::Signature,
+                    format!("signature does not verify: {err}"),
+                )
             })
-    })
+        })
+        .or(first)
 }
 
+fn hash_matches(e: &Entry, stored: &[u8; 32]) -> std::result::Result<(), String> {
+    let hash = e.compute_hash().map_err(|err| err.to_string())?;
+    if hash != *stored {
+        return Err(format!(
+            "stored hash {} but content hashes to {}",
+            e.hash,
+            hex::encode(hash)
+        ));
+    }
+    Ok(())
+}
+
+/// A failed check, with the signature and key when they were already known (so the
+/// earlier signature check can still be run before reporting it).
+type LinkFailure = (Check, String, Option<Box<(Signature, VerifyingKey)>>);
+
+/// An entry that passed the sequential checks, awaiting hash and signature checks.
 struct Pending {
     line: u64,
-    seq: u64,
-    msg: [u8; 49],
+    entry: Entry,
+    stored: [u8; 32],
     sig: Signature,
     key: VerifyingKey,
 }
@@ -294,71 +332,84 @@ impl Verifier {
                 ),
             ));
         }
-        let hash = e
-            .compute_hash()
-            .map_err(|err| fail(seq, Check::Hash, err.to_string()))?;
-        if e.hash_bytes() != Some(hash) {
+        let Some(stored) = e.hash_bytes() else {
             return Err(fail(
                 seq,
                 Check::Hash,
-                format!(
-                    "stored hash {} but content hashes to {}",
-                    e.hash,
-                    hex::encode(hash)
-                ),
+                "hash is not 64 lowercase hex digits".into(),
             ));
+        };
+        match self.check_links(&e) {
+            Ok((sig, key)) => {
+                self.chain.push(&e, &stored);
+                self.entries += 1;
+                self.pending.push(Pending {
+                    line,
+                    entry: e,
+                    stored,
+                    sig,
+                    key,
+                });
+                if self.pending.len() >= BATCH {
+                    self.flush();
+                }
+                Ok(())
+            }
+            // Hash (and, once known, signature) checks precede these: run them here first.
+            Err((check, message, signed)) => {
+                if let Err(m) = hash_matches(&e, &stored) {
+                    return Err(fail(seq, Check::Hash, m));
+                }
+                if let Some(signed) = signed
+                    && let Err(err) = signed.1.verify_strict(&signing_message(&stored), &signed.0)
+                {
+                    let m = format!("signature does not verify: {err}");
+                    return Err(fail(seq, Check::Signature, m));
+                }
+                Err(fail(seq, check, message))
+            }
         }
+    }
+
+    /// Genesis, key, signature-format, registry and seal checks, using the stored hash
+    /// (its recomputation happens on the worker threads).
+    fn check_links(
+        &mut self,
+        e: &Entry,
+    ) -> std::result::Result<(Signature, VerifyingKey), LinkFailure> {
         if (e.seq == 1) != (e.kind == KIND_GENESIS) {
-            return Err(fail(
-                seq,
-                Check::Genesis,
-                "entry 1, and only entry 1, must be ledger.genesis".into(),
-            ));
+            let m = "entry 1, and only entry 1, must be ledger.genesis".to_string();
+            return Err((Check::Genesis, m, None));
         }
         if e.seq == 1 {
             self.chain
                 .registry
-                .apply(&e)
-                .map_err(|m| fail(seq, Check::Genesis, m))?;
+                .apply(e)
+                .map_err(|m| (Check::Genesis, m, None))?;
         }
         let key = self.chain.registry.key_for(&e.actor, e.seq).map_err(|m| {
-            fail(
-                seq,
-                Check::Key,
-                format!("{}/{}: {m}", e.actor.role, e.actor.id),
-            )
+            let m = format!("{}/{}: {m}", e.actor.role, e.actor.id);
+            (Check::Key, m, None)
         })?;
         let sig = e.signature().ok_or_else(|| {
-            fail(
-                seq,
-                Check::Signature,
-                "sig is not base64 of 64 bytes".into(),
-            )
+            let m = "sig is not base64 of 64 bytes".to_string();
+            (Check::Signature, m, None)
         })?;
-        self.pending.push(Pending {
-            line,
-            seq: e.seq,
-            msg: signing_message(&hash),
-            sig,
-            key,
-        });
         if e.seq != 1 {
-            self.chain
-                .registry
-                .apply(&e)
-                .map_err(|m| fail(seq, Check::Key, format!("{}: {m}", e.kind)))?;
+            self.chain.registry.apply(e).map_err(|m| {
+                (
+                    Check::Key,
+                    format!("{}: {m}", e.kind),
+                    Some(Box::new((sig, key))),
+                )
+            })?;
         }
         if e.kind == KIND_SEALED {
-            self.check_seal(&e, &key)
-                .map_err(|m| fail(seq, Check::Seal, m))?;
+            self.check_seal(e, &key)
+                .map_err(|m| (Check::Seal, m, Some(Box::new((sig, key)))))?;
             self.seals += 1;
         }
-        self.chain.push(&e, &hash);
-        self.entries += 1;
-        if self.pending.len() >= BATCH {
-            self.flush();
-        }
-        Ok(())
+        Ok((sig, key))
     }
 
     fn check_seal(&self, e: &Entry, key: &VerifyingKey) -> std::result::Result<(), String> {

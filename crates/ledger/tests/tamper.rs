@@ -69,6 +69,11 @@ fn sig_tamper_deep_in_a_big_ledger_is_found_by_batch_fallback() {
     let other = Entry::parse_line(&lines(&fx.path)[3]).unwrap().sig;
     tamper_json(&fx.path, 400, |v| v["sig"] = json!(other));
     assert_eq!(failure(&fx.path), (Some(400), 400, Check::Signature));
+    // An earlier hash failure in another chunk wins over the later signature failure.
+    tamper_json(&fx.path, 300, |v| v["body"]["i"] = json!(-1));
+    assert_eq!(failure(&fx.path), (Some(300), 300, Check::Hash));
+    let r = verify(&fx.path).unwrap();
+    assert_eq!(r.entries, 299);
 }
 
 #[test]
