@@ -1,0 +1,21 @@
+//! gantry's deployment core, without I/O: the [`Driver`] trait that backends implement
+//! (local processes now, Kubernetes later), strategy step planning ([`plan`]), analysis
+//! verdicts ([`analysis`]), the deployment state machine ([`machine`]) and the probe
+//! threshold and restart-backoff logic ([`health`]).
+//!
+//! The control plane (`gantry-server`) executes plans against a driver; everything that
+//! decides *what* to do lives here and is unit-tested with plain data.
+
+pub mod analysis;
+mod driver;
+pub mod health;
+pub mod machine;
+pub mod plan;
+
+pub use analysis::{Figures, Tally, Verdict, judge};
+pub use driver::{
+    Driver, DriverError, EventKind, InstanceEvent, InstancePhase, InstanceSpec, InstanceStatus,
+    Measurement, Traffic,
+};
+pub use machine::{DeploymentStatus, LastAnalysis, Op, Phase, TimelineEvent};
+pub use plan::{Plan, Step, plan_deploy, plan_rollback};

@@ -1,0 +1,177 @@
+//! The deployment state machine: phases, which operator operations each allows, and the
+//! status the control plane reports (and `gantry deploy --wait` follows).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::{Figures, Verdict};
+
+/// Where a deployment is. Each phase it enters is a `deployment.state.<phase>` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Started,
+    Progressing,
+    Paused,
+    Promoted,
+    Succeeded,
+    /// The new version failed (analysis, readiness deadline, crash loop); a rollback follows
+    /// when there is a stable version to return to.
+    Failed,
+    RolledBack,
+    Aborted,
+}
+
+/// Operator operations on a running deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Promote,
+    Pause,
+    Resume,
+    Abort,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Started => "started",
+            Phase::Progressing => "progressing",
+            Phase::Paused => "paused",
+            Phase::Promoted => "promoted",
+            Phase::Succeeded => "succeeded",
+            Phase::Failed => "failed",
+            Phase::RolledBack => "rolled_back",
+            Phase::Aborted => "aborted",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Phase> {
+        [
+            Phase::Started,
+            Phase::Progressing,
+            Phase::Paused,
+            Phase::Promoted,
+            Phase::Succeeded,
+            Phase::Failed,
+            Phase::RolledBack,
+            Phase::Aborted,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
+    }
+
+    /// The ledger kind recording entry into this phase.
+    pub fn ledger_kind(self) -> String {
+        format!("deployment.state.{}", self.name())
+    }
+
+    /// No further transitions (a `Failed` deployment still rolls back, so it is not).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Succeeded | Phase::RolledBack | Phase::Aborted)
+    }
+
+    /// Whether `op` is allowed now; the error says why not.
+    pub fn allows(self, op: Op) -> Result<(), String> {
+        let ok = match op {
+            Op::Promote => matches!(self, Phase::Started | Phase::Progressing | Phase::Paused),
+            Op::Pause => matches!(self, Phase::Started | Phase::Progressing),
+            Op::Resume => self == Phase::Paused,
+            Op::Abort => !self.is_terminal() && self != Phase::Failed,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "cannot {} a deployment that is {}",
+                match op {
+                    Op::Promote => "promote",
+                    Op::Pause => "pause",
+                    Op::Resume => "resume",
+                    Op::Abort => "abort",
+                },
+                self.name().replace('_', " ")
+            ))
+        }
+    }
+}
+
+/// One line of a deployment's timeline (mirrors its ledger entries).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub ts: String,
+    pub seq: u64,
+    pub kind: String,
+    pub text: String,
+}
+
+/// The last analysis of the new version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastAnalysis {
+    pub figures: Figures,
+    pub baseline: Option<Figures>,
+    pub verdict: Verdict,
+    pub failures: u32,
+    pub failure_limit: u32,
+}
+
+/// What the control plane reports about one deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentStatus {
+    pub id: String,
+    pub service: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub strategy: String,
+    pub phase: Phase,
+    /// 1-based index of the current step, out of `steps`.
+    pub step: usize,
+    pub steps: usize,
+    pub current: String,
+    /// Waiting in a pause without duration for `gantry promote`.
+    pub waiting_for_promote: bool,
+    /// Paused by `gantry pause`.
+    pub operator_paused: bool,
+    pub weights: BTreeMap<String, u32>,
+    /// Why it failed, rolled back or was aborted.
+    pub reason: Option<String>,
+    pub analysis: Option<LastAnalysis>,
+    pub timeline: Vec<TimelineEvent>,
+}
+
+impl DeploymentStatus {
+    pub fn is_done(&self) -> bool {
+        self.phase.is_terminal() || (self.phase == Phase::Failed && self.from.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_follow_the_phase() {
+        assert!(Phase::Progressing.allows(Op::Pause).is_ok());
+        assert!(Phase::Paused.allows(Op::Resume).is_ok());
+        assert!(Phase::Paused.allows(Op::Promote).is_ok());
+        assert_eq!(
+            Phase::RolledBack.allows(Op::Promote).unwrap_err(),
+            "cannot promote a deployment that is rolled back"
+        );
+        assert!(Phase::Progressing.allows(Op::Resume).is_err());
+        assert!(Phase::Failed.allows(Op::Abort).is_err());
+        assert!(Phase::Succeeded.is_terminal() && !Phase::Failed.is_terminal());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in [Phase::Started, Phase::RolledBack, Phase::Aborted] {
+            assert_eq!(Phase::from_name(p.name()), Some(p));
+        }
+        assert_eq!(
+            Phase::RolledBack.ledger_kind(),
+            "deployment.state.rolled_back"
+        );
+    }
+}
