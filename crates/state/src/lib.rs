@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentKey, AgentState, KeyStatus};
 pub use deployments::Services;
-pub use runs::Runs;
+pub use runs::{CheckpointRun, Manifest, Refusal, Run, RunStatus, Runs, StageRun, StepRun};
 
 /// Everything gantry knows, as of the last folded entry.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,16 +1,122 @@
 //! Pipeline commands: run, sign, runs, logs, report.
 
-use clap::Subcommand;
+mod logs;
+mod report;
+mod run;
+mod runs;
+mod sign;
+mod view;
+
+use clap::{Args, Subcommand};
+use gantry_config::Config;
+use gantry_ledger::Signer;
+use gantry_state::State;
+use serde_json::json;
 
 use crate::project::Project;
 
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
-    /// Run a pipeline from gantry.yaml (not available yet)
-    #[command(hide = true)]
-    Run,
+    /// Run a pipeline from gantry.yaml (or resume a run)
+    Run(RunArgs),
+    /// Sign (or veto) a checkpoint a run is waiting for, as ROLE
+    Sign(SignArgs),
+    /// List pipeline runs with status, duration and signers; `runs show ID` for one
+    Runs {
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
+    },
+    /// Print a run's step logs (all, or the step named STEP: `name` or `stage/name`)
+    Logs { run: String, step: Option<String> },
+    /// Print the outcomes report generated from the ledger; --rebuild rewrites the file(s)
+    Report {
+        #[arg(long)]
+        rebuild: bool,
+    },
 }
 
-pub fn run(_project: &Project, _cmd: PipelineCommand, _json: bool) -> anyhow::Result<()> {
-    Err(crate::exit::usage("pipelines are not available yet"))
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Stages, steps, checkpoints and signers of one run
+    Show { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline name (default: the only pipeline)
+    pub pipeline: Option<String>,
+    /// Most stages running at once (default: the number of cores)
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Continue run ID from the first stage that did not complete
+    #[arg(long, value_name = "ID", conflicts_with = "pipeline")]
+    pub resume: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    pub run: String,
+    pub stage: String,
+    /// Role whose key signs (must be the checkpoint's role)
+    #[arg(long = "as", value_name = "ROLE")]
+    pub role: String,
+    /// What was checked and why it is fine (or, with --veto, the reason)
+    #[arg(long)]
+    pub summary: Option<String>,
+    /// Veto instead of approving: the run stops with the summary as reason
+    #[arg(long)]
+    pub veto: bool,
+    /// Tokens the signing agent used, counted against the run's budget
+    #[arg(long, default_value_t = 0)]
+    pub tokens: u64,
+}
+
+pub fn run(project: &Project, cmd: PipelineCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        PipelineCommand::Run(args) => run::run(project, &args, json),
+        PipelineCommand::Sign(args) => sign::run(project, &args, json),
+        PipelineCommand::Runs { command: None } => runs::list(project, json),
+        PipelineCommand::Runs {
+            command: Some(RunsCommand::Show { id }),
+        } => runs::show(project, &id, json),
+        PipelineCommand::Logs { run, step } => logs::run(project, &run, step.as_deref(), json),
+        PipelineCommand::Report { rebuild } => report::run(project, rebuild, json),
+    }
+}
+
+/// Signs run-level entries: the operator, else the system key.
+fn operator(project: &Project, state: &State) -> anyhow::Result<Signer> {
+    match project.signer_for(state, "operator") {
+        Ok((signer, _)) => Ok(signer),
+        Err(_) => project.system_signer(),
+    }
+}
+
+/// State with runs whose process is gone marked `interrupted`, and that finding recorded
+/// as `pipeline.state.interrupted` so later replays agree without looking at processes.
+fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State> {
+    let mut state = project.state()?;
+    let host = gantry_pipeline::host_name();
+    let me = std::process::id();
+    let dead = state.runs.mark_interrupted(|run| {
+        // Another machine's run cannot be judged from here.
+        run.host != host || (run.pid != me && gantry_pipeline::pid_alive(run.pid))
+    });
+    if dead.is_empty() {
+        return Ok(state);
+    }
+    let signer = match project.system_signer() {
+        Ok(s) => s,
+        Err(_) => operator(project, &state)?,
+    };
+    let ledger = project.open_ledger(config)?;
+    for id in &dead {
+        let reason = state.runs.runs.get(id).and_then(|r| r.reason.clone());
+        ledger.append(
+            &signer,
+            "pipeline.state.interrupted",
+            json!({"run": id, "reason": reason, "observed_by": me}),
+        )?;
+    }
+    Ok(state)
 }

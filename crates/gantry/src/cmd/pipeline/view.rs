@@ -1,0 +1,216 @@
+//! How a run shows: `--json` prints one event per line; on GitHub Actions, workflow
+//! commands and a step summary; otherwise one line per transition (on a terminal, with
+//! the last output line of a running step refreshed in place).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use gantry_pipeline::{Event, Observer};
+
+pub enum Style {
+    Json,
+    Github,
+    Text { tty: bool },
+}
+
+pub struct View {
+    style: Style,
+    /// Whether a transient status line is on screen (terminal only).
+    transient: Mutex<bool>,
+    summary: Mutex<Vec<String>>,
+}
+
+impl View {
+    pub fn new(json: bool) -> View {
+        let style = if json {
+            Style::Json
+        } else if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+            Style::Github
+        } else {
+            Style::Text {
+                tty: std::io::stdout().is_terminal(),
+            }
+        };
+        View {
+            style,
+            transient: Mutex::new(false),
+            summary: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn line(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let mut transient = self
+            .transient
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *transient {
+            let _ = write!(out, "\r\x1b[2K");
+            *transient = false;
+        }
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// Writes the GitHub step summary table, if running there.
+    pub fn finish(&self) {
+        if !matches!(self.style, Style::Github) {
+            return;
+        }
+        let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY") else {
+            return;
+        };
+        let rows = self.summary.lock().map(|r| r.join("")).unwrap_or_default();
+        let text = format!("| stage | step | status | duration |\n|---|---|---|---|\n{rows}");
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(text.as_bytes());
+        }
+    }
+}
+
+impl Observer for View {
+    fn event(&self, event: &Event) {
+        match (&self.style, event) {
+            (Style::Json, Event::StepOutput { .. }) => {}
+            (Style::Json, e) => {
+                if let Ok(text) = serde_json::to_string(e) {
+                    self.line(&text);
+                }
+            }
+            (Style::Text { tty: true }, Event::StepOutput { stage, line, .. }) => {
+                let mut out = std::io::stdout().lock();
+                let short: String = line.chars().take(100).collect();
+                let _ = write!(out, "\r\x1b[2K  {stage} │ {short}");
+                let _ = out.flush();
+                if let Ok(mut t) = self.transient.lock() {
+                    *t = true;
+                }
+            }
+            (_, Event::StepOutput { .. }) => {}
+            (Style::Github, Event::StepStarted { stage, name, .. }) => {
+                self.line(&format!("::group::{stage} / {name}"))
+            }
+            (
+                Style::Github,
+                Event::StepFinished {
+                    stage,
+                    name,
+                    status,
+                    duration_ms,
+                    reason,
+                    ..
+                },
+            ) => {
+                self.line("::endgroup::");
+                if let Some(reason) = reason {
+                    self.line(&format!("::error title={stage} / {name}::{reason}"));
+                }
+                if let Ok(mut rows) = self.summary.lock() {
+                    rows.push(format!(
+                        "| {stage} | {name} | {status} | {:.1}s |\n",
+                        *duration_ms as f64 / 1000.0
+                    ));
+                }
+            }
+            (_, e) => self.line(&text(e)),
+        }
+    }
+}
+
+fn text(event: &Event) -> String {
+    match event {
+        Event::RunStarted {
+            run,
+            pipeline,
+            dir,
+            resumed,
+        } => {
+            let verb = if *resumed { "resuming" } else { "running" };
+            format!("{verb} pipeline {pipeline}: run {run} (evidence in {dir})")
+        }
+        Event::StageStarted { stage, .. } => format!("▶ {stage}"),
+        Event::StageFinished {
+            stage,
+            status,
+            reason,
+            ..
+        } => match reason {
+            Some(r) => format!("■ {stage}: {status} ({r})"),
+            None => format!("■ {stage}: {status}"),
+        },
+        Event::StepStarted {
+            stage,
+            name,
+            attempt,
+            ..
+        } => {
+            if *attempt > 1 {
+                format!("  {stage} │ {name} (attempt {attempt})")
+            } else {
+                format!("  {stage} │ {name}")
+            }
+        }
+        Event::StepFinished {
+            stage,
+            name,
+            status,
+            duration_ms,
+            reason,
+            ..
+        } => {
+            let mark = if status == "succeeded" { "✓" } else { "✗" };
+            let why = reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            format!(
+                "  {stage} │ {mark} {name} {status} in {:.2}s{why}",
+                *duration_ms as f64 / 1000.0
+            )
+        }
+        Event::CheckpointWaiting {
+            stage,
+            role,
+            mode,
+            hint,
+            ..
+        } => {
+            if mode == "manual" {
+                format!("  {stage} │ waiting for {role} to sign: {hint}")
+            } else {
+                format!("  {stage} │ checkpoint by {role}: {hint}")
+            }
+        }
+        Event::CheckpointDecided {
+            stage,
+            role,
+            decision,
+            summary,
+            ..
+        } => {
+            format!("  {stage} │ checkpoint {decision} by {role}: {summary}")
+        }
+        Event::BudgetExceeded { budget, detail, .. } => {
+            format!("budget exceeded ({budget}): {detail}")
+        }
+        Event::RunFinished {
+            run,
+            status,
+            duration_ms,
+            reason,
+        } => {
+            let why = reason
+                .as_ref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            format!(
+                "run {run} {status} in {:.1}s{why}",
+                *duration_ms as f64 / 1000.0
+            )
+        }
+        Event::StepOutput { line, .. } => line.clone(),
+    }
+}

@@ -1,0 +1,277 @@
+//! How a checkpoint's role decides: the built-in deterministic agent, an external agent
+//! program (JSON task on stdin, JSON answer on stdout), or a signature by hand
+//! (`gantry sign`), polled from the ledger.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gantry_ledger::Ledger;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Longest answer read from an external agent.
+const MAX_ANSWER: u64 = 1024 * 1024;
+/// How long an external agent may think when the checkpoint sets no timeout.
+pub const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often a manual checkpoint looks for a signature.
+const POLL: Duration = Duration::from_millis(200);
+
+/// A role's verdict on a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub approve: bool,
+    pub summary: String,
+    pub tokens_used: u64,
+}
+
+/// What the built-in agent looks at.
+pub struct BuiltInFacts<'a> {
+    pub role: &'a str,
+    /// Names of steps (anywhere in the run so far) that failed, even if allowed to.
+    pub failed_steps: &'a [String],
+    pub passed_steps: usize,
+    /// Required artefacts, all present and matching the manifest (checked before).
+    pub artefacts: &'a [String],
+}
+
+/// The deterministic built-in agent: approves only when every step so far passed; the
+/// required artefacts were verified before it is asked.
+#[must_use]
+pub fn built_in(facts: &BuiltInFacts<'_>) -> Decision {
+    if facts.failed_steps.is_empty() {
+        let artefacts = if facts.artefacts.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; artefacts verified against the manifest: {}",
+                facts.artefacts.join(", ")
+            )
+        };
+        Decision {
+            approve: true,
+            summary: format!(
+                "built-in {} agent: all {} steps so far passed{artefacts}",
+                facts.role, facts.passed_steps
+            ),
+            tokens_used: 0,
+        }
+    } else {
+        Decision {
+            approve: false,
+            summary: format!(
+                "built-in {} agent: steps failed: {}",
+                facts.role,
+                facts.failed_steps.join(", ")
+            ),
+            tokens_used: 0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    decision: String,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    tokens_used: Option<u64>,
+}
+
+/// Parses an external agent's answer. Anything but a well-formed
+/// `{decision: approve|veto, summary, tokens_used}` is an error, never an approval.
+pub fn parse_answer(text: &str, summary_required: bool) -> Result<Decision, String> {
+    let answer: Answer = serde_json::from_str(text.trim()).map_err(|e| {
+        format!(
+            "answer is not JSON of the form {{\"decision\": \"approve\"|\"veto\", \"summary\": \"...\", \"tokens_used\": N}}: {e}"
+        )
+    })?;
+    let approve = match answer.decision.as_str() {
+        "approve" => true,
+        "veto" => false,
+        other => {
+            return Err(format!(
+                "decision must be \"approve\" or \"veto\", not {other:?}"
+            ));
+        }
+    };
+    let summary = answer.summary.unwrap_or_default();
+    if summary.trim().is_empty() && (summary_required || !approve) {
+        return Err(if approve {
+            "this checkpoint requires a summary, and the answer has none".to_string()
+        } else {
+            "a veto must give its reason in `summary`".to_string()
+        });
+    }
+    Ok(Decision {
+        approve,
+        summary,
+        tokens_used: answer.tokens_used.unwrap_or(0),
+    })
+}
+
+/// Runs an external agent: `sh -c COMMAND` in the project root with the task on stdin.
+pub async fn external(
+    command: &str,
+    root: &Path,
+    task: &Value,
+    timeout: Duration,
+    summary_required: bool,
+) -> Result<Decision, String> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start agent command `{command}`: {e}"))?;
+    let pgid = child.id().map(|p| p as i32);
+    let input = serde_json::to_vec(task).unwrap_or_default();
+    let mut stdin = child.stdin.take();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let io = async {
+        if let Some(mut stdin) = stdin.take() {
+            // An agent may answer without reading its task; a closed pipe is fine.
+            let _ = stdin.write_all(&input).await;
+        }
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(o) = stdout.take() {
+            let _ = o.take(MAX_ANSWER).read_to_string(&mut out).await;
+        }
+        if let Some(e) = stderr.take() {
+            let _ = e.take(MAX_ANSWER).read_to_string(&mut err).await;
+        }
+        let status = child.wait().await;
+        (out, err, status)
+    };
+    let (out, err, status) = match tokio::time::timeout(timeout, io).await {
+        Ok(done) => done,
+        Err(_) => {
+            if let Some(pgid) = pgid {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            return Err(format!(
+                "agent command `{command}` did not answer within {}s",
+                timeout.as_secs()
+            ));
+        }
+    };
+    let status = status.map_err(|e| format!("agent command `{command}`: {e}"))?;
+    if !status.success() {
+        let err = err.trim();
+        return Err(format!(
+            "agent command `{command}` exited with {status}{}",
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        ));
+    }
+    parse_answer(&out, summary_required).map_err(|e| format!("agent command `{command}`: {e}"))
+}
+
+/// A decision found in the ledger for a manual checkpoint.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    pub approve: bool,
+    pub summary: String,
+    pub tokens_used: u64,
+}
+
+/// Waits until the ledger holds a `checkpoint.signed` or `checkpoint.vetoed` for this run
+/// and stage after `after_seq` (written by `gantry sign` from any process).
+pub async fn wait_for_signature(
+    ledger: Arc<Ledger>,
+    run: &str,
+    stage: &str,
+    after_seq: u64,
+) -> Result<Signed, String> {
+    loop {
+        let l = ledger.clone();
+        let entries = tokio::task::spawn_blocking(move || l.entries())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let found = entries.iter().find(|e| {
+            e.seq > after_seq
+                && (e.kind == "checkpoint.signed" || e.kind == "checkpoint.vetoed")
+                && e.body.get("run").and_then(Value::as_str) == Some(run)
+                && e.body.get("stage").and_then(Value::as_str) == Some(stage)
+        });
+        if let Some(e) = found {
+            return Ok(Signed {
+                approve: e.kind == "checkpoint.signed",
+                summary: e
+                    .body
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                tokens_used: e
+                    .body
+                    .get("tokens_used")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers() {
+        let d = parse_answer(
+            r#"{"decision":"veto","summary":"no","tokens_used":5}"#,
+            false,
+        )
+        .unwrap();
+        assert!(!d.approve);
+        assert_eq!(d.tokens_used, 5);
+        assert!(parse_answer("yes", false).is_err());
+        assert!(parse_answer(r#"{"decision":"ok"}"#, false).is_err());
+        assert!(parse_answer(r#"{"decision":"approve"}"#, true).is_err());
+        assert!(
+            parse_answer(r#"{"decision":"approve"}"#, false)
+                .unwrap()
+                .approve
+        );
+        assert!(parse_answer(r#"{"decision":"veto"}"#, false).is_err());
+    }
+
+    #[test]
+    fn built_in_vetoes_failed_steps() {
+        let failed = vec!["ci/test".to_string()];
+        let d = built_in(&BuiltInFacts {
+            role: "verifier",
+            failed_steps: &failed,
+            passed_steps: 2,
+            artefacts: &[],
+        });
+        assert!(!d.approve);
+        assert!(d.summary.contains("ci/test"));
+        let d = built_in(&BuiltInFacts {
+            role: "verifier",
+            failed_steps: &[],
+            passed_steps: 2,
+            artefacts: &[],
+        });
+        assert!(d.approve);
+    }
+}

@@ -1,0 +1,36 @@
+use std::path::{Path, PathBuf};
+
+/// Everything the pipeline engine can fail with (as opposed to a run that fails, which is a
+/// normal outcome reported in [`crate::RunOutcome`]).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("no pipeline named '{name}' in gantry.yaml; pipelines: {known}")]
+    UnknownPipeline { name: String, known: String },
+    #[error("pipeline '{0}' has invalid stage order: {1}")]
+    Order(String, gantry_config::OrderError),
+    #[error("no run '{0}' in the ledger (see `gantry runs`)")]
+    UnknownRun(String),
+    #[error("run {run} cannot be resumed: {reason}")]
+    NotResumable { run: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("ledger: {0}")]
+    Ledger(#[from] gantry_ledger::LedgerError),
+    #[error("ledger write failed: {0}")]
+    Record(String),
+    #[error("cannot sign as role '{role}': {reason}")]
+    Signer { role: String, reason: String },
+    #[error("the budget needs git: {0}")]
+    Git(String),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {
+    move |source| PipelineError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,217 @@
+//! One shell step as a process group: output to a timestamped, masked log; heartbeats;
+//! timeout and stop kill the whole group, grandchildren included.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+
+use crate::mask::{LineMasker, Masker};
+
+/// Longest line kept whole in a log; longer output is split (secrets still masked).
+const MAX_LINE: usize = 64 * 1024;
+/// After the step's own process exits, how long leftover writers may keep its pipes open.
+const PIPE_GRACE: Duration = Duration::from_millis(300);
+/// Between SIGTERM and SIGKILL on timeout or stop.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// How a process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessEnd {
+    /// Exit status (128 + signal for a signal).
+    Exited(i32),
+    TimedOut,
+    /// Stopped by the run (budget or shutdown), with the reason.
+    Stopped(String),
+    SpawnFailed(String),
+}
+
+/// What a step's process needs.
+pub struct ProcessSpec<'a> {
+    pub command: &'a str,
+    pub cwd: PathBuf,
+    pub env: &'a BTreeMap<String, String>,
+    pub timeout: Option<Duration>,
+    /// Heartbeat period, file and label.
+    pub heartbeat: Option<(Duration, PathBuf, String)>,
+}
+
+/// A step log: `<RFC 3339 UTC> <stdout|stderr|gantry> <line>` per line, masked.
+pub struct StepLog {
+    file: std::sync::Mutex<std::fs::File>,
+    masker: Masker,
+}
+
+impl StepLog {
+    pub fn open(path: &Path, masker: Masker) -> std::io::Result<StepLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(StepLog {
+            file: std::sync::Mutex::new(file),
+            masker,
+        })
+    }
+
+    /// Writes one already-masked line.
+    fn write_masked(&self, stream: &str, line: &str) {
+        let ts = gantry_ledger::now_ts();
+        // A log write error must not kill the step; the log's hash will show what was kept.
+        if let Ok(mut file) = self.file.lock() {
+            let _ = writeln!(file, "{ts} {stream} {line}");
+        }
+    }
+
+    /// Writes a line from gantry itself (attempt headers, reasons), masked.
+    pub fn note(&self, line: &str) {
+        let masked = self.masker.mask(line);
+        self.write_masked("gantry", &masked);
+    }
+
+    pub fn masker(&self) -> &Masker {
+        &self.masker
+    }
+}
+
+/// Kills the group when dropped, so a cancelled step (run stopped, budget) leaves nothing.
+struct GroupGuard(Option<i32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+    }
+}
+
+fn append_heartbeat(path: &Path, label: &str, started: Instant) {
+    let line = format!(
+        "{} {label} running {}s\n",
+        gantry_ledger::now_ts(),
+        started.elapsed().as_secs()
+    );
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+/// Runs `sh -c COMMAND` in its own process group. `on_line` sees each masked output line
+/// (for live views).
+pub async fn run_process(
+    spec: ProcessSpec<'_>,
+    log: &StepLog,
+    stop: &mut watch::Receiver<Option<String>>,
+    on_line: &mut (dyn FnMut(&str) + Send),
+) -> ProcessEnd {
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(spec.command)
+        .current_dir(&spec.cwd)
+        .envs(spec.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return ProcessEnd::SpawnFailed(format!("cannot start sh: {e}")),
+    };
+    let pgid = child.id().map(|p| p as i32);
+    let _guard = GroupGuard(pgid);
+    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        return ProcessEnd::SpawnFailed("no pipes".into());
+    };
+    let started = Instant::now();
+    let mut out_lines = LineMasker::new(log.masker().clone(), MAX_LINE);
+    let mut err_lines = LineMasker::new(log.masker().clone(), MAX_LINE);
+    let (mut out_open, mut err_open) = (true, true);
+    let (mut buf_out, mut buf_err) = (vec![0u8; 8192], vec![0u8; 8192]);
+    let far = Duration::from_secs(86400 * 365);
+    let deadline = tokio::time::Instant::now() + spec.timeout.unwrap_or(far);
+    let mut kill_at: Option<tokio::time::Instant> = None;
+    let mut ending: Option<ProcessEnd> = None;
+    let mut status: Option<i32> = None;
+    let hb_period = spec
+        .heartbeat
+        .as_ref()
+        .map_or(far, |h| h.0.max(Duration::from_millis(100)));
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + hb_period, hb_period);
+    let mut pipes_until: Option<tokio::time::Instant> = None;
+    let mut stop_open = true;
+
+    loop {
+        if status.is_some()
+            && ((!out_open && !err_open)
+                || pipes_until.is_some_and(|t| t <= tokio::time::Instant::now()))
+        {
+            break;
+        }
+        tokio::select! {
+            n = out.read(&mut buf_out), if out_open => match n {
+                Ok(0) | Err(_) => out_open = false,
+                Ok(n) => for line in out_lines.feed(&buf_out[..n]) { log.write_masked("stdout", &line); on_line(&line); },
+            },
+            n = err.read(&mut buf_err), if err_open => match n {
+                Ok(0) | Err(_) => err_open = false,
+                Ok(n) => for line in err_lines.feed(&buf_err[..n]) { log.write_masked("stderr", &line); on_line(&line); },
+            },
+            st = child.wait(), if status.is_none() => {
+                status = Some(match st {
+                    Ok(s) => s.code().unwrap_or_else(|| {
+                        use std::os::unix::process::ExitStatusExt;
+                        128 + s.signal().unwrap_or(0)
+                    }),
+                    Err(_) => -1,
+                });
+                pipes_until = Some(tokio::time::Instant::now() + PIPE_GRACE);
+            },
+            _ = tokio::time::sleep_until(deadline), if ending.is_none() && spec.timeout.is_some() => {
+                ending = Some(ProcessEnd::TimedOut);
+                if let Some(pgid) = pgid { let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM); }
+                kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
+            },
+            changed = stop.changed(), if stop_open && ending.is_none() => {
+                match changed {
+                    Ok(()) => if let Some(reason) = stop.borrow().clone() {
+                        ending = Some(ProcessEnd::Stopped(reason));
+                        if let Some(pgid) = pgid { let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM); }
+                        kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
+                    },
+                    Err(_) => stop_open = false,
+                }
+            },
+            _ = tokio::time::sleep_until(kill_at.unwrap_or(deadline)), if kill_at.is_some() => {
+                if let Some(pgid) = pgid { let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL); }
+                kill_at = None;
+            },
+            _ = tokio::time::sleep_until(pipes_until.unwrap_or(deadline)), if pipes_until.is_some() => {},
+            _ = heartbeat.tick(), if spec.heartbeat.is_some() => {
+                if let Some((_, path, label)) = &spec.heartbeat { append_heartbeat(path, label, started); }
+            },
+        }
+    }
+    for (lines, stream) in [(&mut out_lines, "stdout"), (&mut err_lines, "stderr")] {
+        if let Some(rest) = lines.finish() {
+            log.write_masked(stream, &rest);
+            on_line(&rest);
+        }
+    }
+    // _guard kills whatever is left of the group (background grandchildren).
+    ending.unwrap_or(ProcessEnd::Exited(status.unwrap_or(-1)))
+}

@@ -1,0 +1,29 @@
+//! gantry's pipeline engine: stages run as a DAG by `needs` (bounded by `jobs`), steps as
+//! shell commands in their own process groups (timeout kills the group, retries, env, cwd,
+//! `if:`) or as built-in actions the host provides, per-step logs with secrets masked, an
+//! artefact manifest in `sha256sum -c` format, checkpoints signed by agents (built-in,
+//! external command, or by hand via the ledger), budgets, and resume. Every transition is a
+//! signed ledger entry; see `README.md` § Pipelines for the kinds.
+
+mod actions;
+mod agent;
+mod budget;
+mod checkpoint;
+mod engine;
+mod error;
+mod events;
+mod exec;
+mod glob;
+mod manifest;
+mod mask;
+mod recorder;
+pub mod report;
+mod stage;
+
+pub use actions::{ActionFuture, Actions, Unavailable, action_name};
+pub use agent::parse_answer;
+pub use engine::{RunOutcome, RunRequest, Services, SignerSource, execute, host_name, pid_alive};
+pub use error::PipelineError;
+pub use events::{Event, Observer, Quiet};
+pub use manifest::{MANIFEST_FILE, sha256_file};
+pub use mask::{MASK, Masker, looks_secret};

@@ -1,0 +1,137 @@
+//! Ledger writes for a run: one writer thread that commits whatever has queued up as one
+//! batch (one lock, one fsync), so a run of many short steps does not pay an fsync per
+//! transition. Step transitions are queued without waiting; the engine waits for
+//! durability (`flush`) at stage boundaries, checkpoints and the end of the run. Every body
+//! is masked before it is signed.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use gantry_ledger::{Entry, Ledger, NewEntry, Signer};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::error::PipelineError;
+use crate::mask::Masker;
+
+type Ack = oneshot::Sender<Result<Option<Entry>, String>>;
+
+enum Msg {
+    Entry(Arc<Signer>, NewEntry, Option<Ack>),
+    Flush(Ack),
+}
+
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Msg>,
+    masker: Masker,
+    ledger: Arc<Ledger>,
+}
+
+impl Recorder {
+    pub fn new(ledger: Arc<Ledger>, masker: Masker) -> Recorder {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let writer = ledger.clone();
+        std::thread::spawn(move || write_loop(&writer, &rx));
+        Recorder { tx, masker, ledger }
+    }
+
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    pub fn masker(&self) -> &Masker {
+        &self.masker
+    }
+
+    /// Queues an entry; a write failure surfaces at the next `flush` or `commit`.
+    pub fn record(&self, signer: &Arc<Signer>, kind: &str, body: &Value) {
+        let entry = NewEntry::new(kind, self.masker.mask_json(body));
+        let _ = self.tx.send(Msg::Entry(signer.clone(), entry, None));
+    }
+
+    /// Appends an entry and waits until it (and everything queued before it) is durable.
+    pub async fn commit(
+        &self,
+        signer: &Arc<Signer>,
+        kind: &str,
+        body: &Value,
+    ) -> Result<Entry, PipelineError> {
+        let (ack, wait) = oneshot::channel();
+        let entry = NewEntry::new(kind, self.masker.mask_json(body));
+        self.tx
+            .send(Msg::Entry(signer.clone(), entry, Some(ack)))
+            .map_err(|_| PipelineError::Record("the ledger writer stopped".into()))?;
+        match wait.await {
+            Ok(Ok(Some(entry))) => Ok(entry),
+            Ok(Ok(None)) => Err(PipelineError::Record("no entry written".into())),
+            Ok(Err(e)) => Err(PipelineError::Record(e)),
+            Err(_) => Err(PipelineError::Record("the ledger writer stopped".into())),
+        }
+    }
+
+    /// Waits until everything queued so far is durable.
+    pub async fn flush(&self) -> Result<(), PipelineError> {
+        let (ack, wait) = oneshot::channel();
+        self.tx
+            .send(Msg::Flush(ack))
+            .map_err(|_| PipelineError::Record("the ledger writer stopped".into()))?;
+        match wait.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(PipelineError::Record(e)),
+            Err(_) => Err(PipelineError::Record("the ledger writer stopped".into())),
+        }
+    }
+}
+
+fn write_loop(ledger: &Ledger, rx: &mpsc::Receiver<Msg>) {
+    // The first failure sticks: later entries would chain onto a gap in the evidence.
+    let mut failed: Option<String> = None;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let mut items = Vec::new();
+        let mut acks: Vec<(Option<usize>, Ack)> = Vec::new();
+        for msg in batch {
+            match msg {
+                Msg::Entry(signer, entry, ack) => {
+                    items.push((signer, entry));
+                    if let Some(ack) = ack {
+                        acks.push((Some(items.len() - 1), ack));
+                    }
+                }
+                Msg::Flush(ack) => acks.push((None, ack)),
+            }
+        }
+        let written = if failed.is_some() || items.is_empty() {
+            Vec::new()
+        } else {
+            let refs: Vec<(&Signer, NewEntry)> =
+                items.iter().map(|(s, e)| (s.as_ref(), e.clone())).collect();
+            match ledger.append_mixed(refs) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    Vec::new()
+                }
+            }
+        };
+        // Seals the ledger adds on its own are interleaved; find ours by position among
+        // the non-seal entries.
+        let ours: Vec<&Entry> = written
+            .iter()
+            .filter(|e| {
+                e.kind != gantry_ledger::KIND_SEALED && e.kind != gantry_ledger::KIND_RECOVERED
+            })
+            .collect();
+        for (index, ack) in acks {
+            let result = match &failed {
+                Some(e) => Err(e.clone()),
+                None => Ok(index.and_then(|i| ours.get(i).map(|e| (*e).clone()))),
+            };
+            let _ = ack.send(result);
+        }
+    }
+}
