@@ -374,7 +374,7 @@ impl Ledger {
         read_entries(&self.path)
     }
 
-    pub fn verify(&self) -> Result<crate::verify::VerifyReport> {
+    pub fn verify(&self) -> Result<crate::report::VerifyReport> {
         crate::verify::verify(&self.path)
     }
 }

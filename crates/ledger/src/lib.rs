@@ -13,6 +13,7 @@ pub mod note;
 mod proof;
 mod read;
 mod registry;
+mod report;
 mod tail;
 mod verify;
 mod writer;
@@ -34,5 +35,6 @@ pub use proof::{
 };
 pub use read::{ReadOutcome, read_entries};
 pub use registry::{genesis_body, registered_body, rotated_body};
-pub use verify::{Check, VerifyFailure, VerifyReport, verify, verify_reader};
+pub use report::{Check, VerifyFailure, VerifyReport};
+pub use verify::{verify, verify_reader};
 pub use writer::GroupCommitter;
