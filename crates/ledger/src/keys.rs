@@ -84,10 +84,18 @@ pub fn generate_key() -> SigningKey {
 }
 
 /// PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----") of a signing key.
+///
+/// Written as a v1 PrivateKeyInfo (RFC 8410, seed only), the form OpenSSL, Python's
+/// cryptography and in-toto read; the v2 form with the public key embedded is refused by
+/// several of them.
 pub fn key_to_pem(key: &SigningKey) -> String {
+    let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
     // Encoding a well-formed in-memory key into a fixed-size DER structure has no failure
     // mode that input can trigger; an error here would be a bug in the pkcs8 crate.
-    key.to_pkcs8_pem(LineEnding::LF)
+    v1.to_pkcs8_pem(LineEnding::LF)
         .map(|pem| pem.to_string())
         .expect("PKCS#8 encoding of an Ed25519 key cannot fail")
 }
@@ -123,6 +131,19 @@ pub fn public_key_from_base64(b64: &str) -> Result<VerifyingKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pem_is_the_rfc8410_v1_form_other_tools_read() {
+        // RFC 8410 section 10.3: 30 2e 02 01 00 30 05 06 03 2b 65 70 04 22 04 20 || seed.
+        let key = generate_key();
+        let pem = key_to_pem(&key);
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = STANDARD.decode(b64).unwrap();
+        assert_eq!(der.len(), 48);
+        assert_eq!(hex::encode(&der[..16]), "302e020100300506032b657004220420");
+        assert_eq!(&der[16..], key.to_bytes().as_slice());
+        assert_eq!(key_from_pem(&pem).unwrap().to_bytes(), key.to_bytes());
+    }
 
     #[test]
     fn fingerprint_matches_openssh_style() {

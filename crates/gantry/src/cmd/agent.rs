@@ -1,9 +1,7 @@
-use base64::Engine as _;
-use ed25519_dalek::VerifyingKey;
 use gantry_config::Config;
 use gantry_ledger::{Ledger, fingerprint, generate_key};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::cli::AgentCommand;
 use crate::project::{Project, SYSTEM_ROLE};
@@ -15,16 +13,6 @@ pub fn run(project: &Project, cmd: AgentCommand, json: bool) -> anyhow::Result<(
         AgentCommand::Rotate { role } => rotate(project, &role, json),
         AgentCommand::List => list(project, json),
     }
-}
-
-/// The body of `agent.registered` / `agent.rotated`, which the ledger's verifier interprets.
-fn key_body(role: &str, id: &str, key: &VerifyingKey) -> Value {
-    json!({
-        "role": role,
-        "id": id,
-        "public_key": base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
-        "fingerprint": fingerprint(key),
-    })
 }
 
 fn configured_id<'a>(config: &'a Config, role: &str) -> anyhow::Result<&'a str> {
@@ -70,7 +58,7 @@ fn register(
     };
     let system = project.system_signer()?;
     let public = key.verifying_key();
-    ledger.append(&system, "agent.registered", key_body(role, id, &public))?;
+    ledger.register_agent(&system, role, id, &public)?;
     Ok(fingerprint(&public))
 }
 
@@ -124,10 +112,8 @@ fn rotate(project: &Project, role: &str, json: bool) -> anyhow::Result<()> {
     // The rotation is durable before the new key replaces the old file: a crash in between
     // leaves a registered key without its file, fixed by rotating again, never the reverse.
     let key = generate_key();
-    let mut body = key_body(role, &id, &key.verifying_key());
-    body["old_fingerprint"] = json!(old_fp);
     let system = project.system_signer()?;
-    let entry = ledger.append(&system, "agent.rotated", body)?;
+    let entry = ledger.rotate_agent(&system, role, &id, &old_fp, &key.verifying_key())?;
     project.keys().save(role, &key, true).map_err(exit::usage)?;
     let fp = fingerprint(&key.verifying_key());
     if json {

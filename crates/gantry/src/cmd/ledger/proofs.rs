@@ -126,7 +126,7 @@ fn project_verifier_key(project: &Project) -> anyhow::Result<String> {
         .get(crate::project::SYSTEM_ROLE)
         .and_then(|a| a.active_key())
         .context("the ledger has no system key")?;
-    let key = parse_public_key(&system.public_key)?;
+    let key = gantry_ledger::public_key_from_base64(&system.public_key)?;
     Ok(note_verifier_key(&origin(&config), &key))
 }
 
@@ -166,15 +166,4 @@ pub fn export(
         None => std::io::stdout().write_all(&buf)?,
     }
     Ok(())
-}
-
-fn parse_public_key(b64: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .context("system public key is not base64")?;
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("system public key is not 32 bytes"))?;
-    Ok(ed25519_dalek::VerifyingKey::from_bytes(&bytes)?)
 }
