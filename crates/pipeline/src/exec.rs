@@ -40,6 +40,9 @@ pub struct ProcessSpec<'a> {
     pub timeout: Option<Duration>,
     /// Heartbeat period, file and label.
     pub heartbeat: Option<(Duration, PathBuf, String)>,
+    /// Directory where the running group's id is kept while it runs (`<run>/running/`), so
+    /// that if gantry itself is killed, whoever finds the run interrupted can stop it.
+    pub running_dir: PathBuf,
 }
 
 /// A step log: `<RFC 3339 UTC> <stdout|stderr|gantry> <line>` per line, masked.
@@ -84,14 +87,39 @@ impl StepLog {
 }
 
 /// Kills the group when dropped, so a cancelled step (run stopped, budget) leaves nothing.
-struct GroupGuard(Option<i32>);
+struct GroupGuard(Option<i32>, Option<PathBuf>);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
+        if let Some(marker) = &self.1 {
+            let _ = std::fs::remove_file(marker);
+        }
     }
+}
+
+/// Kills the process groups an interrupted run left running (recorded in `running_dir`).
+pub fn kill_leftovers(running_dir: &Path) -> usize {
+    let Ok(dir) = std::fs::read_dir(running_dir) else {
+        return 0;
+    };
+    let mut killed = 0;
+    for entry in dir.flatten() {
+        if let Some(pgid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+            && pgid > 1
+        {
+            if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
+                killed += 1;
+            }
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    killed
 }
 
 fn append_heartbeat(path: &Path, label: &str, started: Instant) {
@@ -132,7 +160,12 @@ pub async fn run_process(
         Err(e) => return ProcessEnd::SpawnFailed(format!("cannot start sh: {e}")),
     };
     let pgid = child.id().map(|p| p as i32);
-    let _guard = GroupGuard(pgid);
+    let marker = pgid.map(|p| spec.running_dir.join(p.to_string()));
+    if let Some(marker) = &marker {
+        let _ =
+            std::fs::create_dir_all(&spec.running_dir).and_then(|()| std::fs::write(marker, b""));
+    }
+    let _guard = GroupGuard(pgid, marker);
     let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
         return ProcessEnd::SpawnFailed("no pipes".into());
     };

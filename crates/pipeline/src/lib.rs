@@ -25,5 +25,6 @@ pub use agent::parse_answer;
 pub use engine::{RunOutcome, RunRequest, Services, SignerSource, execute, host_name, pid_alive};
 pub use error::PipelineError;
 pub use events::{Event, Observer, Quiet};
+pub use exec::kill_leftovers;
 pub use manifest::{MANIFEST_FILE, sha256_file};
 pub use mask::{MASK, Masker, looks_secret};

@@ -65,7 +65,9 @@ pub(crate) async fn run_stage(ctx: &Arc<Ctx>, i: usize) -> StageEnd {
             break;
         }
         let condition = step.condition.unwrap_or_default();
-        let failed_so_far = ctx.shared().failed || stage_failed.is_some();
+        // Like a CI job's steps: a step's `if:` looks at the steps of its own stage, so the
+        // steps of a `failure()` rollback stage run by default.
+        let failed_so_far = stage_failed.is_some();
         let step_name = step.display_name();
         if !condition.should_run(failed_so_far) {
             ctx.recorder.record(
@@ -300,6 +302,7 @@ async fn attempt_once(
         cwd,
         env: &env,
         timeout: step.timeout.map(Duration::from),
+        running_dir: ctx.run_dir.join("running"),
         heartbeat: step
             .heartbeat
             .map(|h| (Duration::from(h), ctx.run_dir.join("heartbeat.log"), label)),

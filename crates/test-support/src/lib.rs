@@ -1,6 +1,8 @@
 //! Shared fixtures for gantry's integration tests: a project in a temporary directory and a
 //! builder for running the real `gantry` binary in it.
 
+pub mod pipeline;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

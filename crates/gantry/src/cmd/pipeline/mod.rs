@@ -111,11 +111,15 @@ fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State>
     };
     let ledger = project.open_ledger(config)?;
     for id in &dead {
+        // Steps run in their own process groups, so they outlive a killed gantry.
+        let killed = gantry_pipeline::kill_leftovers(
+            &project.gantry_dir().join("runs").join(id).join("running"),
+        );
         let reason = state.runs.runs.get(id).and_then(|r| r.reason.clone());
         ledger.append(
             &signer,
             "pipeline.state.interrupted",
-            json!({"run": id, "reason": reason, "observed_by": me}),
+            json!({"run": id, "reason": reason, "observed_by": me, "killed_process_groups": killed}),
         )?;
     }
     Ok(state)

@@ -1,0 +1,112 @@
+//! Step controls: timeout kills the process group, retries, env, cwd, continue_on_error,
+//! built-in actions that are not available yet.
+
+use std::time::{Duration, Instant};
+
+use crate::{last_run, project, verify};
+
+/// Alive and not a zombie waiting for its new parent to reap it.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn timeout_kills_grandchildren() {
+    let p = project(
+        "
+  p:
+    stages:
+      - name: slow
+        steps:
+          - { run: \"sh -c 'sleep 30 & echo $! > gc.pid; wait' & echo $! > child.pid; wait\", timeout: 1s }
+",
+    );
+    let start = Instant::now();
+    p.gantry(&["run", "p"]).fails_with(1).says("timed out");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200));
+    for file in ["gc.pid", "child.pid"] {
+        let pid: i32 = std::fs::read_to_string(p.path().join(file))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!alive(pid), "{file} ({pid}) survived the timeout");
+    }
+    assert_eq!(p.entries_of("step.state.timed_out").len(), 1);
+    verify(&p);
+}
+
+#[test]
+fn retries_until_success() {
+    let p = project(
+        "
+  p:
+    stages:
+      - name: flaky
+        steps:
+          - { name: flaky, run: 'echo x >> tries; test $(wc -l < tries) -ge 3', retries: 2 }
+",
+    );
+    p.gantry(&["run", "p"]).ok();
+    assert_eq!(p.entries_of("step.state.retried").len(), 2);
+    let done = p.entries_of("step.state.succeeded");
+    assert_eq!(done[0]["body"]["attempt"], 3);
+    let run = last_run(&p);
+    let log = p.gantry(&["logs", &run, "flaky"]).ok().stdout();
+    assert!(log.contains("attempt 3 of 3"), "{log}");
+}
+
+#[test]
+fn retries_exhausted_fail() {
+    let p = project(
+        "\n  p:\n    stages:\n      - { name: s, steps: [ { run: 'exit 1', retries: 1 } ] }\n",
+    );
+    p.gantry(&["run", "p"]).fails_with(1);
+    assert_eq!(p.entries_of("step.state.started").len(), 2);
+    assert_eq!(p.entries_of("step.state.failed").len(), 1);
+}
+
+#[test]
+fn env_cwd_and_continue_on_error() {
+    let p = project(
+        "
+  p:
+    env: { GREETING: hello }
+    stages:
+      - name: s
+        steps:
+          - { run: mkdir -p sub }
+          - { name: where, run: 'echo \"$GREETING $WHO from $(basename $PWD)\"', cwd: sub, env: { WHO: world } }
+          - { name: allowed, run: 'exit 4', continue_on_error: true }
+          - { name: after, run: 'echo still running' }
+",
+    );
+    p.gantry(&["run", "p"]).ok();
+    let run = last_run(&p);
+    p.gantry(&["logs", &run, "s/where"])
+        .ok()
+        .says("stdout hello world from sub");
+    p.gantry(&["logs", &run, "after"])
+        .ok()
+        .says("still running");
+    let failed = p.entries_of("step.state.failed");
+    assert_eq!(failed[0]["body"]["exit_code"], 4);
+}
+
+#[test]
+fn builtin_actions_are_not_pretended() {
+    let p =
+        project("\n  p:\n    stages:\n      - { name: d, steps: [ { smoke: 'GET / == 200' } ] }\n");
+    p.gantry(&["run", "p"])
+        .fails_with(1)
+        .says("not available yet");
+}
