@@ -1,1 +1,167 @@
-//! stub
+//! gantry's control plane (`gantry serve`): an HTTP API on loopback guarded by a bearer
+//! token; the ledger writer (one [`GroupCommitter`]); the local driver with its router,
+//! supervisor and probes; deployments with analysis and automatic rollback; and recovery
+//! from the ledger on start.
+//!
+//! Ledger entries it writes — transitions and decisions, never samples:
+//! `deployment.state.{started,progressing,paused,promoted,succeeded,failed,rolled_back,aborted}`,
+//! `instance.{started,ready,unready,restarted,crashlooping,stopped,killed}`, `traffic.shifted`,
+//! `rollback.triggered` (with the measured figures), `rollback.planned` (manual rollbacks;
+//! never for dry runs), `control.{started,emergency_stop,recovered}`.
+//!
+//! Attribution: entries that carry out an operator's request (deploy, promote, pause,
+//! resume, abort, rollback, emergency stop, start) are signed by the `operator` role; what
+//! the control plane observes or decides itself is signed by the system key (`gantry`).
+
+mod api;
+mod app;
+mod deployment;
+mod error;
+mod ops;
+mod recovery;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gantry_config::Config;
+use gantry_deploy::{Driver, InstanceEvent};
+use gantry_driver_local::{LocalDriver, LocalOptions};
+use gantry_ledger::{GroupCommitter, Ledger, Signer};
+use gantry_router::{Router, RouterConfig};
+use gantry_state::State;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+pub use app::{App, By};
+pub use error::ServerError;
+pub use ops::{DeployRequest, Ps, RollbackRequest, ServiceView};
+
+/// Everything `gantry serve` needs, prepared by the binary.
+pub struct ServeOptions {
+    pub config: Config,
+    pub ledger: Ledger,
+    pub system: Signer,
+    /// Signs operator-requested transitions (the system signer if the project has no
+    /// operator key).
+    pub operator: Signer,
+    /// `.gantry/`: instance logs go under `logs/`.
+    pub gantry_dir: PathBuf,
+    /// Where the API listens (loopback; port 0 picks one).
+    pub listen: SocketAddr,
+    pub token: String,
+    pub local: LocalOptions,
+}
+
+/// Runs the control plane until SIGTERM or Ctrl-C. `ready` gets the API address once it
+/// is bound (and recovery has killed orphans and opened the services).
+pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
+    let entries = opts.ledger.entries()?;
+    let state = State::replay(&entries);
+    let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
+    let router = Router::with_config(RouterConfig {
+        drain_timeout: std::time::Duration::from_secs(10),
+        ..RouterConfig::default()
+    });
+    let (driver, events) = LocalDriver::new(router, opts.local);
+    let app = Arc::new(App::new(
+        opts.config,
+        driver,
+        committer,
+        opts.system,
+        opts.operator,
+        opts.gantry_dir.join("logs"),
+        state.ledger.entries + 1,
+        state.services.emergency_stop,
+    ));
+    let pump = tokio::spawn(pump_events(Arc::clone(&app), events));
+
+    let killed = recovery::kill_orphans(&app, &state).await;
+    for (name, svc) in &app.config.services {
+        app.driver.open(name, svc.listen.0)?;
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: opts.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    app.record(
+        By::System,
+        "control.started",
+        serde_json::json!({"api": addr.to_string(), "pid": std::process::id(),
+            "services": app.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()}),
+    )
+    .await;
+    {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move { recovery::restore(&app, &state, killed).await });
+    }
+    ready(addr);
+    tracing::info!(%addr, "control plane listening");
+    let api = api::router(Arc::clone(&app), opts.token);
+    let shutdown = {
+        let app = Arc::clone(&app);
+        async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                _ = app.shutdown.notified() => {}
+            }
+            tracing::info!("shutting down: stopping instances");
+        }
+    };
+    axum::serve(listener, api)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    app.driver.shutdown().await;
+    // Let the pump write the last instance entries (stopped) before exiting.
+    app.events_done.notify_one();
+    let _ = pump.await;
+    Ok(())
+}
+
+/// Records each instance transition the driver reports.
+async fn pump_events(app: Arc<App>, mut events: mpsc::UnboundedReceiver<InstanceEvent>) {
+    loop {
+        tokio::select! {
+            ev = events.recv() => match ev {
+                Some(ev) => record_event(&app, ev).await,
+                None => return,
+            },
+            _ = app.events_done.notified() => {
+                while let Ok(ev) = events.try_recv() {
+                    record_event(&app, ev).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn record_event(app: &App, ev: InstanceEvent) {
+    let mut body = serde_json::Map::new();
+    body.insert("service".into(), ev.service.clone().into());
+    body.insert("version".into(), ev.version.clone().into());
+    body.insert("instance".into(), ev.instance.clone().into());
+    body.extend(ev.detail.clone());
+    let active = app.svcs().get(&ev.service).and_then(|s| s.active.clone());
+    let kind = ev.kind.ledger_kind();
+    let text = format!(
+        "instance {} ({}) {}",
+        ev.instance,
+        ev.version,
+        kind.trim_start_matches("instance.")
+    );
+    app.record_for(
+        active.as_deref(),
+        By::System,
+        kind,
+        Value::Object(body),
+        text,
+    )
+    .await;
+}

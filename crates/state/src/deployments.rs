@@ -48,8 +48,9 @@ pub struct DeploymentView {
 impl DeploymentView {
     /// Whether the deployment had not finished when the ledger ends.
     pub fn in_progress(&self) -> bool {
-        !matches!(self.phase.as_str(), "succeeded" | "rolled_back" | "aborted")
-            && !(self.phase == "failed" && self.from.is_none())
+        let over = matches!(self.phase.as_str(), "succeeded" | "rolled_back" | "aborted")
+            || (self.phase == "failed" && self.from.is_none());
+        !over
     }
 }
 

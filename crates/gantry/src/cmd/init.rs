@@ -60,6 +60,8 @@ pub fn run(dir: Option<&Path>, args: &InitArgs, json: bool) -> anyhow::Result<()
     }
     let ledger = project.open_ledger(&config)?;
     let registered = register_missing(&project, &config, &ledger)?;
+    // The bearer token the CLI presents to `gantry serve` (mode 0600, kept if present).
+    super::deploy::token::ensure(&gantry_dir)?;
 
     if json {
         return output::json(&json!({

@@ -1,17 +1,109 @@
 //! Control-plane commands: serve, deploy, promote, pause, resume, abort, rollback, stop,
-//! start, ps.
+//! start, ps. `serve` runs the control plane; the others talk to it over its HTTP API
+//! (address in `.gantry/serve.json`, token in `.gantry/admin.token`).
 
-use clap::Subcommand;
+mod client;
+mod control;
+mod rollout;
+mod ps;
+mod rollback;
+mod serve;
+pub mod token;
+
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::project::Project;
 
 #[derive(Debug, Subcommand)]
 pub enum DeployCommand {
-    /// Run the control plane (not available yet)
-    #[command(hide = true)]
-    Serve,
+    /// Run the control plane: supervisor, router, probes, analysis, HTTP API (foreground)
+    Serve(ServeArgs),
+    /// Deploy VERSION of SERVICE (also: update one component)
+    Deploy(DeployArgs),
+    /// Promote SERVICE's running deployment: skip its remaining pauses, all traffic to the
+    /// new version
+    Promote { service: String },
+    /// Pause SERVICE's running deployment (analysis goes on)
+    Pause { service: String },
+    /// Resume a paused deployment
+    Resume { service: String },
+    /// Abort SERVICE's running deployment: traffic back to the stable version
+    Abort { service: String },
+    /// Return SERVICE to its previous version (or --to VERSION)
+    Rollback(RollbackArgs),
+    /// Emergency stop: every service answers 503, all instances stop (state CRITICAL)
+    Stop(StopArgs),
+    /// End an emergency stop: start every service's stable version again
+    Start,
+    /// Services, instances, versions, weights and health
+    Ps,
 }
 
-pub fn run(_project: &Project, _cmd: DeployCommand, _json: bool) -> anyhow::Result<()> {
-    Err(crate::exit::usage("the control plane is not available yet"))
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTP API (loopback; port 0 picks a free one). The CLI finds it in
+    /// .gantry/serve.json
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Run in the background; writes .gantry/serve.pid, logs to .gantry/serve.log
+    #[arg(long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StrategyArg {
+    Rolling,
+    #[value(alias = "blue-green")]
+    BlueGreen,
+    Canary,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    pub service: String,
+    /// Release to deploy (a key of the service's `releases:`)
+    #[arg(long)]
+    pub version: String,
+    /// Override the service's strategy for this deploy
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Wait until the deployment ends; exit 1 if it failed or was rolled back
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub service: String,
+    /// Version to return to (default: the one before the current)
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the exact plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Return at once instead of waiting for the rollback to finish
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Refuse all traffic with 503, stop every instance, record a CRITICAL state
+    #[arg(long)]
+    pub emergency: bool,
+}
+
+pub fn run(project: &Project, cmd: DeployCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        DeployCommand::Serve(args) => serve::run(project, &args, json),
+        DeployCommand::Deploy(args) => rollout::deploy(project, &args, json),
+        DeployCommand::Promote { service } => rollout::operate(project, &service, "promote", json),
+        DeployCommand::Pause { service } => rollout::operate(project, &service, "pause", json),
+        DeployCommand::Resume { service } => rollout::operate(project, &service, "resume", json),
+        DeployCommand::Abort { service } => rollout::operate(project, &service, "abort", json),
+        DeployCommand::Rollback(args) => rollback::run(project, &args, json),
+        DeployCommand::Stop(args) => control::stop(project, &args, json),
+        DeployCommand::Start => control::start(project, json),
+        DeployCommand::Ps => ps::run(project, json),
+    }
 }

@@ -1,0 +1,86 @@
+//! The CLI side of the control-plane API: finds the server (`.gantry/serve.json`, or
+//! `GANTRY_URL`), presents the admin token, maps API errors to exit codes.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::exit;
+use crate::project::Project;
+
+pub const SERVE_FILE: &str = "serve.json";
+
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Client {
+    pub fn connect(project: &Project) -> anyhow::Result<Client> {
+        let base = match std::env::var("GANTRY_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                let path = project.gantry_dir().join(SERVE_FILE);
+                let text = std::fs::read_to_string(&path).map_err(|_| {
+                    exit::failed(format!(
+                        "the control plane is not running in {} (no {}); start it with `gantry serve` or `gantry serve --detach`",
+                        project.root.display(),
+                        path.display()
+                    ))
+                })?;
+                let v: Value = serde_json::from_str(&text)
+                    .map_err(|e| exit::failed(format!("{} is not valid: {e}", path.display())))?;
+                v["url"].as_str().unwrap_or_default().to_string()
+            }
+        };
+        let token = super::token::read(&project.gantry_dir()).map_err(exit::usage)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .no_proxy()
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            http,
+            rt,
+        })
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json(&body))
+    }
+
+    fn call(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let req = req.bearer_auth(&self.token);
+        self.rt.block_on(async {
+            let resp = req.send().await.map_err(|e| {
+                exit::failed(format!(
+                    "cannot reach the control plane at {}: {e}; is `gantry serve` running?",
+                    self.base
+                ))
+            })?;
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            if status.is_success() {
+                return Ok(body);
+            }
+            let msg = body["error"].as_str().map_or_else(
+                || format!("the control plane answered {status}"),
+                str::to_string,
+            );
+            Err(match status.as_u16() {
+                400 | 404 => exit::usage(msg),
+                _ => exit::failed(msg),
+            })
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! `gantry ps`: services, versions, weights, instances and their health.
+
+use super::client::Client;
+use crate::output;
+use crate::project::Project;
+
+pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
+    let client = Client::connect(project)?;
+    let ps = client.get("/v1/ps")?;
+    if json {
+        return output::json(&ps);
+    }
+    println!("status: {}", ps["status"].as_str().unwrap_or_default());
+    for svc in ps["services"].as_array().cloned().unwrap_or_default() {
+        let weights: Vec<String> = svc["weights"]
+            .as_object()
+            .map(|m| m.iter().map(|(v, w)| format!("{v}={w}")).collect())
+            .unwrap_or_default();
+        println!(
+            "\n{} on {}  stable: {}  traffic: {}{}",
+            svc["name"].as_str().unwrap_or_default(),
+            svc["listen"].as_str().unwrap_or("-"),
+            svc["stable"].as_str().unwrap_or("none"),
+            if weights.is_empty() {
+                "none".to_string()
+            } else {
+                weights.join(" ")
+            },
+            if svc["emergency_stop"].as_bool() == Some(true) {
+                "  EMERGENCY STOP (503)"
+            } else {
+                ""
+            }
+        );
+        if let Some(d) = svc["deployment"].as_object() {
+            println!(
+                "deployment {}: {} → {} ({}), {}, step {}/{}: {}",
+                d["id"].as_str().unwrap_or_default(),
+                d["from"].as_str().unwrap_or("nothing"),
+                d["to"].as_str().unwrap_or_default(),
+                d["strategy"].as_str().unwrap_or_default(),
+                d["phase"].as_str().unwrap_or_default(),
+                d["step"],
+                d["steps"],
+                d["current"].as_str().unwrap_or_default()
+            );
+        }
+        let mut table = output::table(&[
+            "instance", "version", "phase", "ready", "restarts", "addr", "pid",
+        ]);
+        for i in svc["instances"].as_array().cloned().unwrap_or_default() {
+            table.add_row(vec![
+                i["instance"].as_str().unwrap_or_default().to_string(),
+                i["version"].as_str().unwrap_or_default().to_string(),
+                i["phase"].as_str().unwrap_or_default().to_string(),
+                i["ready"].to_string(),
+                i["restarts"].to_string(),
+                i["addr"].as_str().unwrap_or("-").to_string(),
+                i["pid"].as_u64().map_or("-".into(), |p| p.to_string()),
+            ]);
+        }
+        println!("{table}");
+    }
+    Ok(())
+}

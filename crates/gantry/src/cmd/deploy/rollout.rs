@@ -1,0 +1,118 @@
+//! `gantry deploy` and the operations on a running deployment (promote, pause, resume,
+//! abort).
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::client::Client;
+use super::{DeployArgs, StrategyArg};
+use crate::project::Project;
+use crate::{exit, output};
+
+pub fn deploy(project: &Project, args: &DeployArgs, json: bool) -> anyhow::Result<()> {
+    let client = Client::connect(project)?;
+    let strategy = args.strategy.map(|s| match s {
+        StrategyArg::Rolling => "rolling",
+        StrategyArg::BlueGreen => "blue_green",
+        StrategyArg::Canary => "canary",
+    });
+    let status = client.post(
+        &format!("/v1/services/{}/deploy", args.service),
+        json!({"version": args.version, "strategy": strategy}),
+    )?;
+    let id = status["id"].as_str().unwrap_or_default().to_string();
+    if !args.wait {
+        if json {
+            return output::json(&status);
+        }
+        println!(
+            "deployment {id}: {} → {} ({}) started; follow it with `gantry ps`",
+            status["from"].as_str().unwrap_or("nothing"),
+            args.version,
+            status["strategy"].as_str().unwrap_or_default()
+        );
+        return Ok(());
+    }
+    wait(&client, &id, json, "succeeded")
+}
+
+/// Follows deployment `id` until it ends, printing its timeline (not with `--json`).
+/// Exit 0 if it ended in `success` phase, else 1 with the reason.
+pub fn wait(client: &Client, id: &str, json: bool, success: &str) -> anyhow::Result<()> {
+    let show = !json;
+    let tty = std::io::stdout().is_terminal();
+    let mut printed = 0;
+    loop {
+        let status = client.get(&format!("/v1/deployments/{id}"))?;
+        let timeline = status["timeline"].as_array().cloned().unwrap_or_default();
+        if show {
+            for e in &timeline[printed.min(timeline.len())..] {
+                println!(
+                    "{}  {}",
+                    output::short_ts(e["ts"].as_str().unwrap_or_default()),
+                    e["text"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        printed = timeline.len();
+        if done(&status) {
+            let phase = status["phase"].as_str().unwrap_or_default();
+            if json {
+                output::json(&status)?;
+            }
+            if phase == success {
+                return Ok(());
+            }
+            let reason = status["reason"].as_str().unwrap_or("no reason recorded");
+            let msg = format!("deployment {id} {}: {reason}", phase.replace('_', " "));
+            return Err(if json {
+                exit::silent(exit::FAILED)
+            } else {
+                exit::failed(msg)
+            });
+        }
+        if tty && show && status["waiting_for_promote"].as_bool() == Some(true) {
+            // A terminal user needs to know why nothing moves.
+            eprint!(
+                "\rwaiting for `gantry promote {}`…",
+                status["service"].as_str().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn done(status: &Value) -> bool {
+    match status["phase"].as_str().unwrap_or_default() {
+        "succeeded" | "rolled_back" | "aborted" => true,
+        "failed" => status["from"].is_null(),
+        _ => false,
+    }
+}
+
+pub fn operate(project: &Project, service: &str, op: &str, json: bool) -> anyhow::Result<()> {
+    let client = Client::connect(project)?;
+    let status = client.post(&format!("/v1/services/{service}/{op}"), json!({}))?;
+    if json {
+        return output::json(&status);
+    }
+    let past = match op {
+        "promote" => "promotion requested for",
+        "pause" => "paused",
+        "resume" => "resumed",
+        _ => "abort requested for",
+    };
+    println!(
+        "{past} deployment {} ({} → {}), now {}",
+        status["id"].as_str().unwrap_or_default(),
+        status["from"].as_str().unwrap_or("nothing"),
+        status["to"].as_str().unwrap_or_default(),
+        status["phase"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('_', " ")
+    );
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! `gantry serve [--detach]`: the control plane in the foreground, or started in the
+//! background with a pid file.
+
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use gantry_driver_local::LocalOptions;
+use gantry_server::ServeOptions;
+use serde_json::{Value, json};
+
+use super::ServeArgs;
+use super::client::SERVE_FILE;
+use crate::project::Project;
+use crate::{exit, output};
+
+pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()> {
+    if !args.listen.ip().is_loopback() {
+        return Err(exit::usage(format!(
+            "--listen {} is not a loopback address; the API is for this machine only",
+            args.listen
+        )));
+    }
+    if args.detach {
+        return detach(project, args, json);
+    }
+    let config = project.config()?;
+    let ledger = project.open_ledger(&config)?;
+    let state = project.state()?;
+    let system = project.system_signer()?;
+    // Operator requests are signed by the operator agent when this project has its key.
+    let operator = project
+        .signer_for(&state, "operator")
+        .map(|(s, _)| s)
+        .unwrap_or_else(|_| system.clone());
+    let gantry_dir = project.gantry_dir();
+    super::token::ensure(&gantry_dir)?;
+    let token = super::token::read(&gantry_dir).map_err(exit::usage)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let opts = ServeOptions {
+        config,
+        ledger,
+        system,
+        operator,
+        gantry_dir: gantry_dir.clone(),
+        listen: args.listen,
+        token,
+        local: LocalOptions::default(),
+    };
+    let serve_file = gantry_dir.join(SERVE_FILE);
+    let rt = tokio::runtime::Runtime::new()?;
+    let result = rt.block_on(gantry_server::run(opts, |addr| {
+        let info = json!({"url": format!("http://{addr}"), "pid": std::process::id()});
+        if let Err(e) = fs::write(&serve_file, format!("{info}\n")) {
+            tracing::error!(error = %e, "cannot write {}", serve_file.display());
+        }
+        if json {
+            let _ = output::json(&info);
+        } else {
+            println!(
+                "gantry control plane on http://{addr} (pid {})",
+                std::process::id()
+            );
+        }
+    }));
+    // Remove the discovery file only if it is still ours.
+    if let Ok(text) = fs::read_to_string(&serve_file)
+        && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["pid"] == json!(std::process::id()))
+    {
+        let _ = fs::remove_file(&serve_file);
+    }
+    result.map_err(|e| exit::failed(e.to_string()))
+}
+
+fn detach(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()> {
+    let gantry_dir = project.gantry_dir();
+    fs::create_dir_all(&gantry_dir)?;
+    let log_path = gantry_dir.join("serve.log");
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    let exe = std::env::current_exe().context("cannot find the gantry executable")?;
+    let serve_file = gantry_dir.join(SERVE_FILE);
+    let _ = fs::remove_file(&serve_file);
+    use std::os::unix::process::CommandExt;
+    let mut child = Command::new(exe)
+        .arg("-C")
+        .arg(&project.root)
+        .arg("serve")
+        .arg("--listen")
+        .arg(args.listen.to_string())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Its own process group: a Ctrl-C in this terminal does not reach it.
+        .process_group(0)
+        .spawn()
+        .context("cannot start gantry serve")?;
+    let pid = child.id();
+    fs::write(gantry_dir.join("serve.pid"), format!("{pid}\n"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = fs::read_to_string(&serve_file)
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && v["pid"] == json!(pid)
+        {
+            if json {
+                return output::json(&v);
+            }
+            println!(
+                "gantry control plane on {} (pid {pid}); logs in {}",
+                v["url"].as_str().unwrap_or_default(),
+                log_path.display()
+            );
+            return Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(exit::failed(format!(
+                "gantry serve exited ({status}) before it was ready; see {}",
+                log_path.display()
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(exit::failed(format!(
+                "gantry serve did not come up within 30s; see {}",
+                log_path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,42 @@
+//! Errors of the control plane and how the API reports them.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The request names something that does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed or names an invalid value (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot bind the API on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("ledger: {0}")]
+    Ledger(#[from] gantry_ledger::LedgerError),
+    #[error("driver: {0}")]
+    Driver(#[from] gantry_deploy::DriverError),
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServerError::Conflict(_) => StatusCode::CONFLICT,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}

@@ -1,0 +1,434 @@
+//! The operations behind the API: deploy, promote, pause, resume, abort, rollback,
+//! emergency stop, start, and the `ps` view.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use gantry_config::{Strategy, StrategyKind};
+use gantry_deploy::{
+    DeploymentStatus, Driver, InstanceStatus, Op, Phase, Plan, plan_deploy, plan_rollback,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::ServerError;
+use crate::app::{App, By};
+use crate::deployment::{Deployment, execute};
+
+#[derive(Debug, Deserialize)]
+pub struct DeployRequest {
+    pub version: String,
+    #[serde(default)]
+    pub strategy: Option<StrategyKind>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RollbackRequest {
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceView {
+    pub name: String,
+    pub listen: Option<String>,
+    pub preview: Option<String>,
+    pub stable: Option<String>,
+    pub weights: std::collections::BTreeMap<String, u32>,
+    pub emergency_stop: bool,
+    pub deployment: Option<DeploymentStatus>,
+    pub instances: Vec<InstanceStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Ps {
+    /// OPERATIONAL, DEGRADED (a service without a ready instance, or a failed/crash-looping
+    /// instance) or CRITICAL (emergency stop).
+    pub status: &'static str,
+    pub emergency_stop: bool,
+    pub services: Vec<ServiceView>,
+}
+
+/// The service's strategy, or a default one of `kind` when the deploy overrides it.
+fn strategy_for(
+    service: &gantry_config::Service,
+    kind: Option<StrategyKind>,
+) -> Result<Strategy, ServerError> {
+    let Some(kind) = kind.filter(|k| *k != service.strategy.kind()) else {
+        return Ok(service.strategy.clone());
+    };
+    let pause = service
+        .analysis
+        .as_ref()
+        .map_or_else(|| "10s".to_string(), |a| a.window.to_string());
+    let value = match kind {
+        StrategyKind::Rolling => json!({"rolling": {}}),
+        StrategyKind::BlueGreen => {
+            json!({"blue_green": {"auto_promote": true, "scale_down_delay": "0s"}})
+        }
+        StrategyKind::Canary => json!({"canary": {"steps": [
+            {"weight": 20, "pause": pause}, {"weight": 50, "pause": pause}]}}),
+    };
+    serde_json::from_value(value).map_err(|e| ServerError::BadRequest(e.to_string()))
+}
+
+impl App {
+    pub(crate) fn next_id(&self, service: &str) -> String {
+        let mut svcs = self.svcs();
+        let svc = svcs.entry(service.to_string()).or_default();
+        svc.deployments += 1;
+        format!("{service}-{}", svc.deployments)
+    }
+
+    fn refuse_if_stopped(&self) -> Result<(), ServerError> {
+        if self.emergency.load(Ordering::Acquire) {
+            return Err(ServerError::Conflict(
+                "an emergency stop is in force; run `gantry start` first".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn refuse_if_active(&self, service: &str) -> Result<(), ServerError> {
+        if let Some(active) = self.svcs().get(service).and_then(|s| s.active.clone()) {
+            return Err(ServerError::Conflict(format!(
+                "deployment {} of {service} ({} → {}) is {}; wait for it, or `gantry abort {service}`",
+                active.id,
+                active.plan.from.as_deref().unwrap_or("nothing"),
+                active.plan.to,
+                active.status().phase.name().replace('_', " ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts a deployment; it runs in the background. Returns its first status.
+    pub async fn deploy(
+        self: &Arc<Self>,
+        service: &str,
+        req: DeployRequest,
+    ) -> Result<DeploymentStatus, ServerError> {
+        let config = self.service_config(service)?.clone();
+        if !config.releases.contains_key(&req.version) {
+            return Err(ServerError::BadRequest(format!(
+                "service '{service}' has no release '{}'; releases: {}",
+                req.version,
+                config
+                    .releases
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let _guard = self.ops.lock().await;
+        self.refuse_if_stopped()?;
+        self.refuse_if_active(service)?;
+        let stable = self.svcs().get(service).and_then(|s| s.stable.clone());
+        if stable.as_deref() == Some(req.version.as_str()) {
+            return Err(ServerError::Conflict(format!(
+                "{service} already runs {}; nothing to deploy",
+                req.version
+            )));
+        }
+        let strategy = strategy_for(&config, req.strategy)?;
+        let plan = plan_deploy(service, &config, stable.as_deref(), &req.version, &strategy);
+        let id = self.next_id(service);
+        let steps: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
+        let dep = Arc::new(Deployment::new(id.clone(), plan));
+        self.svcs().entry(service.to_string()).or_default().active = Some(Arc::clone(&dep));
+        self.deployments_mut().insert(id.clone(), Arc::clone(&dep));
+        dep.enter(
+            self,
+            Phase::Started,
+            By::Operator,
+            json!({"steps": steps}),
+            format!(
+                "deploy {} → {} ({})",
+                dep.plan.from.as_deref().unwrap_or("nothing"),
+                dep.plan.to,
+                dep.plan.strategy
+            ),
+        )
+        .await;
+        self.spawn(&dep);
+        Ok(dep.status())
+    }
+
+    pub(crate) fn spawn(self: &Arc<Self>, dep: &Arc<Deployment>) {
+        let task = tokio::spawn(execute(Arc::clone(self), Arc::clone(dep)));
+        *dep.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    pub(crate) fn deployments_mut(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, Arc<Deployment>>> {
+        self.deployments.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn deployment(&self, id: &str) -> Result<DeploymentStatus, ServerError> {
+        self.deployments_mut()
+            .get(id)
+            .map(|d| d.status())
+            .ok_or_else(|| {
+                ServerError::NotFound(format!(
+                    "no deployment '{id}' since the control plane started"
+                ))
+            })
+    }
+
+    /// promote, pause, resume or abort the service's running deployment.
+    pub async fn operate(&self, service: &str, op: Op) -> Result<DeploymentStatus, ServerError> {
+        self.service_config(service)?;
+        let dep = self
+            .svcs()
+            .get(service)
+            .and_then(|s| s.active.clone())
+            .ok_or_else(|| {
+                ServerError::Conflict(format!("no deployment of {service} is running"))
+            })?;
+        let phase = dep.status().phase;
+        phase.allows(op).map_err(ServerError::Conflict)?;
+        match op {
+            Op::Promote => dep.request(|r| {
+                r.promote = true;
+                r.pause = false;
+            }),
+            Op::Abort => dep.request(|r| r.abort = true),
+            Op::Pause => {
+                dep.request(|r| r.pause = true);
+                dep.enter(
+                    self,
+                    Phase::Paused,
+                    By::Operator,
+                    json!({"reason": "paused by the operator"}),
+                    "paused by the operator".into(),
+                )
+                .await;
+            }
+            Op::Resume => {
+                dep.request(|r| r.pause = false);
+                dep.enter(
+                    self,
+                    Phase::Progressing,
+                    By::Operator,
+                    json!({"resumed": true}),
+                    "resumed by the operator".into(),
+                )
+                .await;
+            }
+        }
+        Ok(dep.status())
+    }
+
+    /// Plans a return to `to` (default: the previous stable version); runs it unless
+    /// `dry_run`, which changes and records nothing.
+    pub async fn rollback(
+        self: &Arc<Self>,
+        service: &str,
+        req: RollbackRequest,
+    ) -> Result<serde_json::Value, ServerError> {
+        let config = self.service_config(service)?.clone();
+        let _guard = if req.dry_run {
+            None
+        } else {
+            Some(self.ops.lock().await)
+        };
+        if !req.dry_run {
+            self.refuse_if_stopped()?;
+        }
+        self.refuse_if_active(service)?;
+        let (stable, history) = self
+            .svcs()
+            .get(service)
+            .map(|s| (s.stable.clone(), s.history.clone()))
+            .unwrap_or_default();
+        let to = match req.to {
+            Some(v) => v,
+            None => history.last().cloned().ok_or_else(|| {
+                ServerError::Conflict(format!(
+                    "{service} has no earlier version to roll back to; name one with --to"
+                ))
+            })?,
+        };
+        if !config.releases.contains_key(&to) {
+            return Err(ServerError::BadRequest(format!(
+                "service '{service}' has no release '{to}'; releases: {}",
+                config
+                    .releases
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if stable.as_deref() == Some(to.as_str()) {
+            return Err(ServerError::Conflict(format!(
+                "{service} already runs {to}"
+            )));
+        }
+        let deadline = config.strategy.progress_deadline().as_millis();
+        let mut plan: Plan = plan_rollback(
+            service,
+            &to,
+            *config.instances,
+            &self.counts(service),
+            deadline,
+        );
+        plan.from = stable.clone();
+        let steps: Vec<String> = plan.steps.iter().map(ToString::to_string).collect();
+        if req.dry_run {
+            return Ok(json!({"dry_run": true, "plan": plan, "steps": steps}));
+        }
+        let id = self.next_id(service);
+        let dep = Arc::new(Deployment::new(id.clone(), plan));
+        self.svcs().entry(service.to_string()).or_default().active = Some(Arc::clone(&dep));
+        self.deployments_mut().insert(id.clone(), Arc::clone(&dep));
+        dep.set_phase(Phase::Progressing);
+        self.record_for(
+            Some(&dep),
+            By::Operator,
+            "rollback.planned",
+            json!({"id": id, "service": service, "from": stable, "to": to, "steps": steps, "reason": "manual rollback"}),
+            format!("rollback {} → {to} planned", stable.as_deref().unwrap_or("nothing")),
+        )
+        .await;
+        self.spawn(&dep);
+        Ok(json!({"dry_run": false, "deployment": dep.status(), "steps": steps}))
+    }
+
+    /// Emergency stop: every service answers 503, running deployments are aborted, every
+    /// instance is stopped, and the state is CRITICAL until `start`.
+    pub async fn emergency_stop(&self) -> Result<serde_json::Value, ServerError> {
+        let _guard = self.ops.lock().await;
+        self.emergency.store(true, Ordering::Release);
+        let names: Vec<String> = self.config.services.keys().cloned().collect();
+        for name in &names {
+            let mut traffic = self.driver.traffic(name);
+            traffic.emergency_stop = true;
+            self.driver.set_traffic(name, &traffic);
+        }
+        let active: Vec<Arc<Deployment>> = self
+            .svcs()
+            .values()
+            .filter_map(|s| s.active.clone())
+            .collect();
+        for dep in &active {
+            dep.request(|r| {
+                r.abort = true;
+                r.emergency = true;
+            });
+        }
+        for dep in &active {
+            let task = dep.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(task) = task {
+                let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+            }
+        }
+        let mut stopped = 0;
+        for name in &names {
+            for i in self.driver.instances(name) {
+                stopped += 1;
+                let _ = self.driver.stop(name, &i.instance).await;
+            }
+        }
+        self.record(
+            By::Operator,
+            "control.emergency_stop",
+            json!({"status": "CRITICAL", "services": names, "instances_stopped": stopped,
+                   "aborted": active.iter().map(|d| d.id.clone()).collect::<Vec<_>>()}),
+        )
+        .await;
+        Ok(json!({"status": "CRITICAL", "instances_stopped": stopped}))
+    }
+
+    /// Ends an emergency stop: the stable version of every service is started again and
+    /// gets traffic once ready.
+    pub async fn start_after_stop(&self) -> Result<serde_json::Value, ServerError> {
+        let _guard = self.ops.lock().await;
+        if !self.emergency.load(Ordering::Acquire) {
+            return Err(ServerError::Conflict(
+                "no emergency stop is in force".into(),
+            ));
+        }
+        let mut started = Vec::new();
+        for (name, svc) in &self.config.services {
+            let stable = self.svcs().get(name).and_then(|s| s.stable.clone());
+            if let Some(v) = stable {
+                let deadline = svc.strategy.progress_deadline().as_std();
+                if let Err(e) = self
+                    .start_and_wait(name, &v, *svc.instances, deadline, || false)
+                    .await
+                {
+                    return Err(ServerError::Conflict(format!(
+                        "{name} {v} did not become ready: {e}; still stopped"
+                    )));
+                }
+                started.push(format!("{name} {v}"));
+            }
+        }
+        self.emergency.store(false, Ordering::Release);
+        for name in self.config.services.keys() {
+            let stable = self.svcs().get(name).and_then(|s| s.stable.clone());
+            let mut traffic = self.driver.traffic(name);
+            traffic.emergency_stop = false;
+            traffic.weights = stable.iter().map(|v| (v.clone(), 100)).collect();
+            self.driver.set_traffic(name, &traffic);
+        }
+        self.record(
+            By::Operator,
+            "control.started",
+            json!({"after_emergency_stop": true, "started": started}),
+        )
+        .await;
+        Ok(json!({"status": "OPERATIONAL", "started": started}))
+    }
+
+    pub fn ps(&self) -> Ps {
+        let emergency = self.emergency.load(Ordering::Acquire);
+        let mut degraded = false;
+        let services: Vec<ServiceView> = self
+            .config
+            .services
+            .keys()
+            .map(|name| {
+                let svc = self.svcs().get(name).cloned().unwrap_or_default();
+                let instances = self.driver.instances(name);
+                let traffic = self.driver.traffic(name);
+                if svc.stable.is_some() && !instances.iter().any(|i| i.ready) {
+                    degraded = true;
+                }
+                if instances
+                    .iter()
+                    .any(|i| i.phase == gantry_deploy::InstancePhase::CrashLooping)
+                {
+                    degraded = true;
+                }
+                ServiceView {
+                    name: name.clone(),
+                    listen: self.driver.listen_addr(name).map(|a| a.to_string()),
+                    preview: self.driver.preview_addr(name).map(|a| a.to_string()),
+                    stable: svc.stable.clone(),
+                    weights: traffic.weights,
+                    emergency_stop: traffic.emergency_stop,
+                    deployment: svc.active.as_ref().map(|d| d.status()),
+                    instances,
+                }
+            })
+            .collect();
+        Ps {
+            status: if emergency {
+                "CRITICAL"
+            } else if degraded {
+                "DEGRADED"
+            } else {
+                "OPERATIONAL"
+            },
+            emergency_stop: emergency,
+            services,
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Start-up from the ledger: orphans of a previous control plane are killed (recognised by
+//! process group and `GANTRY_INSTANCE`), each service is served again by its stable version,
+//! and a deployment the restart interrupted is rolled back (default) or resumed
+//! (`on_restart: resume`).
+
+use std::sync::Arc;
+
+use gantry_config::OnRestart;
+use gantry_deploy::{Driver, Phase, plan_deploy};
+use gantry_driver_local::{Orphan, kill_orphan};
+use gantry_state::State;
+use serde_json::json;
+
+use crate::app::{App, By};
+use crate::deployment::Deployment;
+
+/// Kills the previous control plane's instances. Returns (instance, outcome) pairs.
+pub(crate) async fn kill_orphans(app: &App, state: &State) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (service, view) in &state.services.services {
+        for (instance, inst) in &view.instances {
+            let Some(pgid) = inst.pgid.and_then(|p| i32::try_from(p).ok()) else {
+                continue;
+            };
+            let outcome = match kill_orphan(pgid, instance).await {
+                Orphan::Killed => "killed",
+                Orphan::Gone => "gone",
+                Orphan::NotOurs => "not ours (left alone)",
+            };
+            let body = json!({"service": service, "instance": instance, "version": inst.version,
+                              "pid": inst.pid, "pgid": pgid, "result": outcome});
+            app.record(By::System, "instance.killed", body.clone())
+                .await;
+            out.push(body);
+        }
+    }
+    out
+}
+
+/// Restores every service and settles interrupted deployments.
+pub(crate) async fn restore(app: &Arc<App>, state: &State, killed: Vec<serde_json::Value>) {
+    let emergency = state.services.emergency_stop;
+    let mut settled = Vec::new();
+    let mut restored = Vec::new();
+    for (name, svc) in &app.config.services {
+        let view = state.services.services.get(name);
+        let mut stable = view
+            .and_then(|v| v.stable.clone())
+            .filter(|v| svc.releases.contains_key(v));
+        {
+            let mut svcs = app.svcs();
+            let s = svcs.entry(name.clone()).or_default();
+            s.stable = stable.clone();
+            s.history = view.map(|v| v.history.clone()).unwrap_or_default();
+            s.deployments = view.map_or(0, |v| v.deployments);
+        }
+        let interrupted = view
+            .and_then(|v| v.deployment.clone())
+            .filter(|d| d.in_progress());
+        let mut resume = None;
+        if let Some(d) = &interrupted {
+            let dep = Deployment::new(
+                d.id.clone(),
+                plan_deploy(name, svc, d.from.as_deref(), &d.to, &svc.strategy),
+            );
+            if svc.on_restart == OnRestart::Resume && !emergency && d.strategy != "rollback" {
+                resume = Some(Arc::new(dep));
+            } else if let Some(from) = d.from.clone() {
+                dep.enter(app, Phase::RolledBack, By::System,
+                    json!({"to": from, "reason": "the control plane restarted during the deployment"}),
+                    format!("rolled back to {from} after a control-plane restart")).await;
+                stable = Some(from.clone());
+                app.svcs().entry(name.clone()).or_default().stable = Some(from);
+            } else {
+                dep.enter(
+                    app,
+                    Phase::Failed,
+                    By::System,
+                    json!({"reason": "the control plane restarted during the first deployment"}),
+                    "failed: control plane restarted".into(),
+                )
+                .await;
+            }
+            settled.push(
+                json!({"id": d.id, "action": if resume.is_some() { "resume" } else { "rollback" }}),
+            );
+        }
+        if emergency {
+            let mut t = app.driver.traffic(name);
+            t.emergency_stop = true;
+            app.driver.set_traffic(name, &t);
+            continue;
+        }
+        if let Some(v) = &stable {
+            let deadline = svc.strategy.progress_deadline().as_std();
+            match app
+                .start_and_wait(name, v, *svc.instances, deadline, || false)
+                .await
+            {
+                Ok(()) => {
+                    app.shift(None, name, &[(v.clone(), 100)].into_iter().collect())
+                        .await;
+                    restored.push(format!("{name} {v}"));
+                }
+                Err(e) => {
+                    tracing::error!(service = %name, error = %e, "stable version did not come back")
+                }
+            }
+        }
+        if let Some(dep) = resume {
+            app.svcs().entry(name.clone()).or_default().active = Some(Arc::clone(&dep));
+            app.deployments_mut()
+                .insert(dep.id.clone(), Arc::clone(&dep));
+            dep.enter(
+                app,
+                Phase::Progressing,
+                By::System,
+                json!({"resumed_after_restart": true}),
+                "resumed after a control-plane restart".into(),
+            )
+            .await;
+            app.spawn(&dep);
+        }
+    }
+    if !killed.is_empty() || !settled.is_empty() || !restored.is_empty() {
+        app.record(By::System, "control.recovered",
+            json!({"orphans": killed, "deployments": settled, "restored": restored, "emergency_stop": emergency})).await;
+    }
+}
