@@ -137,7 +137,31 @@ fn append_heartbeat(path: &Path, label: &str, started: Instant) {
     }
 }
 
-/// Runs `sh -c COMMAND` in its own process group. `on_line` sees each masked output line
+/// Shell builtins and keywords: a command starting with one of these needs the shell.
+const SH_WORDS: &[&str] = &[
+    ".", ":", "alias", "break", "case", "cd", "command", "continue", "eval", "exec", "exit",
+    "export", "for", "if", "read", "readonly", "return", "set", "shift", "source", "times", "trap",
+    "ulimit", "umask", "unalias", "unset", "until", "wait", "while", "{", "!",
+];
+
+/// The argument vector of a command the shell would only split on spaces (no quoting,
+/// expansion, redirection or builtins), so it can be executed without starting `sh` —
+/// the same fast path make takes. `None`: run it through `sh -c`.
+fn direct_argv(command: &str) -> Option<Vec<&str>> {
+    let plain = command
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" -_./,:=+@%".contains(&b));
+    let argv: Vec<&str> = command.split_ascii_whitespace().collect();
+    let first = argv.first()?;
+    // `NAME=value cmd` is an assignment the shell must handle.
+    if !plain || SH_WORDS.contains(first) || first.contains('=') {
+        return None;
+    }
+    Some(argv)
+}
+
+/// Runs COMMAND (through `sh -c` unless it is a plain argument list) in its own process
+/// group. `on_line` sees each masked output line
 /// (for live views).
 pub async fn run_process(
     spec: ProcessSpec<'_>,
@@ -145,10 +169,19 @@ pub async fn run_process(
     stop: &mut watch::Receiver<Option<String>>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> ProcessEnd {
-    let mut cmd = tokio::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(spec.command)
-        .current_dir(&spec.cwd)
+    let mut cmd = match direct_argv(spec.command) {
+        Some(argv) => {
+            let mut cmd = tokio::process::Command::new(argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        }
+        None => {
+            let mut cmd = tokio::process::Command::new("sh");
+            cmd.arg("-c").arg(spec.command);
+            cmd
+        }
+    };
+    cmd.current_dir(&spec.cwd)
         .envs(spec.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -157,7 +190,12 @@ pub async fn run_process(
         .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(child) => child,
-        Err(e) => return ProcessEnd::SpawnFailed(format!("cannot start sh: {e}")),
+        // Like the shell: a command that is not found exits 127.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            log.note(&format!("{}: command not found", spec.command));
+            return ProcessEnd::Exited(127);
+        }
+        Err(e) => return ProcessEnd::SpawnFailed(format!("cannot start `{}`: {e}", spec.command)),
     };
     let pgid = child.id().map(|p| p as i32);
     let marker = pgid.map(|p| spec.running_dir.join(p.to_string()));
@@ -247,4 +285,32 @@ pub async fn run_process(
     }
     // _guard kills whatever is left of the group (background grandchildren).
     ending.unwrap_or(ProcessEnd::Exited(status.unwrap_or(-1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_argv;
+
+    #[test]
+    fn plain_commands_skip_the_shell() {
+        assert_eq!(direct_argv("true"), Some(vec!["true"]));
+        assert_eq!(direct_argv("sleep 1"), Some(vec!["sleep", "1"]));
+        assert_eq!(
+            direct_argv("cargo test -p x"),
+            Some(vec!["cargo", "test", "-p", "x"])
+        );
+        for cmd in [
+            "exit 3",
+            "echo $HOME",
+            "a && b",
+            "echo 'x'",
+            "FOO=1 env",
+            "cd /tmp",
+            "a > f",
+            "",
+            "x *",
+        ] {
+            assert_eq!(direct_argv(cmd), None, "{cmd}");
+        }
+    }
 }
