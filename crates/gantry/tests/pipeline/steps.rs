@@ -110,3 +110,22 @@ fn builtin_actions_are_not_pretended() {
         .fails_with(1)
         .says("not available yet");
 }
+
+#[test]
+fn heartbeat_lines_while_a_step_runs() {
+    let p = project(
+        "\n  p:\n    stages:\n      - { name: s, steps: [ { name: long, run: sleep 1.2, heartbeat: 300ms } ] }\n",
+    );
+    p.gantry(&["run", "p"]).ok();
+    let run = last_run(&p);
+    let text = std::fs::read_to_string(p.path().join(format!(".gantry/runs/{run}/heartbeat.log")))
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 2, "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("20") && l.contains("Z s/long running")),
+        "{text}"
+    );
+}
