@@ -170,3 +170,7 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.describe()))
     }
 }
+
+pub mod demo;
+pub mod load;
+pub mod serve;

@@ -4,9 +4,9 @@
 
 mod client;
 mod control;
-mod rollout;
 mod ps;
 mod rollback;
+mod rollout;
 mod serve;
 pub mod token;
 

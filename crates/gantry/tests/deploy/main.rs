@@ -1,0 +1,154 @@
+//! Deployment integration tests: the real `gantry serve` with real demo-app instances on
+//! 127.0.0.1, under load from this process, counting every failed request.
+
+mod basics;
+mod control;
+mod rollback;
+mod strategies;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gantry_test_support::TestProject;
+use gantry_test_support::demo::{demo_app, free_port};
+use gantry_test_support::serve::Serve;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_gantry");
+
+/// A project whose service `web` has releases v1, v2 (good), v3 (50% errors), slow
+/// (400ms), never (never ready) and the given strategy; plus a running control plane.
+pub struct Env {
+    pub p: TestProject,
+    pub serve: Serve,
+    pub port: u16,
+}
+
+pub struct Opts {
+    pub instances: u32,
+    pub strategy: &'static str,
+    pub extra: &'static str,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            instances: 1,
+            strategy: "{ canary: { steps: [ {weight: 20, pause: 1500ms}, {weight: 50, pause: 1500ms} ], progress_deadline: 4s } }",
+            extra: "",
+        }
+    }
+}
+
+pub fn config(demo: &std::path::Path, port: u16, opts: &Opts) -> String {
+    let d = demo.display();
+    format!(
+        r#"project: test
+agents:
+  planner: {{ id: PlanAgent }}
+  operator: {{ id: OperationsBoardAgent }}
+  verifier: {{ id: ReviewAgent }}
+services:
+  web:
+    listen: 127.0.0.1:{port}
+    instances: {instances}
+    releases:
+      v1: {{ run: "{d} --port {{port}} --version v1" }}
+      v2: {{ run: "{d} --port {{port}} --version v2" }}
+      v3: {{ run: "{d} --port {{port}} --version v3 --error-rate 0.5" }}
+      slow: {{ run: "{d} --port {{port}} --version slow --latency 400ms" }}
+      never: {{ run: "{d} --port {{port}} --version never --fail-readiness" }}
+    health:
+      readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
+    strategy: {strategy}
+    analysis: {{ error_rate: "< 5%", latency_p99: "< 250ms", min_requests: 10, window: 1s }}
+{extra}"#,
+        instances = opts.instances,
+        strategy = opts.strategy,
+        extra = opts.extra,
+    )
+}
+
+impl Env {
+    pub fn new(opts: Opts) -> Env {
+        let p = TestProject::init(BIN);
+        let port = free_port();
+        let demo: PathBuf = demo_app(std::path::Path::new(BIN));
+        std::fs::write(p.path().join("gantry.yaml"), config(&demo, port, &opts)).unwrap();
+        p.gantry(&["check"]).ok();
+        let serve = Serve::start(&p);
+        Env { p, serve, port }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn ps(&self) -> Value {
+        self.p.gantry(&["ps", "--json"]).ok().json()
+    }
+
+    pub fn web(&self) -> Value {
+        self.ps()["services"][0].clone()
+    }
+
+    /// Kinds of all ledger entries, in order.
+    pub fn kinds(&self) -> Vec<String> {
+        self.entries()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    pub fn entries(&self) -> Vec<Value> {
+        self.p
+            .ledger_lines()
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn deploy_v1(&self) {
+        self.p
+            .gantry(&["deploy", "web", "--version", "v1", "--wait"])
+            .ok();
+    }
+
+    /// Waits until `f` holds (polling every 50ms), or panics after `secs` with the log.
+    pub fn wait_for(&self, secs: u64, what: &str, mut f: impl FnMut(&Env) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !f(self) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; ps: {:#}\nserve log:\n{}",
+                self.ps(),
+                self.serve.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// One `GET path` on a fresh connection: (status, raw response head).
+pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}

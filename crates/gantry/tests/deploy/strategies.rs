@@ -1,0 +1,164 @@
+//! Blue-green with a preview address, rolling with several instances, and the operator's
+//! promote / pause / resume / abort.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use gantry_test_support::demo::free_port;
+use gantry_test_support::load::Load;
+
+use crate::{Env, Opts, http_get};
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+#[test]
+fn blue_green_serves_green_on_the_preview_address_until_promoted() {
+    let preview = free_port();
+    let env = Env::new(Opts {
+        strategy: leak(format!(
+            "{{ blue_green: {{ preview_listen: 127.0.0.1:{preview}, scale_down_delay: 500ms, progress_deadline: 5s }} }}"
+        )),
+        ..Opts::default()
+    });
+    env.deploy_v1();
+    let load = Load::start(env.addr(), 150, 4);
+    env.p.gantry(&["deploy", "web", "--version", "v2"]).ok();
+    env.wait_for(20, "green waiting for promote", |e| {
+        e.web()["deployment"]["waiting_for_promote"] == true
+    });
+    let (status, head) = http_get(SocketAddr::from(([127, 0, 0, 1], preview)), "/", None);
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-version: v2"),
+        "{head}"
+    );
+    let snapshot = load.snapshot();
+    assert_eq!(
+        snapshot.served_by("v2"),
+        0,
+        "no main traffic to green before promotion"
+    );
+    env.p.gantry(&["promote", "web"]).ok();
+    env.wait_for(20, "blue-green done", |e| e.web()["deployment"].is_null());
+    std::thread::sleep(Duration::from_millis(300));
+    let stats = load.stop();
+    assert_eq!(stats.failures(&[]), 0, "{stats:?}");
+    let web = env.web();
+    assert_eq!(web["stable"], "v2");
+    assert!(
+        web["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["version"] == "v2")
+    );
+    let promoted = env
+        .entries()
+        .into_iter()
+        .find(|e| e["kind"] == "deployment.state.promoted" && e["body"]["to"] == "v2")
+        .unwrap();
+    assert_eq!(promoted["actor"]["role"], "operator");
+}
+
+#[test]
+fn rolling_replaces_instances_a_batch_at_a_time_without_failures() {
+    let env = Env::new(Opts {
+        instances: 3,
+        strategy: "{ rolling: { max_surge: 1, max_unavailable: 0, progress_deadline: 5s } }",
+        ..Opts::default()
+    });
+    env.deploy_v1();
+    assert_eq!(env.web()["instances"].as_array().unwrap().len(), 3);
+    let load = Load::start(env.addr(), 150, 4);
+    let out = env
+        .p
+        .gantry(&["deploy", "web", "--version", "v2", "--wait"])
+        .ok()
+        .stdout();
+    assert!(
+        out.contains("traffic v1=2 v2=1") && out.contains("traffic v1=1 v2=2"),
+        "{out}"
+    );
+    let stats = load.stop();
+    assert_eq!(stats.failures(&[]), 0, "{stats:?}");
+    let web = env.web();
+    let instances = web["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 3);
+    assert!(
+        instances
+            .iter()
+            .all(|i| i["version"] == "v2" && i["ready"] == true)
+    );
+}
+
+#[test]
+fn pause_resume_promote_and_abort() {
+    let env = Env::new(Opts {
+        strategy: "{ canary: { steps: [ {weight: 20} ], progress_deadline: 5s } }",
+        ..Opts::default()
+    });
+    env.deploy_v1();
+    let load = Load::start(env.addr(), 100, 4);
+    // A step without pause waits for `gantry promote`.
+    env.p.gantry(&["deploy", "web", "--version", "v2"]).ok();
+    env.wait_for(20, "canary waiting", |e| {
+        e.web()["deployment"]["waiting_for_promote"] == true
+    });
+    env.p
+        .gantry(&["deploy", "web", "--version", "v3"])
+        .fails_with(1)
+        .says("is paused");
+    env.p
+        .gantry(&["promote", "web"])
+        .ok()
+        .says("promotion requested");
+    env.wait_for(20, "promotion", |e| e.web()["stable"] == "v2");
+    env.p.gantry(&["resume", "web"]).fails_with(1);
+
+    // Pause, resume, then abort: traffic goes back to v2.
+    env.p.gantry(&["deploy", "web", "--version", "v1"]).ok();
+    env.wait_for(20, "second canary waiting", |e| {
+        e.web()["deployment"]["waiting_for_promote"] == true
+    });
+    env.p
+        .gantry(&["pause", "web"])
+        .fails_with(1)
+        .says("cannot pause");
+    env.p.gantry(&["abort", "web"]).ok().says("abort requested");
+    env.wait_for(20, "abort done", |e| e.web()["deployment"].is_null());
+    let stats = load.stop();
+    assert_eq!(stats.failures(&[]), 0, "{stats:?}");
+    let web = env.web();
+    assert_eq!(web["stable"], "v2");
+    assert_eq!(web["weights"]["v2"], 100);
+    assert!(
+        web["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["version"] == "v2")
+    );
+    let kinds = env.kinds();
+    assert!(kinds.contains(&"deployment.state.paused".into()));
+    assert!(kinds.contains(&"deployment.state.aborted".into()));
+}
+
+#[test]
+fn an_operator_pause_holds_a_timed_step_until_resume() {
+    let env = Env::new(Opts {
+        strategy: "{ canary: { steps: [ {weight: 20, pause: 1s} ], progress_deadline: 5s } }",
+        ..Opts::default()
+    });
+    env.deploy_v1();
+    env.p.gantry(&["deploy", "web", "--version", "v2"]).ok();
+    env.wait_for(20, "canary at 20%", |e| e.web()["weights"]["v2"] == 20);
+    env.p.gantry(&["pause", "web"]).ok().says("paused");
+    std::thread::sleep(Duration::from_millis(2000));
+    let web = env.web();
+    assert_eq!(web["weights"]["v2"], 20, "held while paused: {web}");
+    assert_eq!(web["deployment"]["phase"], "paused");
+    env.p.gantry(&["resume", "web"]).ok();
+    env.wait_for(20, "promotion", |e| e.web()["stable"] == "v2");
+}
