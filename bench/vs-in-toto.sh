@@ -7,7 +7,7 @@ N=${1:-200}
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v in-toto-run >/dev/null || python3 -m pip install --quiet in-toto
 cargo build --release --quiet -p gantry --manifest-path "$root/Cargo.toml"
-gantry="$root/target/release/gantry"
+gantry="${CARGO_TARGET_DIR:-$root/target}/release/gantry"
 
 work=$(mktemp -d -t gantry-vs-intoto-XXXXXX)
 trap 'rm -rf "$work"' EXIT
