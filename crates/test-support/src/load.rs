@@ -19,6 +19,8 @@ pub struct LoadStats {
     /// Requests that got no HTTP answer (connect error, reset, early close, timeout).
     pub no_answer: u64,
     pub first_errors: Vec<String>,
+    /// Latency of every answered request, in microseconds.
+    pub latencies_us: Vec<u64>,
 }
 
 impl LoadStats {
@@ -43,6 +45,17 @@ impl LoadStats {
             .filter(|((_, v), _)| v == version)
             .map(|(_, n)| n)
             .sum()
+    }
+
+    /// The `q` quantile (0..=1) of answered requests' latency, in milliseconds.
+    pub fn latency_ms(&self, q: f64) -> f64 {
+        let mut v = self.latencies_us.clone();
+        if v.is_empty() {
+            return 0.0;
+        }
+        v.sort_unstable();
+        let i = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+        v[i] as f64 / 1000.0
     }
 
     pub fn with_status(&self, status: u16) -> u64 {
@@ -123,6 +136,7 @@ fn worker(addr: SocketAddr, per: Duration, stop: &AtomicBool, stats: &Mutex<Load
         }
         next += per;
         let mut outcome = Outcome::Stale;
+        let sent = Instant::now();
         for _ in 0..2 {
             let fresh = conn.is_none();
             if conn.is_none() {
@@ -153,7 +167,9 @@ fn worker(addr: SocketAddr, per: Duration, stop: &AtomicBool, stats: &Mutex<Load
         s.requests += 1;
         match outcome {
             Outcome::Answer(status, version) => {
-                *s.answers.entry((status, version)).or_default() += 1
+                *s.answers.entry((status, version)).or_default() += 1;
+                s.latencies_us
+                    .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
             }
             Outcome::Stale => {
                 s.no_answer += 1;
