@@ -57,11 +57,11 @@ BAD_VERSIONS=v3 "$bin/examples/load" "127.0.0.1:$port" 200 4 "$dir/stop-load" > 
 
 say "canary v1 → v2 (waits at 50% for promote)"
 g deploy web --version v2
-until g ps --json | grep -q '"waiting_for_promote": true'; do sleep 0.2; done
+until [[ "$(g ps --json)" == *'"waiting_for_promote": true'* ]]; do sleep 0.2; done
 g ps
 say "gantry promote web"
 g promote web
-until g ps --json | grep -q '"stable": "v2"'; do sleep 0.2; done
+until [[ "$(g ps --json)" == *'"stable": "v2"'* ]]; do sleep 0.2; done
 g ps
 
 say "canary v2 → v3 (a bad release: 50% errors)"
