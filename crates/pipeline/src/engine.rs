@@ -35,6 +35,8 @@ pub struct RunRequest {
     pub resume: Option<gantry_state::Run>,
     /// The process environment, for finding secrets to mask.
     pub env: BTreeMap<String, String>,
+    /// Resume even if the pipeline's definition changed since the run recorded it.
+    pub force: bool,
 }
 
 /// What the engine needs from its host.
@@ -173,27 +175,6 @@ fn new_run_id() -> String {
     )
 }
 
-/// Host name recorded with the pid, so liveness is only judged on the same machine.
-#[must_use]
-pub fn host_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".to_string())
-}
-
-/// Whether a process with this pid exists here (signal 0 checks without sending).
-#[must_use]
-pub fn pid_alive(pid: u32) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None) {
-        Ok(()) => true,
-        Err(e) => e == nix::errno::Errno::EPERM,
-    }
-}
-
 /// Runs (or resumes) a pipeline to its end and records every transition.
 pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, PipelineError> {
     let started = Instant::now();
@@ -224,6 +205,7 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
     let recorder = Recorder::new(services.ledger.clone(), masker);
     let operator = Arc::new(services.operator);
 
+    let definition = crate::definition::definition_sha256(&pipeline);
     let resumed = req.resume.is_some();
     let run = match &req.resume {
         Some(prior) => {
@@ -233,6 +215,7 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
                     reason: "it already succeeded".into(),
                 });
             }
+            crate::definition::check_unchanged(prior, &definition, req.force)?;
             prior.id.clone()
         }
         None => new_run_id(),
@@ -261,12 +244,15 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
     } else {
         BTreeSet::new()
     };
-    let host = host_name();
+    let host = crate::liveness::host_name();
+    let pid = std::process::id();
     let body = json!({
         "run": run,
         "pipeline": req.pipeline,
-        "pid": std::process::id(),
+        "pid": pid,
+        "pid_start": crate::liveness::process_start_time(pid),
         "host": host,
+        "config_sha256": definition,
         "jobs": req.jobs,
         "stages": pipeline.stages.iter().map(|s| s.name.value.clone()).collect::<Vec<_>>(),
         "completed": completed,

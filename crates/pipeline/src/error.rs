@@ -12,6 +12,15 @@ pub enum PipelineError {
     UnknownRun(String),
     #[error("run {run} cannot be resumed: {reason}")]
     NotResumable { run: String, reason: String },
+    #[error(
+        "run {run} was started with another definition of pipeline '{pipeline}' (sha256 {then}…, now {now}…): gantry.yaml changed since; start a new run, or resume anyway with --force"
+    )]
+    DefinitionChanged {
+        run: String,
+        pipeline: String,
+        then: String,
+        now: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -2,8 +2,8 @@
 //! `checkpoint.*` and `budget.*` entries.
 //!
 //! Liveness is not the fold's business: a run whose process died leaves no terminal entry
-//! and folds as `running`. The run records its `pid` and `host` when it starts (and when it
-//! resumes); callers that can look at processes pass a liveness check to
+//! and folds as `running`. The run records its `pid`, the process's start time and `host`
+//! when it starts (and when it resumes), since a pid alone may have been reused; callers that can look at processes pass a liveness check to
 //! [`Runs::mark_interrupted`], and gantry records the finding as a
 //! `pipeline.state.interrupted` entry so that later replays agree without that check.
 
@@ -57,7 +57,15 @@ pub struct Run {
     pub duration_ms: Option<u64>,
     /// The process currently (or last) executing the run, for liveness checks.
     pub pid: u32,
+    /// Start time of that process (clock ticks since boot, Linux `/proc/<pid>/stat` field
+    /// 22), so that a reused pid is not taken for the run's process. `None` where unknown.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
     pub host: String,
+    /// sha256 of the pipeline's definition the run (or its latest resumption) executed, so a
+    /// resume can refuse a changed pipeline. `None` for runs recorded before it was kept.
+    #[serde(default)]
+    pub config_sha256: Option<String>,
     /// Agent id that started the run.
     pub started_by: String,
     /// 1 + the number of resumptions.
@@ -102,7 +110,7 @@ pub struct CheckpointRun {
     pub role: String,
     /// `built_in`, `command` or `manual`.
     pub mode: String,
-    /// `waiting`, `signed`, `vetoed`.
+    /// `waiting`, `signed`, `vetoed`, `timed_out`.
     pub status: String,
     pub requested_seq: u64,
     pub summary_required: bool,
@@ -150,7 +158,9 @@ impl Runs {
                     pipeline: str_field(body, "pipeline"),
                     started: entry.ts.clone(),
                     pid: u64_field(body, "pid").unwrap_or(0) as u32,
+                    pid_start: u64_field(body, "pid_start"),
                     host: str_field(body, "host"),
+                    config_sha256: opt_str(body, "config_sha256"),
                     started_by: entry.actor.id.clone(),
                     attempts: 1,
                     ..Run::default()
@@ -165,7 +175,9 @@ impl Runs {
             "pipeline.state.resumed" => {
                 run.status = RunStatus::Running;
                 run.pid = u64_field(body, "pid").unwrap_or(0) as u32;
+                run.pid_start = u64_field(body, "pid_start");
                 run.host = str_field(body, "host");
+                run.config_sha256 = opt_str(body, "config_sha256");
                 run.attempts += 1;
                 run.ended = None;
                 run.ended_seq = None;
@@ -318,10 +330,101 @@ fn apply_checkpoint(run: &mut Run, entry: &Entry) {
             cp.summary = opt_str(body, "summary");
             run.tokens_used += u64_field(body, "tokens_used").unwrap_or(0);
         }
+        // No decision in time: the run failed on it, and a late `gantry sign` must not
+        // find the checkpoint still waiting.
+        "checkpoint.timed_out" if cp.status == "waiting" => {
+            cp.status = "timed_out".to_string();
+            cp.summary = opt_str(body, "reason");
+        }
         "checkpoint.refused" => cp.refusals.push(Refusal {
             fingerprint: str_field(body, "fingerprint"),
             reason: str_field(body, "reason"),
         }),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gantry_ledger::{Actor, Entry};
+    use serde_json::json;
+
+    use super::*;
+
+    fn entry(seq: u64, kind: &str, body: Value) -> Entry {
+        Entry {
+            seq,
+            ts: String::new(),
+            kind: kind.into(),
+            actor: Actor {
+                role: "operator".into(),
+                id: "Ops".into(),
+                key: String::new(),
+            },
+            body,
+            prev: String::new(),
+            hash: String::new(),
+            sig: String::new(),
+        }
+    }
+
+    #[test]
+    fn process_identity_and_definition_hash_follow_the_latest_attempt() {
+        let mut runs = Runs::default();
+        runs.apply(&entry(1, "pipeline.state.started",
+            json!({"run": "r", "pipeline": "p", "pid": 10, "pid_start": 500, "host": "h", "config_sha256": "aa"})));
+        let run = &runs.runs["r"];
+        assert_eq!(
+            (run.pid, run.pid_start, run.config_sha256.as_deref()),
+            (10, Some(500), Some("aa"))
+        );
+        runs.apply(&entry(2, "pipeline.state.interrupted", json!({"run": "r"})));
+        runs.apply(&entry(
+            3,
+            "pipeline.state.resumed",
+            json!({"run": "r", "pid": 11, "pid_start": 900, "host": "h", "config_sha256": "bb"}),
+        ));
+        let run = &runs.runs["r"];
+        assert_eq!(
+            (run.pid, run.pid_start, run.config_sha256.as_deref()),
+            (11, Some(900), Some("bb"))
+        );
+        // Entries written before these fields existed fold to "unknown".
+        runs.apply(&entry(
+            4,
+            "pipeline.state.started",
+            json!({"run": "old", "pid": 12}),
+        ));
+        assert_eq!(runs.runs["old"].pid_start, None);
+        assert_eq!(runs.runs["old"].config_sha256, None);
+    }
+
+    #[test]
+    fn a_timed_out_checkpoint_takes_no_late_signature() {
+        let mut runs = Runs::default();
+        runs.apply(&entry(
+            1,
+            "pipeline.state.started",
+            json!({"run": "r", "pid": 1}),
+        ));
+        runs.apply(&entry(
+            2,
+            "checkpoint.requested",
+            json!({"run": "r", "stage": "build", "role": "verifier", "mode": "manual"}),
+        ));
+        runs.apply(&entry(
+            3,
+            "checkpoint.timed_out",
+            json!({"run": "r", "stage": "build", "reason": "no signature within 1s"}),
+        ));
+        runs.apply(&entry(
+            4,
+            "checkpoint.signed",
+            json!({"run": "r", "stage": "build"}),
+        ));
+        let cp = &runs.runs["r"].checkpoints[0];
+        assert_eq!(cp.status, "timed_out");
+        assert_eq!(cp.summary.as_deref(), Some("no signature within 1s"));
+        assert_eq!(cp.signer, None);
     }
 }

@@ -55,3 +55,110 @@ fn sigkill_then_interrupted_then_resume_completes() {
         .says("already succeeded");
     verify(&p);
 }
+
+const FLAKY: &str = "
+  p:
+    stages:
+      - { name: first, steps: [ { run: 'echo x >> first-ran' } ] }
+      - { name: second, steps: [ { run: test -f fixed } ] }
+";
+
+#[test]
+fn resume_refuses_a_changed_pipeline_unless_forced() {
+    let p = project(FLAKY);
+    p.gantry(&["run", "p"]).fails_with(1);
+    let run = crate::last_run(&p);
+    let recorded = p.entries_of("pipeline.state.started")[0]["body"]["config_sha256"]
+        .as_str()
+        .expect("the definition's hash is recorded")
+        .to_string();
+    assert_eq!(recorded.len(), 64);
+
+    // Formatting and comments are not the definition: the run resumes (and fails again).
+    let text = std::fs::read_to_string(p.path().join("gantry.yaml")).unwrap();
+    p.write_config(&format!("# reviewed\n{text}"));
+    p.gantry(&["run", "--resume", &run])
+        .fails_with(1)
+        .says("exit code 1");
+
+    // A changed step is: refused with exit 2, and nothing is recorded or run.
+    p.write_config(&text.replace("test -f fixed", "touch fixed"));
+    let before = p.entries().len();
+    p.gantry(&["run", "--resume", &run])
+        .fails_with(2)
+        .says("started with another definition of pipeline 'p'")
+        .says("--force");
+    assert_eq!(
+        p.entries().len(),
+        before,
+        "a refused resume records nothing"
+    );
+    assert!(!p.path().join("fixed").exists());
+
+    p.gantry(&["run", "--resume", &run, "--force"]).ok();
+    assert!(p.path().join("fixed").exists());
+    let resumed = p.entries_of("pipeline.state.resumed");
+    let now = resumed.last().unwrap()["body"]["config_sha256"]
+        .as_str()
+        .unwrap();
+    assert_ne!(
+        now, recorded,
+        "the resumption records the definition it ran"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("first-ran")).unwrap(),
+        "x\n"
+    );
+    verify(&p);
+}
+
+/// A run recorded with a pid that is now some other process (its start time differs) is
+/// interrupted, not running; the same pid with its true start time stays running.
+#[test]
+fn a_reused_pid_is_not_the_run() {
+    let p = project(FLAKY);
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = other.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start: u64 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    for (run, recorded_start) in [("r-reused", start + 1), ("r-live", start)] {
+        let body = serde_json::json!({"run": run, "pipeline": "p", "pid": pid,
+            "pid_start": recorded_start, "host": host.trim()});
+        p.gantry(&[
+            "ledger",
+            "append",
+            "--as",
+            "operator",
+            "--kind",
+            "pipeline.state.started",
+            "--body",
+            &body.to_string(),
+        ])
+        .ok();
+    }
+    let runs = p.gantry(&["--json", "runs"]).ok().json();
+    let status = |id: &str| {
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("r-reused"), "interrupted", "{runs}");
+    assert_eq!(status("r-live"), "running", "{runs}");
+    let _ = other.kill();
+    let _ = other.wait();
+}

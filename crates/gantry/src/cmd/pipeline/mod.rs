@@ -51,6 +51,9 @@ pub struct RunArgs {
     /// Continue run ID from the first stage that did not complete
     #[arg(long, value_name = "ID", conflicts_with = "pipeline")]
     pub resume: Option<String>,
+    /// With --resume: continue even though the pipeline's definition changed
+    #[arg(long, requires = "resume")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,7 +103,8 @@ fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State>
     let me = std::process::id();
     let dead = state.runs.mark_interrupted(|run| {
         // Another machine's run cannot be judged from here.
-        run.host != host || (run.pid != me && gantry_pipeline::pid_alive(run.pid))
+        // A pid whose start time differs from the recorded one was reused by another process.
+        run.host != host || (run.pid != me && gantry_pipeline::run_alive(run.pid, run.pid_start))
     });
     if dead.is_empty() {
         return Ok(state);

@@ -78,6 +78,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
         resume,
         env: std::env::vars().collect(),
+        force: args.force,
     };
     let services = Services {
         ledger,
@@ -96,7 +97,8 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
             PipelineError::UnknownPipeline { .. }
             | PipelineError::Order(..)
             | PipelineError::UnknownRun(_)
-            | PipelineError::NotResumable { .. } => exit::usage(e),
+            | PipelineError::NotResumable { .. }
+            | PipelineError::DefinitionChanged { .. } => exit::usage(e),
             other => exit::failed(other),
         })?;
     view.finish();
