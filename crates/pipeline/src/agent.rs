@@ -1,13 +1,11 @@
-//! How a checkpoint's role decides: the built-in deterministic agent, an external agent
-//! program (JSON task on stdin, JSON answer on stdout), or a signature by hand
-//! (`gantry sign`), polled from the ledger.
+//! How a checkpoint's role decides: the built-in deterministic agent or an external agent
+//! program (JSON task on stdin, JSON answer on stdout). A signature by hand (`gantry sign`)
+//! is watched for in the ledger by `tail`.
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_ledger::Ledger;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,7 +15,7 @@ const MAX_ANSWER: u64 = 1024 * 1024;
 /// How long an external agent may think when the checkpoint sets no timeout.
 pub const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How often a manual checkpoint looks for a signature.
-const POLL: Duration = Duration::from_millis(200);
+pub const POLL: Duration = Duration::from_millis(200);
 
 /// A role's verdict on a checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,54 +179,6 @@ pub async fn external(
         ));
     }
     parse_answer(&out, summary_required).map_err(|e| format!("agent command `{command}`: {e}"))
-}
-
-/// A decision found in the ledger for a manual checkpoint.
-#[derive(Clone, Debug)]
-pub struct Signed {
-    pub approve: bool,
-    pub summary: String,
-    pub tokens_used: u64,
-}
-
-/// Waits until the ledger holds a `checkpoint.signed` or `checkpoint.vetoed` for this run
-/// and stage after `after_seq` (written by `gantry sign` from any process).
-pub async fn wait_for_signature(
-    ledger: Arc<Ledger>,
-    run: &str,
-    stage: &str,
-    after_seq: u64,
-) -> Result<Signed, String> {
-    loop {
-        let l = ledger.clone();
-        let entries = tokio::task::spawn_blocking(move || l.entries())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let found = entries.iter().find(|e| {
-            e.seq > after_seq
-                && (e.kind == "checkpoint.signed" || e.kind == "checkpoint.vetoed")
-                && e.body.get("run").and_then(Value::as_str) == Some(run)
-                && e.body.get("stage").and_then(Value::as_str) == Some(stage)
-        });
-        if let Some(e) = found {
-            return Ok(Signed {
-                approve: e.kind == "checkpoint.signed",
-                summary: e
-                    .body
-                    .get("summary")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                tokens_used: e
-                    .body
-                    .get("tokens_used")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-            });
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 #[cfg(test)]

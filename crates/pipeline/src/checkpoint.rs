@@ -12,6 +12,7 @@ use crate::agent::{self, BuiltInFacts, DEFAULT_AGENT_TIMEOUT, Decision};
 use crate::engine::Ctx;
 use crate::events::Event;
 use crate::manifest::sha256_file;
+use crate::tail::SignatureWatch;
 
 /// Runs the checkpoint; `Err` is the reason the stage fails (veto, missing artefact, ...).
 pub(crate) async fn run_checkpoint(
@@ -82,22 +83,21 @@ pub(crate) async fn run_checkpoint(
                     ctx.run
                 ),
             });
-            let wait = agent::wait_for_signature(
-                ctx.recorder.ledger().clone(),
-                &ctx.run,
-                stage,
-                requested.seq,
-            );
+            let watch =
+                SignatureWatch::new(ctx.recorder.ledger().path(), &ctx.run, stage, requested.seq);
             let limited = async {
-                match timeout {
-                    Some(t) => tokio::time::timeout(t, wait).await.map_err(|_| {
-                        format!(
-                            "{what}: no signature within {}",
-                            cp.timeout.map(|t| t.to_string()).unwrap_or_default()
-                        )
-                    })?,
-                    None => wait.await,
+                let Some(limit) = timeout else {
+                    return watch.wait(agent::POLL).await;
+                };
+                if let Ok(found) = tokio::time::timeout(limit, watch.wait(agent::POLL)).await {
+                    return found;
                 }
+                // A signature may have landed since the last poll: take it rather than
+                // fail a run that was in fact signed in time.
+                if let Some(signed) = watch.poll().await? {
+                    return Ok(signed);
+                }
+                Err(timed_out(ctx, stage, role, &what, cp).await)
             };
             let signed = tokio::select! {
                 r = limited => r?,
@@ -157,6 +157,24 @@ pub(crate) async fn run_checkpoint(
         })
     })?;
     ctx.recorder.flush().await.map_err(|e| e.to_string())
+}
+
+/// Records that no decision came within the checkpoint's timeout (so the checkpoint stops
+/// waiting in the ledger's view and a late `gantry sign` is turned away) and returns the
+/// reason the stage fails with.
+async fn timed_out(ctx: &Ctx, stage: &str, role: &str, what: &str, cp: &Checkpoint) -> String {
+    let limit = cp.timeout.map(|t| t.to_string()).unwrap_or_default();
+    let reason = format!("{what}: no signature within {limit}");
+    let body =
+        json!({"run": ctx.run, "stage": stage, "role": role, "timeout": limit, "reason": reason});
+    if let Err(e) = ctx
+        .recorder
+        .commit(&ctx.operator, "checkpoint.timed_out", &body)
+        .await
+    {
+        return format!("{reason} (and recording that failed: {e})");
+    }
+    reason
 }
 
 type Pending = Option<(gantry_ledger::Signer, &'static str, Value)>;

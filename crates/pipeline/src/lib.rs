@@ -21,6 +21,7 @@ mod mask;
 mod recorder;
 pub mod report;
 mod stage;
+mod tail;
 
 pub use actions::{ActionFuture, Actions, Unavailable, action_name};
 pub use agent::parse_answer;

@@ -175,3 +175,47 @@ fn built_in_agents_sign_the_example_pipeline() {
     assert_eq!(roles, ["planner", "operator", "verifier"]);
     verify(&p);
 }
+
+#[test]
+fn manual_checkpoint_not_signed_in_time_fails_the_run() {
+    let p = project_with(
+        &[("verifier", "manual: true")],
+        "
+  p:
+    stages:
+      - name: build
+        steps: [ { run: 'true' } ]
+        checkpoint: { role: verifier, timeout: 1s }
+      - { name: ship, steps: [ { run: touch shipped } ] }
+      - { name: rollback, if: failure(), steps: [ { run: touch rolled-back } ] }
+",
+    );
+    let start = std::time::Instant::now();
+    p.gantry(&["run", "p"])
+        .fails_with(1)
+        .says("checkpoint 'build' (verifier): no signature within 1s");
+    assert!(start.elapsed() >= Duration::from_secs(1), "it waited");
+    assert!(!p.path().join("shipped").exists());
+    assert!(p.path().join("rolled-back").exists());
+    let run = last_run(&p);
+    let timed_out = p.entries_of("checkpoint.timed_out");
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(timed_out[0]["body"]["stage"], "build");
+    assert_eq!(timed_out[0]["body"]["run"], run.as_str());
+    let failed = p.entries_of("pipeline.state.failed");
+    assert!(
+        failed[0]["body"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("checkpoint 'build' (verifier): no signature within 1s"),
+        "{failed:?}"
+    );
+    let show = p.gantry(&["--json", "runs", "show", &run]).ok().json();
+    assert_eq!(show["checkpoints"][0]["status"], "timed_out");
+    // A signature that comes too late is turned away, and nothing is recorded for it.
+    p.gantry(&["sign", &run, "build", "--as", "verifier"])
+        .fails_with(1)
+        .says("timed out");
+    assert!(p.entries_of("checkpoint.signed").is_empty());
+    verify(&p);
+}

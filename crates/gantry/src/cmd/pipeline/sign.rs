@@ -31,6 +31,13 @@ pub fn run(project: &Project, args: &SignArgs, json: bool) -> anyhow::Result<()>
                 run.id
             ))
         })?;
+    if cp.status == "timed_out" {
+        return Err(exit::failed(format!(
+            "the checkpoint of stage '{stage}' in run {} timed out ({}); the run failed on it, so there is nothing to sign",
+            run.id,
+            cp.summary.as_deref().unwrap_or("no signature in time")
+        )));
+    }
     if cp.status != "waiting" {
         return Err(exit::failed(format!(
             "the checkpoint of stage '{stage}' in run {} is already {} by {}",

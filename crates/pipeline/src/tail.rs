@@ -1,0 +1,266 @@
+//! Waiting for a manual checkpoint's decision, written to the ledger by `gantry sign` from
+//! any process. The ledger is only ever appended to, so each poll reads just the bytes
+//! added since the previous one (complete lines only: a line still being written is read
+//! whole on a later poll) instead of re-reading the file.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use gantry_ledger::Entry;
+use serde_json::Value;
+
+/// Reads a ledger file forward from where the last read stopped.
+pub(crate) struct Tail {
+    path: PathBuf,
+    /// Just past the last complete line read.
+    offset: u64,
+}
+
+impl Tail {
+    /// A tail whose first read covers the whole file.
+    pub fn new(path: &Path) -> Tail {
+        Tail {
+            path: path.to_path_buf(),
+            offset: 0,
+        }
+    }
+
+    /// Entries on the complete lines appended since the last read, keeping only lines for
+    /// which `keep` (a cheap test on the raw text) holds; lines that do not parse are
+    /// skipped (finding those is `ledger verify`'s job, not a waiting run's).
+    pub fn read_new(&mut self, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<Entry>> {
+        let mut file = File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        if len < self.offset {
+            // The file was replaced or cut back: read it again from the start. Callers
+            // filter by seq, so entries seen twice do no harm.
+            self.offset = 0;
+        }
+        if len == self.offset {
+            return Ok(Vec::new());
+        }
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut reader = BufReader::new(file.take(len - self.offset));
+        let mut found = Vec::new();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                // End of file, or a line not yet complete: it is read again next time.
+                break;
+            }
+            self.offset += n as u64;
+            let Ok(text) = std::str::from_utf8(&line) else {
+                continue;
+            };
+            if keep(text)
+                && let Ok(entry) = Entry::parse_line(text)
+            {
+                found.push(entry);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// A decision found in the ledger for a manual checkpoint.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    pub approve: bool,
+    pub summary: String,
+    pub tokens_used: u64,
+}
+
+/// Looks for a `checkpoint.signed` or `checkpoint.vetoed` of one run's stage after a seq.
+pub(crate) struct SignatureWatch {
+    tail: Arc<Mutex<Tail>>,
+    run: String,
+    stage: String,
+    after_seq: u64,
+}
+
+impl SignatureWatch {
+    pub fn new(ledger: &Path, run: &str, stage: &str, after_seq: u64) -> SignatureWatch {
+        SignatureWatch {
+            tail: Arc::new(Mutex::new(Tail::new(ledger))),
+            run: run.to_string(),
+            stage: stage.to_string(),
+            after_seq,
+        }
+    }
+
+    /// One look at what was appended since the last one.
+    pub async fn poll(&self) -> Result<Option<Signed>, String> {
+        let tail = self.tail.clone();
+        let (run, stage, after) = (self.run.clone(), self.stage.clone(), self.after_seq);
+        // File I/O off the async workers; the mutex keeps a poll abandoned by a timeout
+        // from racing the next one over the offset.
+        let entries = tokio::task::spawn_blocking(move || {
+            let mut tail = tail
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            tail.read_new(|line| {
+                (line.contains("\"checkpoint.signed\"") || line.contains("\"checkpoint.vetoed\""))
+                    && line.contains(run.as_str())
+            })
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("reading the ledger: {e}"))?;
+        let found = entries.into_iter().find(|e| {
+            e.seq > after
+                && (e.kind == "checkpoint.signed" || e.kind == "checkpoint.vetoed")
+                && e.body.get("run").and_then(Value::as_str) == Some(self.run.as_str())
+                && e.body.get("stage").and_then(Value::as_str) == Some(stage.as_str())
+        });
+        Ok(found.map(|e| Signed {
+            approve: e.kind == "checkpoint.signed",
+            summary: e
+                .body
+                .get("summary")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            tokens_used: e
+                .body
+                .get("tokens_used")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        }))
+    }
+
+    /// Polls every `period` until a decision appears.
+    pub async fn wait(&self, period: std::time::Duration) -> Result<Signed, String> {
+        loop {
+            if let Some(signed) = self.poll().await? {
+                return Ok(signed);
+            }
+            tokio::time::sleep(period).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use gantry_ledger::{Ledger, Signer, generate_key};
+    use serde_json::json;
+
+    use super::*;
+
+    fn ledger(dir: &Path) -> (Ledger, Signer) {
+        let system = Signer::system(generate_key());
+        let path = dir.join("ledger.jsonl");
+        (Ledger::create(&path, &system, "test").unwrap(), system)
+    }
+
+    #[test]
+    fn reads_only_what_was_appended_and_only_complete_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, signer) = ledger(dir.path());
+        let all = |_: &str| true;
+        let mut tail = Tail::new(ledger.path());
+        let first = tail.read_new(all).unwrap();
+        assert!(!first.is_empty(), "the first read covers the file");
+        assert!(tail.read_new(all).unwrap().is_empty());
+
+        ledger.append(&signer, "a.one", json!({})).unwrap();
+        ledger.append(&signer, "a.two", json!({})).unwrap();
+        let kinds: Vec<String> = tail
+            .read_new(all)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["a.one", "a.two"]);
+
+        // Half a line (a writer mid-append) is left for later, then read once complete.
+        let entry = ledger.append(&signer, "a.three", json!({})).unwrap();
+        let line = entry.to_line().unwrap();
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        let without = &text[..text.len() - line.len()];
+        std::fs::write(ledger.path(), format!("{without}{}", &line[..10])).unwrap();
+        let mut tail = Tail::new(ledger.path());
+        let before = tail.read_new(all).unwrap().len();
+        assert!(tail.read_new(all).unwrap().is_empty());
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(ledger.path())
+            .unwrap();
+        f.write_all(line[10..].as_bytes()).unwrap();
+        let got = tail.read_new(all).unwrap();
+        assert_eq!(got.len(), 1, "{before} before");
+        assert_eq!(got[0].kind, "a.three");
+    }
+
+    #[test]
+    fn the_filter_and_garbage_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, signer) = ledger(dir.path());
+        let mut tail = Tail::new(ledger.path());
+        tail.read_new(|_| true).unwrap();
+        ledger.append(&signer, "b.keep", json!({})).unwrap();
+        ledger.append(&signer, "b.drop", json!({})).unwrap();
+        // Written behind the ledger's back, as a damaged file would read.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(ledger.path())
+            .unwrap();
+        f.write_all(
+            b"not json b.keep
+",
+        )
+        .unwrap();
+        let got = tail.read_new(|l| l.contains("b.keep")).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].kind, "b.keep");
+        assert!(
+            tail.read_new(|_| true).unwrap().is_empty(),
+            "past the bad line"
+        );
+    }
+
+    #[tokio::test]
+    async fn finds_the_decision_for_its_run_and_stage() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ledger, signer) = ledger(dir.path());
+        let requested = ledger
+            .append(
+                &signer,
+                "checkpoint.requested",
+                json!({"run": "r1", "stage": "s"}),
+            )
+            .unwrap();
+        let watch = SignatureWatch::new(ledger.path(), "r1", "s", requested.seq);
+        assert!(watch.poll().await.unwrap().is_none());
+        ledger
+            .append(
+                &signer,
+                "checkpoint.signed",
+                json!({"run": "r2", "stage": "s"}),
+            )
+            .unwrap();
+        ledger
+            .append(
+                &signer,
+                "checkpoint.signed",
+                json!({"run": "r1", "stage": "other"}),
+            )
+            .unwrap();
+        assert!(watch.poll().await.unwrap().is_none());
+        ledger
+            .append(
+                &signer,
+                "checkpoint.vetoed",
+                json!({"run": "r1", "stage": "s", "summary": "no", "tokens_used": 3}),
+            )
+            .unwrap();
+        let d = watch.poll().await.unwrap().expect("the veto");
+        assert!(!d.approve);
+        assert_eq!((d.summary.as_str(), d.tokens_used), ("no", 3));
+    }
+}
