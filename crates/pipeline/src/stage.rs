@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gantry_config::{Step, StepAction};
+use gantry_config::{Condition, Step, StepAction};
 use serde_json::json;
 
 use crate::actions::action_name;
@@ -66,10 +66,17 @@ pub(crate) async fn run_stage(ctx: &Arc<Ctx>, i: usize) -> StageEnd {
         }
         let condition = step.condition.unwrap_or_default();
         // Like a CI job's steps: a step's `if:` looks at the steps of its own stage, so the
-        // steps of a `failure()` rollback stage run by default.
+        // steps of a `failure()` rollback stage run by default. A failure allowed by
+        // `continue_on_error` does not count (as in GitHub Actions). Inside a `failure()`
+        // stage, a step's `failure()` holds too: the stage runs because something failed.
         let failed_so_far = stage_failed.is_some();
+        let runs_on_failure = stage.condition == Some(Condition::Failure);
         let step_name = step.display_name();
-        if !condition.should_run(failed_so_far) {
+        let run_it = match condition {
+            Condition::Failure => failed_so_far || runs_on_failure,
+            other => other.should_run(failed_so_far),
+        };
+        if !run_it {
             ctx.recorder.record(
                 &ctx.operator,
                 "step.state.skipped",

@@ -129,3 +129,81 @@ fn heartbeat_lines_while_a_step_runs() {
         "{text}"
     );
 }
+
+/// Step-level `if: failure()`: a failure allowed by `continue_on_error` does not trigger it
+/// (nor the `failure()` rollback stage); a real failure of an earlier step in the stage
+/// does; inside a `failure()` stage it holds from the start.
+#[test]
+fn step_failure_condition_after_continue_on_error_and_real_failure() {
+    let p = project(
+        "
+  allowed:
+    stages:
+      - name: s
+        steps:
+          - { name: flaky, run: 'exit 5', continue_on_error: true }
+          - { name: on-failure, run: touch a-on-failure, if: failure() }
+          - { name: next, run: touch a-next }
+      - { name: rollback, if: failure(), steps: [ { run: touch a-rolled-back } ] }
+  broken:
+    stages:
+      - name: s
+        steps:
+          - { name: flaky, run: 'exit 5', continue_on_error: true }
+          - { name: early, run: touch b-early, if: failure() }
+          - { name: boom, run: 'exit 3' }
+          - { name: on-failure, run: touch b-on-failure, if: failure() }
+          - { name: skipped, run: touch b-skipped }
+          - { name: always, run: touch b-always, if: always() }
+      - name: rollback
+        if: failure()
+        steps:
+          - { name: undo, run: touch b-rolled-back, if: failure() }
+          - { name: plain, run: touch b-plain }
+",
+    );
+    p.gantry(&["run", "allowed"]).ok();
+    let run = last_run(&p);
+    assert_eq!(
+        p.entries_of("step.state.skipped")
+            .iter()
+            .filter(|e| e["body"]["run"] == run.as_str())
+            .map(|e| e["body"]["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["on-failure"]
+    );
+
+    p.gantry(&["run", "broken"])
+        .fails_with(1)
+        .says("exit code 3");
+    for (file, exists) in [
+        ("a-on-failure", false),
+        ("a-next", true),
+        ("a-rolled-back", false),
+        ("b-early", false),
+        ("b-on-failure", true),
+        ("b-skipped", false),
+        ("b-always", true),
+        ("b-rolled-back", true),
+        ("b-plain", true),
+    ] {
+        assert_eq!(p.path().join(file).exists(), exists, "{file}");
+    }
+    let run = last_run(&p);
+    let show = p.gantry(&["--json", "runs", "show", &run]).ok().json();
+    let steps = &show["stages"][0]["steps"];
+    let status = |name: &str| {
+        steps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("flaky"), "failed");
+    assert_eq!(status("early"), "skipped");
+    assert_eq!(status("on-failure"), "succeeded");
+    assert_eq!(status("skipped"), "skipped");
+    verify(&p);
+}
