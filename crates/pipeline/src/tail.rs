@@ -191,7 +191,7 @@ mod tests {
             .append(true)
             .open(ledger.path())
             .unwrap();
-        f.write_all(line[10..].as_bytes()).unwrap();
+        f.write_all(&line.as_bytes()[10..]).unwrap();
         let got = tail.read_new(all).unwrap();
         assert_eq!(got.len(), 1, "{before} before");
         assert_eq!(got[0].kind, "a.three");

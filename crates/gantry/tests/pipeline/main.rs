@@ -4,6 +4,7 @@ mod budget;
 mod checkpoints;
 mod dag;
 mod evidence;
+mod output;
 mod resume;
 mod steps;
 

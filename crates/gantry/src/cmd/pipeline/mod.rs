@@ -1,5 +1,6 @@
 //! Pipeline commands: run, sign, runs, logs, report.
 
+mod live;
 mod logs;
 mod report;
 mod run;

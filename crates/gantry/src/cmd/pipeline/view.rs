@@ -1,22 +1,23 @@
-//! How a run shows: `--json` prints one event per line; on GitHub Actions, workflow
-//! commands and a step summary; otherwise one line per transition (on a terminal, with
-//! the last output line of a running step refreshed in place).
+//! How a run shows: `--json` prints one event per line (and nothing else); on GitHub
+//! Actions, workflow commands and a step summary; on a terminal, the live view
+//! (`live.rs`); otherwise one plain line per transition, without escape sequences.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use gantry_pipeline::{Event, Observer};
 
+use super::live::Live;
+
 pub enum Style {
     Json,
     Github,
-    Text { tty: bool },
+    Live(Box<Live>),
+    Text,
 }
 
 pub struct View {
     style: Style,
-    /// Whether a transient status line is on screen (terminal only).
-    transient: Mutex<bool>,
     summary: Mutex<Vec<String>>,
 }
 
@@ -26,33 +27,27 @@ impl View {
             Style::Json
         } else if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
             Style::Github
+        } else if std::io::stdout().is_terminal() {
+            Style::Live(Box::new(Live::new()))
         } else {
-            Style::Text {
-                tty: std::io::stdout().is_terminal(),
-            }
+            Style::Text
         };
         View {
             style,
-            transient: Mutex::new(false),
             summary: Mutex::new(Vec::new()),
         }
     }
 
     fn line(&self, text: &str) {
         let mut out = std::io::stdout().lock();
-        let mut transient = self
-            .transient
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *transient {
-            let _ = write!(out, "\r\x1b[2K");
-            *transient = false;
-        }
         let _ = writeln!(out, "{text}");
     }
 
-    /// Writes the GitHub step summary table, if running there.
+    /// Clears the live view; writes the GitHub step summary table, if running there.
     pub fn finish(&self) {
+        if let Style::Live(live) = &self.style {
+            live.finish();
+        }
         if !matches!(self.style, Style::Github) {
             return;
         }
@@ -80,15 +75,7 @@ impl Observer for View {
                     self.line(&text);
                 }
             }
-            (Style::Text { tty: true }, Event::StepOutput { stage, line, .. }) => {
-                let mut out = std::io::stdout().lock();
-                let short: String = line.chars().take(100).collect();
-                let _ = write!(out, "\r\x1b[2K  {stage} │ {short}");
-                let _ = out.flush();
-                if let Ok(mut t) = self.transient.lock() {
-                    *t = true;
-                }
-            }
+            (Style::Live(live), e) => live.event(e),
             (_, Event::StepOutput { .. }) => {}
             (Style::Github, Event::StepStarted { stage, name, .. }) => {
                 self.line(&format!("::group::{stage} / {name}"))
@@ -120,7 +107,8 @@ impl Observer for View {
     }
 }
 
-fn text(event: &Event) -> String {
+/// One plain line for an event (also the live view's lines above its bars).
+pub(super) fn text(event: &Event) -> String {
     match event {
         Event::RunStarted {
             run,
