@@ -64,6 +64,21 @@ impl TestProject {
         }
     }
 
+    /// Appends one entry as `role` with `gantry ledger append`.
+    pub fn append(&self, role: &str, kind: &str, body: impl AsRef<str>) -> Run {
+        let args = [
+            "ledger",
+            "append",
+            "--as",
+            role,
+            "--kind",
+            kind,
+            "--body",
+            body.as_ref(),
+        ];
+        self.gantry(&args)
+    }
+
     /// Runs `gantry ARGS` with `input` on stdin.
     pub fn gantry_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write;

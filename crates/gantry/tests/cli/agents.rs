@@ -54,15 +54,7 @@ fn keygen_registers_a_new_role_in_the_ledger() {
             .iter()
             .any(|e| e["body"]["fingerprint"] == fp.as_str())
     );
-    p.gantry(&[
-        "ledger",
-        "append",
-        "--as",
-        "auditor",
-        "--kind",
-        "audit.done",
-    ])
-    .ok();
+    p.append("auditor", "audit.done", "{}").ok();
     p.gantry(&["ledger", "verify"]).ok();
 }
 
@@ -71,15 +63,15 @@ fn a_missing_or_loose_key_is_a_clear_error() {
     let p = project();
     let key = p.path().join(".gantry/keys/verifier.pem");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
-    p.gantry(&["ledger", "append", "--as", "verifier", "--kind", "x.y"])
+    p.append("verifier", "x.y", "{}")
         .fails_with(2)
         .says("0644")
         .says("chmod 600");
     fs::remove_file(&key).unwrap();
-    p.gantry(&["ledger", "append", "--as", "verifier", "--kind", "x.y"])
+    p.append("verifier", "x.y", "{}")
         .fails_with(2)
         .says("GANTRY_KEY_VERIFIER");
-    p.gantry(&["ledger", "append", "--as", "nobody", "--kind", "x.y"])
+    p.append("nobody", "x.y", "{}")
         .fails_with(2)
         .says("unknown role 'nobody'");
 }
@@ -108,14 +100,12 @@ fn a_key_can_come_from_the_environment() {
 #[test]
 fn rotation_keeps_old_entries_valid_and_retires_the_old_key() {
     let p = project();
-    p.gantry(&["ledger", "append", "--as", "planner", "--kind", "plan.one"])
-        .ok();
+    p.append("planner", "plan.one", "{}").ok();
     let old_pem = fs::read_to_string(p.path().join(".gantry/keys/planner.pem")).unwrap();
     p.gantry(&["agent", "rotate", "planner"])
         .ok()
         .says("rotated planner");
-    p.gantry(&["ledger", "append", "--as", "planner", "--kind", "plan.two"])
-        .ok();
+    p.append("planner", "plan.two", "{}").ok();
     p.gantry(&["ledger", "verify"]).ok();
     let list = p.gantry(&["agent", "list", "--json"]).ok().json();
     let planner = list
@@ -129,14 +119,7 @@ fn rotation_keeps_old_entries_valid_and_retires_the_old_key() {
 
     // The retired key is refused for new entries by the CLI...
     fs::write(p.path().join(".gantry/keys/planner.pem"), &old_pem).unwrap();
-    p.gantry(&[
-        "ledger",
-        "append",
-        "--as",
-        "planner",
-        "--kind",
-        "plan.three",
-    ])
-    .fails_with(2)
-    .says("not the registered active key");
+    p.append("planner", "plan.three", "{}")
+        .fails_with(2)
+        .says("not the registered active key");
 }

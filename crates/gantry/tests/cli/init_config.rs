@@ -95,17 +95,7 @@ fn commands_outside_a_project_explain_what_to_do() {
 #[test]
 fn replay_is_deterministic() {
     let p = project();
-    p.gantry(&[
-        "ledger",
-        "append",
-        "--as",
-        "planner",
-        "--kind",
-        "plan.drafted",
-        "--body",
-        r#"{"steps":3}"#,
-    ])
-    .ok();
+    p.append("planner", "plan.drafted", r#"{"steps":3}"#).ok();
     p.gantry(&["replay"]).ok();
     let first = fs::read(p.path().join(".gantry/state.json")).unwrap();
     fs::remove_file(p.path().join(".gantry/state.json")).unwrap();

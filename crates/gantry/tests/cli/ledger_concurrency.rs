@@ -129,15 +129,7 @@ fn sigkill_at_random_points_loses_no_acknowledged_append() {
         acknowledged.len()
     );
     // The next writer recovers any torn tail before appending.
-    p.gantry(&[
-        "ledger",
-        "append",
-        "--as",
-        "planner",
-        "--kind",
-        "crash.after",
-    ])
-    .ok();
+    p.append("planner", "crash.after", "{}").ok();
     p.gantry(&["ledger", "verify"]).ok();
     let on_disk: BTreeSet<(u64, String)> = entries(&p)
         .iter()
@@ -159,15 +151,7 @@ fn sigkill_at_random_points_loses_no_acknowledged_append() {
 #[test]
 fn a_torn_last_line_is_moved_aside_truncated_and_recorded() {
     let p = project();
-    p.gantry(&[
-        "ledger",
-        "append",
-        "--as",
-        "planner",
-        "--kind",
-        "plan.drafted",
-    ])
-    .ok();
+    p.append("planner", "plan.drafted", "{}").ok();
     let intact = std::fs::read(p.ledger_path()).unwrap();
     let torn = br#"{"seq":99,"ts":"2026-11-25T08:00:00Z","kind":"half.writ"#;
     let mut file = std::fs::OpenOptions::new()
@@ -181,8 +165,7 @@ fn a_torn_last_line_is_moved_aside_truncated_and_recorded() {
         .ok()
         .says("never acknowledged");
     let started = Instant::now();
-    p.gantry(&["ledger", "append", "--as", "planner", "--kind", "plan.next"])
-        .ok();
+    p.append("planner", "plan.next", "{}").ok();
     assert!(started.elapsed() < Duration::from_secs(10));
     let text = std::fs::read(p.ledger_path()).unwrap();
     assert!(

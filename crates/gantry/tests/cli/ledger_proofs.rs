@@ -10,17 +10,8 @@ use crate::project;
 fn an_inclusion_proof_checks_offline_and_fails_when_altered() {
     let p = project();
     for i in 0..6 {
-        p.gantry(&[
-            "ledger",
-            "append",
-            "--as",
-            "planner",
-            "--kind",
-            "plan.step",
-            "--body",
-            &format!("{{\"i\":{i}}}"),
-        ])
-        .ok();
+        p.append("planner", "plan.step", format!("{{\"i\":{i}}}"))
+            .ok();
     }
     p.gantry(&["ledger", "prove", "3"])
         .fails_with(2)
@@ -84,17 +75,8 @@ fn consistency_between_two_seals() {
     p.gantry(&["ledger", "seal"]).ok();
     let first = p.ledger_lines().len() as u64 - 1;
     for i in 0..5 {
-        p.gantry(&[
-            "ledger",
-            "append",
-            "--as",
-            "operator",
-            "--kind",
-            "ops.tick",
-            "--body",
-            &format!("{{\"i\":{i}}}"),
-        ])
-        .ok();
+        p.append("operator", "ops.tick", format!("{{\"i\":{i}}}"))
+            .ok();
     }
     p.gantry(&["ledger", "seal"]).ok();
     let second = p.ledger_lines().len() as u64 - 1;
@@ -122,17 +104,7 @@ fn consistency_between_two_seals() {
 #[test]
 fn export_writes_one_dsse_envelope_per_entry() {
     let p = project();
-    p.gantry(&[
-        "ledger",
-        "append",
-        "--as",
-        "verifier",
-        "--kind",
-        "review.signed",
-        "--body",
-        r#"{"ok":true}"#,
-    ])
-    .ok();
+    p.append("verifier", "review.signed", r#"{"ok":true}"#).ok();
     p.gantry(&[
         "ledger",
         "export",

@@ -34,10 +34,7 @@ fn busy_project() -> TestProject {
             r#"{"text":"quiet night","n":42}"#,
         ),
     ] {
-        p.gantry(&[
-            "ledger", "append", "--as", role, "--kind", kind, "--body", body,
-        ])
-        .ok();
+        p.append(role, kind, body).ok();
     }
     p.gantry(&["ledger", "verify"]).ok();
     p
