@@ -91,7 +91,7 @@ fn step_without_or_with_several_actions() {
         "step in stage 'ci' has several actions (run, deploy)",
     );
     let yaml = with_stages(
-        "      - name: ci\n        steps:\n          - { smoke: 'GET /', status: true, doctor: true }\n",
+        "      - name: ci\n        steps:\n          - { smoke: 'GET / == 200', status: true, doctor: true }\n",
     );
     expect_invalid(
         &yaml,

@@ -4,6 +4,9 @@
 mod monitor;
 mod pipeline;
 mod service;
+mod smoke;
+
+pub use smoke::{SmokeCheck, SmokeTarget};
 
 use crate::error::{Located, SourceFile};
 use crate::{Config, ConfigError, Pos};

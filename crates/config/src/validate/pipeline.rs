@@ -114,6 +114,7 @@ fn check_stage_graph(pipeline_name: &str, pipeline: &Pipeline, p: &mut Problems<
 }
 
 fn check_step(config: &Config, stage: &str, pos: Pos, step: &Step, p: &mut Problems<'_>) {
+    super::smoke::check_smoke(config, stage, step, p);
     let keys = step.action_keys();
     match keys.as_slice() {
         [] => p.add(
