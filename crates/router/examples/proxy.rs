@@ -2,19 +2,29 @@
 //!
 //! ```text
 //! cargo run --release -p gantry-router --example proxy -- \
-//!     --listen 127.0.0.1:18080 --upstream 127.0.0.1:18081 [--upstream ADDR ...]
+//!     --listen 127.0.0.1:18080 --upstream 127.0.0.1:18081 [--upstream ADDR ...] [--workers N]
 //! ```
+//!
+//! `--workers N` sets [`RouterConfig::workers`] (0, the default: a multi-threaded tokio
+//! runtime serves everything, as when the router is embedded without workers).
 //!
 //! Stops gracefully on SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use gantry_router::{Backend, Router, ServiceRoute};
+use gantry_router::{Backend, Router, RouterConfig, ServiceRoute};
 
-fn parse() -> Result<(SocketAddr, Vec<SocketAddr>), String> {
+struct Args {
+    listen: SocketAddr,
+    upstreams: Vec<SocketAddr>,
+    workers: usize,
+}
+
+fn parse() -> Result<Args, String> {
     let mut listen = None;
     let mut upstreams = Vec::new();
+    let mut workers = 0;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut addr = |name: &str| -> Result<SocketAddr, String> {
@@ -27,6 +37,12 @@ fn parse() -> Result<(SocketAddr, Vec<SocketAddr>), String> {
         match flag.as_str() {
             "--listen" => listen = Some(addr("--listen")?),
             "--upstream" => upstreams.push(addr("--upstream")?),
+            "--workers" => {
+                let v = args.next().ok_or("--workers needs a number")?;
+                workers = v
+                    .parse()
+                    .map_err(|_| format!("--workers: expected a number, got {v:?}"))?;
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -34,21 +50,52 @@ fn parse() -> Result<(SocketAddr, Vec<SocketAddr>), String> {
     if upstreams.is_empty() {
         return Err("at least one --upstream is required".into());
     }
-    Ok((listen, upstreams))
+    Ok(Args {
+        listen,
+        upstreams,
+        workers,
+    })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let (listen, upstreams) = match parse() {
+fn main() -> ExitCode {
+    let args = match parse() {
         Ok(p) => p,
         Err(e) => {
             eprintln!(
-                "proxy: {e}\nusage: proxy --listen IP:PORT --upstream IP:PORT [--upstream IP:PORT ...]"
+                "proxy: {e}\nusage: proxy --listen IP:PORT --upstream IP:PORT [--upstream IP:PORT ...] [--workers N]"
             );
             return ExitCode::from(2);
         }
     };
-    let router = Router::new();
+    // With workers the main runtime only accepts connections: one thread is plenty.
+    let runtime = if args.workers > 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    match runtime {
+        Ok(rt) => rt.block_on(run(args)),
+        Err(e) => {
+            eprintln!("proxy: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> ExitCode {
+    let Args {
+        listen,
+        upstreams,
+        workers,
+    } = args;
+    let router = Router::with_config(RouterConfig {
+        workers,
+        ..RouterConfig::default()
+    });
     let handle = match router.serve("bench", listen) {
         Ok(h) => h,
         Err(e) => {

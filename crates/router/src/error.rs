@@ -19,6 +19,12 @@ pub enum RouterError {
     /// `serve` was called outside a tokio runtime.
     #[error("the router must be started from inside a tokio runtime")]
     NoRuntime,
+    /// The data-plane threads ([`crate::RouterConfig::workers`]) could not be started.
+    #[error("cannot start the router's worker threads: {source}")]
+    Workers {
+        #[source]
+        source: std::io::Error,
+    },
     /// The router has been shut down and accepts no new listeners.
     #[error("the router is shut down")]
     ShutDown,

@@ -8,6 +8,7 @@
 //!
 //! Selection ([`select`]) and the sliding window ([`window`]) are pure and unit-tested.
 
+mod accept;
 mod body;
 mod config;
 mod error;
@@ -19,6 +20,7 @@ pub mod select;
 mod service;
 mod table;
 pub mod window;
+mod workers;
 
 pub use config::RouterConfig;
 pub use error::RouterError;

@@ -34,6 +34,12 @@ pub(crate) struct Proxy {
 
 impl Proxy {
     pub(crate) fn new(config: RouterConfig) -> Self {
+        Self::with_clock(config, Clock::new())
+    }
+
+    /// A proxy (with its own connection pool) sharing `clock`, so every worker's
+    /// measurements use the same time axis.
+    pub(crate) fn with_clock(config: RouterConfig, clock: Clock) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(config.connect_timeout));
@@ -44,7 +50,7 @@ impl Proxy {
         Proxy {
             client,
             config,
-            clock: Clock::new(),
+            clock,
         }
     }
 }

@@ -6,21 +6,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::accept::{Dispatch, accept_loop};
 use crate::config::RouterConfig;
 use crate::error::RouterError;
 use crate::metrics::ServiceTotals;
-use crate::proxy::{Proxy, handle};
+use crate::proxy::Proxy;
 use crate::route::{RoutingTable, ServiceRoute};
 use crate::service::ServiceState;
 use crate::window::WindowStats;
+use crate::workers::Workers;
 
 /// gantry's data plane: a weighted HTTP/1.1 reverse proxy per service, driven by the
 /// routing table the control plane hands it. Cheap to clone; clones share everything.
@@ -33,6 +31,9 @@ struct Inner {
     proxy: Arc<Proxy>,
     services: RwLock<HashMap<String, Arc<ServiceState>>>,
     listeners: Mutex<HashMap<String, Listener>>,
+    /// Started by the first `serve` when [`RouterConfig::workers`] > 0, shared by all
+    /// services.
+    workers: Mutex<Option<Arc<Workers>>>,
     shut_down: AtomicBool,
 }
 
@@ -76,6 +77,7 @@ impl Router {
                 proxy: Arc::new(Proxy::new(config)),
                 services: RwLock::new(HashMap::new()),
                 listeners: Mutex::new(HashMap::new()),
+                workers: Mutex::new(None),
                 shut_down: AtomicBool::new(false),
             }),
         }
@@ -151,12 +153,14 @@ impl Router {
             let _guard = runtime.enter();
             TcpListener::from_std(std_listener).map_err(bind_err)?
         };
+        let dispatch = self.dispatch()?;
         let (stop, stop_rx) = watch::channel(false);
         let state = self.state(service);
         let task = runtime.spawn(accept_loop(
             listener,
             state,
-            Arc::clone(&self.inner.proxy),
+            dispatch,
+            self.inner.proxy.config.drain_timeout,
             stop_rx,
         ));
         listeners.insert(
@@ -172,6 +176,24 @@ impl Router {
             service: service.to_string(),
             local_addr,
         })
+    }
+
+    /// Where `serve` hands accepted connections: the worker threads (started on first
+    /// use) or the caller's runtime.
+    fn dispatch(&self) -> Result<Dispatch, RouterError> {
+        let proxy = &self.inner.proxy;
+        if proxy.config.workers == 0 {
+            return Ok(Dispatch::Local(Arc::clone(proxy)));
+        }
+        let mut workers = self.inner.workers.lock().unwrap_or_else(|e| e.into_inner());
+        if workers.is_none() {
+            let started = Workers::start(proxy.config.workers, &proxy.config, proxy.clock)
+                .map_err(|source| RouterError::Workers { source })?;
+            *workers = Some(Arc::new(started));
+        }
+        Ok(Dispatch::Workers(Arc::clone(
+            workers.as_ref().expect("set above"),
+        )))
     }
 
     /// Replaces `service`'s route atomically: new requests use the new targets, requests
@@ -255,48 +277,4 @@ impl Router {
 async fn drain(listener: Listener) {
     let _ = listener.stop.send(true);
     let _ = listener.task.await;
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    state: Arc<ServiceState>,
-    proxy: Arc<Proxy>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Typically out of file descriptors: back off instead of spinning.
-                        tracing::warn!(service = %state.name, error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let (state, proxy) = (Arc::clone(&state), Arc::clone(&proxy));
-                let service = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&state), peer, req));
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "client connection ended with an error");
-                    }
-                });
-            }
-            _ = stop.changed() => break,
-        }
-    }
-    drop(listener);
-    let timeout = proxy.config.drain_timeout;
-    if tokio::time::timeout(timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(service = %state.name, ?timeout, "in-flight requests still running after the drain timeout");
-    }
 }
