@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use gantry_config::Health;
@@ -139,29 +140,86 @@ pub enum DriverError {
     Other(String),
 }
 
-/// A place that runs instances and routes traffic to them.
+/// A boxed future, so that the control plane can hold any driver as `Arc<dyn Driver>`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An instance a previous control plane started, as its ledger remembers it: enough to
+/// recognise it safely (a recycled pid or process group is never mistaken for it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriorInstance {
+    pub service: String,
+    pub version: String,
+    pub instance: String,
+    pub pid: Option<u32>,
+    pub pgid: Option<i32>,
+    pub addr: Option<SocketAddr>,
+    /// When the process started, in the driver's own terms (the local driver: clock ticks
+    /// since boot, from `/proc/PID/stat`).
+    pub start_time: Option<u64>,
+}
+
+/// What became of a [`PriorInstance`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Reclaimed {
+    /// Verified as the very instance and supervised again (probes decide when it is ready).
+    Adopted,
+    /// Stopped; `reason` says why it was not adopted.
+    Killed { reason: String },
+    /// Nothing of it is running any more.
+    Gone,
+    /// Its pid/group now belongs to something else: left alone.
+    NotOurs,
+}
+
+impl Reclaimed {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reclaimed::Adopted => "adopted",
+            Reclaimed::Killed { .. } => "killed",
+            Reclaimed::Gone => "gone",
+            Reclaimed::NotOurs => "not ours (left alone)",
+        }
+    }
+}
+
+/// A place that runs instances and routes traffic to them. Object safe: the control plane
+/// holds an `Arc<dyn Driver>` and knows nothing of processes, pods or routers.
 pub trait Driver: Send + Sync + 'static {
     /// Starts serving `service` on its stable address; returns the bound address.
     fn open(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError>;
     /// Starts serving the preview address of `service` (blue-green).
     fn open_preview(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError>;
+    /// The address `service` is served on, once opened.
+    fn listen_addr(&self, service: &str) -> Option<SocketAddr>;
+    /// The preview address of `service`, once opened.
+    fn preview_addr(&self, service: &str) -> Option<SocketAddr>;
     /// Starts one instance; returns once it is launched (readiness comes later, as events).
-    fn start(
-        &self,
-        spec: InstanceSpec,
-    ) -> impl Future<Output = Result<InstanceStatus, DriverError>> + Send;
+    fn start(&self, spec: InstanceSpec) -> BoxFuture<'_, Result<InstanceStatus, DriverError>>;
     /// Takes the instance out of traffic, lets in-flight requests finish, stops it.
-    fn stop(
-        &self,
-        service: &str,
-        instance: &str,
-    ) -> impl Future<Output = Result<(), DriverError>> + Send;
+    fn stop<'a>(
+        &'a self,
+        service: &'a str,
+        instance: &'a str,
+    ) -> BoxFuture<'a, Result<(), DriverError>>;
     /// Sets the traffic split of `service`; only ready instances ever get traffic.
     fn set_traffic(&self, service: &str, traffic: &Traffic);
+    /// The traffic split last set for `service`.
+    fn traffic(&self, service: &str) -> Traffic;
     /// The instances of `service` and their health.
     fn instances(&self, service: &str) -> Vec<InstanceStatus>;
-    /// Measurements of `version` of `service` over the last `window`.
+    /// Measurements of `version` of `service` on its stable address over the last `window`.
     fn measure(&self, service: &str, version: &str, window: Duration) -> Measurement;
+    /// The same on the preview address (blue-green analysis before promotion).
+    fn measure_preview(&self, service: &str, version: &str, window: Duration) -> Measurement;
+    /// Deals with an instance a previous control plane left behind: with `adopt` (the spec
+    /// it would be started with now), the driver supervises it again if it verifies that it
+    /// is that very instance of that version; otherwise, or if it is not, stops it.
+    fn reclaim(
+        &self,
+        prior: PriorInstance,
+        adopt: Option<InstanceSpec>,
+    ) -> BoxFuture<'_, Reclaimed>;
     /// Stops serving everything and every instance (graceful shutdown).
-    fn shutdown(&self) -> impl Future<Output = ()> + Send;
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

@@ -14,8 +14,8 @@ pub mod plan;
 
 pub use analysis::{Figures, Tally, Verdict, judge};
 pub use driver::{
-    Driver, DriverError, EventKind, InstanceEvent, InstancePhase, InstanceSpec, InstanceStatus,
-    Measurement, Traffic,
+    BoxFuture, Driver, DriverError, EventKind, InstanceEvent, InstancePhase, InstanceSpec,
+    InstanceStatus, Measurement, PriorInstance, Reclaimed, Traffic,
 };
 pub use machine::{DeploymentStatus, LastAnalysis, Op, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};

@@ -68,6 +68,39 @@ pub fn signal_group(pgid: i32, signal: Signal) {
     }
 }
 
+/// Fields of `/proc/PID/stat` after the command name (which may hold spaces and
+/// parentheses, so parsing starts after the last ')'): state is [0], pgrp [2], starttime [19].
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// Whether `pid` is a running (non-zombie) process.
+pub fn process_alive(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|s| !matches!(s.as_str(), "Z" | "X")))
+}
+
+/// When `pid` started, in clock ticks since boot: with the pid, it names one process for
+/// the machine's uptime (a recycled pid has a later start time).
+pub fn start_time(pid: u32) -> Option<u64> {
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// The process group of `pid`.
+pub fn pgid_of(pid: u32) -> Option<i32> {
+    stat_fields(pid)?.get(2)?.parse().ok()
+}
+
+/// The value of `name` in the environment `pid` started with.
+pub fn env_var(pid: u32, name: &str) -> Option<String> {
+    let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
 /// (pid, state, pgrp) of each process in /proc.
 fn processes() -> Vec<(i32, char, i32)> {
     let Ok(dir) = fs::read_dir("/proc") else {

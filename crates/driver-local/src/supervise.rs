@@ -45,10 +45,59 @@ fn emit(shared: &Shared, spec: &InstanceSpec, kind: EventKind, detail: Value) {
     });
 }
 
+/// A process the previous control plane started and this one verified and took over.
+pub(crate) struct Adopted {
+    pub pid: u32,
+    pub pgid: i32,
+    pub addr: SocketAddr,
+}
+
+/// The instance's process: our child, or an adopted orphan (not our child, so its exit
+/// is noticed by polling `/proc` and reaped by init).
+struct Running {
+    child: Option<tokio::process::Child>,
+    pid: Option<u32>,
+    pgid: Option<i32>,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Running {
+    async fn exited(&mut self) -> String {
+        match (&mut self.child, self.pid) {
+            (Some(child), _) => match child.wait().await {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            },
+            (None, Some(pid)) => {
+                while crate::process::process_alive(pid) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                "adopted process exited".into()
+            }
+            (None, None) => pending().await,
+        }
+    }
+}
+
+fn launch(spec: &InstanceSpec) -> std::io::Result<Running> {
+    let port = free_port()?;
+    let (child, log) = spawn(spec, port)?;
+    let pid = child.id();
+    Ok(Running {
+        pid,
+        pgid: pid.and_then(|p| i32::try_from(p).ok()),
+        child: Some(child),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        log,
+    })
+}
+
 pub(crate) async fn supervise(
     shared: Arc<Shared>,
     spec: InstanceSpec,
     mut stop: watch::Receiver<bool>,
+    mut adopted: Option<Adopted>,
 ) {
     let mut restarts: u32 = 0;
     let mut consecutive: u32 = 0;
@@ -58,12 +107,23 @@ pub(crate) async fn supervise(
     let born = Instant::now();
     loop {
         let started = Instant::now();
-        let outcome = match free_port().and_then(|port| spawn(&spec, port).map(|c| (port, c))) {
+        let running = match adopted.take() {
+            Some(a) => Ok((
+                Running {
+                    child: None,
+                    pid: Some(a.pid),
+                    pgid: Some(a.pgid),
+                    addr: a.addr,
+                    log: spec.log_dir.join(format!("{}.log", spec.instance)),
+                },
+                false,
+            )),
+            None => launch(&spec).map(|r| (r, true)),
+        };
+        let outcome = match running {
             Err(e) => Outcome::SpawnFailed(e.to_string()),
-            Ok((port, (mut child, log))) => {
-                let pid = child.id();
-                let pgid = pid.and_then(|p| i32::try_from(p).ok());
-                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            Ok((mut run, fresh)) => {
+                let (pid, pgid, addr, log) = (run.pid, run.pgid, run.addr, run.log.clone());
                 shared.update(&spec.service, &spec.instance, |s| {
                     s.pid = pid;
                     s.pgid = pgid;
@@ -75,23 +135,26 @@ pub(crate) async fn supervise(
                         s.phase = InstancePhase::Starting;
                     }
                 });
-                let detail = json!({
-                    "pid": pid, "pgid": pgid, "addr": addr.to_string(), "port": port,
-                    "log": log.display().to_string(), "restarts": restarts,
-                });
-                match &reason {
-                    None => emit(&shared, &spec, EventKind::Started, detail),
-                    Some(r) => {
-                        let mut d = detail;
-                        d["reason"] = json!(r);
-                        emit(&shared, &spec, EventKind::Restarted, d);
+                // Pid, group, port and start time identify the process safely after a
+                // control-plane crash (see `reclaim`). An adopted process was recorded as
+                // `instance.adopted` by the control plane already.
+                if fresh {
+                    let detail = json!({
+                        "pid": pid, "pgid": pgid, "addr": addr.to_string(), "port": addr.port(),
+                        "start_time": pid.and_then(crate::process::start_time),
+                        "log": log.display().to_string(), "restarts": restarts,
+                    });
+                    match &reason {
+                        None => emit(&shared, &spec, EventKind::Started, detail),
+                        Some(r) => {
+                            let mut d = detail;
+                            d["reason"] = json!(r);
+                            emit(&shared, &spec, EventKind::Restarted, d);
+                        }
                     }
                 }
                 let outcome = tokio::select! {
-                    status = child.wait() => Outcome::Exited(match status {
-                        Ok(s) => s.to_string(),
-                        Err(e) => e.to_string(),
-                    }),
+                    status = run.exited() => Outcome::Exited(status),
                     o = probes(&shared, &spec, addr) => o,
                     _ = stop.wait_for(|s| *s) => Outcome::Stop,
                 };
@@ -107,7 +170,9 @@ pub(crate) async fn supervise(
                 if let Some(pgid) = pgid {
                     terminate_group(pgid, shared.opts.stop_grace).await;
                 }
-                let _ = child.wait().await;
+                if let Some(child) = run.child.as_mut() {
+                    let _ = child.wait().await;
+                }
                 outcome
             }
         };

@@ -10,7 +10,6 @@ use gantry_config::{Config, Service};
 use gantry_deploy::{
     Driver, DriverError, InstanceSpec, InstanceStatus, Plan, Step, TimelineEvent, Traffic,
 };
-use gantry_driver_local::LocalDriver;
 use gantry_ledger::{Entry, GroupCommitter, NewEntry, Signer};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -38,7 +37,7 @@ pub(crate) struct Svc {
 
 pub struct App {
     pub(crate) config: Config,
-    pub(crate) driver: LocalDriver,
+    pub(crate) driver: Arc<dyn Driver>,
     committer: GroupCommitter,
     system: Arc<Signer>,
     operator: Arc<Signer>,
@@ -58,7 +57,7 @@ impl App {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: Config,
-        driver: LocalDriver,
+        driver: Arc<dyn Driver>,
         committer: GroupCommitter,
         system: Signer,
         operator: Signer,
@@ -273,7 +272,7 @@ impl App {
         }
         let mut set = tokio::task::JoinSet::new();
         for v in victims {
-            let driver = self.driver.clone();
+            let driver = Arc::clone(&self.driver);
             let service = service.to_string();
             set.spawn(async move { driver.stop(&service, &v.instance).await });
         }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gantry_deploy::{
-    DeploymentStatus, Driver, Figures, LastAnalysis, Phase, Plan, Step, Tally, TimelineEvent,
-    judge, plan_rollback,
+    DeploymentStatus, Figures, LastAnalysis, Phase, Plan, Step, Tally, TimelineEvent, judge,
+    plan_rollback,
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;

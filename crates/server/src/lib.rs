@@ -26,9 +26,7 @@ use std::sync::Arc;
 
 use gantry_config::Config;
 use gantry_deploy::{Driver, InstanceEvent};
-use gantry_driver_local::{LocalDriver, LocalOptions};
 use gantry_ledger::{GroupCommitter, Ledger, Signer};
-use gantry_router::{Router, RouterConfig};
 use gantry_state::State;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -50,7 +48,10 @@ pub struct ServeOptions {
     /// Where the API listens (loopback; port 0 picks one).
     pub listen: SocketAddr,
     pub token: String,
-    pub local: LocalOptions,
+    /// Where instances run and how traffic reaches them (the binary picks the driver).
+    pub driver: Arc<dyn Driver>,
+    /// The driver's instance transitions, each recorded as an `instance.*` entry.
+    pub events: mpsc::UnboundedReceiver<InstanceEvent>,
 }
 
 /// Runs the control plane until SIGTERM or Ctrl-C. `ready` gets the API address once it
@@ -59,11 +60,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     let entries = opts.ledger.entries()?;
     let state = State::replay(&entries);
     let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
-    let router = Router::with_config(RouterConfig {
-        drain_timeout: std::time::Duration::from_secs(10),
-        ..RouterConfig::default()
-    });
-    let (driver, events) = LocalDriver::new(router, opts.local);
+    let (driver, events) = (opts.driver, opts.events);
     let app = Arc::new(App::new(
         opts.config,
         driver,
@@ -76,7 +73,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ));
     let pump = tokio::spawn(pump_events(Arc::clone(&app), events));
 
-    let killed = recovery::kill_orphans(&app, &state).await;
+    let killed = recovery::reclaim_orphans(&app, &state).await;
     for (name, svc) in &app.config.services {
         app.driver.open(name, svc.listen.0)?;
     }

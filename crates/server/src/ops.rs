@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gantry_config::{Strategy, StrategyKind};
 use gantry_deploy::{
-    DeploymentStatus, Driver, InstanceStatus, Op, Phase, Plan, plan_deploy, plan_rollback,
+    DeploymentStatus, InstanceStatus, Op, Phase, Plan, plan_deploy, plan_rollback,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -6,29 +6,35 @@
 use std::sync::Arc;
 
 use gantry_config::OnRestart;
-use gantry_deploy::{Driver, Phase, plan_deploy};
-use gantry_driver_local::{Orphan, kill_orphan};
+use gantry_deploy::{Phase, PriorInstance, Reclaimed, plan_deploy};
 use gantry_state::State;
 use serde_json::json;
 
 use crate::app::{App, By};
 use crate::deployment::Deployment;
 
-/// Kills the previous control plane's instances. Returns (instance, outcome) pairs.
-pub(crate) async fn kill_orphans(app: &App, state: &State) -> Vec<serde_json::Value> {
+/// Hands every instance the previous control plane left to the driver, which kills it
+/// (recognised by the driver's own means, never a stranger's process). Returns the
+/// recorded outcomes.
+pub(crate) async fn reclaim_orphans(app: &App, state: &State) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for (service, view) in &state.services.services {
         for (instance, inst) in &view.instances {
-            let Some(pgid) = inst.pgid.and_then(|p| i32::try_from(p).ok()) else {
-                continue;
+            let prior = PriorInstance {
+                service: service.clone(),
+                version: inst.version.clone(),
+                instance: instance.clone(),
+                pid: inst.pid.and_then(|p| u32::try_from(p).ok()),
+                pgid: inst.pgid.and_then(|p| i32::try_from(p).ok()),
+                addr: inst.addr.as_deref().and_then(|a| a.parse().ok()),
+                start_time: None,
             };
-            let outcome = match kill_orphan(pgid, instance).await {
-                Orphan::Killed => "killed",
-                Orphan::Gone => "gone",
-                Orphan::NotOurs => "not ours (left alone)",
-            };
-            let body = json!({"service": service, "instance": instance, "version": inst.version,
-                              "pid": inst.pid, "pgid": pgid, "result": outcome});
+            let outcome = app.driver.reclaim(prior.clone(), None).await;
+            let mut body = json!({"service": service, "instance": instance, "version": inst.version,
+                              "pid": prior.pid, "pgid": prior.pgid, "result": outcome.name()});
+            if let Reclaimed::Killed { reason } = &outcome {
+                body["reason"] = json!(reason);
+            }
             app.record(By::System, "instance.killed", body.clone())
                 .await;
             out.push(body);

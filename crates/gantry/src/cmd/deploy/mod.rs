@@ -2,11 +2,11 @@
 //! start, ps. `serve` runs the control plane; the others talk to it over its HTTP API
 //! (address in `.gantry/serve.json`, token in `.gantry/admin.token`).
 
-mod client;
+pub(crate) mod client;
 mod control;
 mod ps;
 mod rollback;
-mod rollout;
+pub(crate) mod rollout;
 mod serve;
 pub mod token;
 

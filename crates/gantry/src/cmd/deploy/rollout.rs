@@ -84,7 +84,7 @@ pub fn wait(client: &Client, id: &str, json: bool, success: &str) -> anyhow::Res
     }
 }
 
-fn done(status: &Value) -> bool {
+pub(crate) fn done(status: &Value) -> bool {
     match status["phase"].as_str().unwrap_or_default() {
         "succeeded" | "rolled_back" | "aborted" => true,
         "failed" => status["from"].is_null(),

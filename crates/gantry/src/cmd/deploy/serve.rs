@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gantry_driver_local::LocalOptions;
+use gantry_driver_local::{LocalDriver, LocalOptions};
 use gantry_server::ServeOptions;
 use serde_json::{Value, json};
 
@@ -44,32 +44,38 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let opts = ServeOptions {
-        config,
-        ledger,
-        system,
-        operator,
-        gantry_dir: gantry_dir.clone(),
-        listen: args.listen,
-        token,
-        local: LocalOptions::default(),
-    };
     let serve_file = gantry_dir.join(SERVE_FILE);
     let rt = tokio::runtime::Runtime::new()?;
-    let result = rt.block_on(gantry_server::run(opts, |addr| {
-        let info = json!({"url": format!("http://{addr}"), "pid": std::process::id()});
-        if let Err(e) = fs::write(&serve_file, format!("{info}\n")) {
-            tracing::error!(error = %e, "cannot write {}", serve_file.display());
-        }
-        if json {
-            let _ = output::json(&info);
-        } else {
-            println!(
-                "gantry control plane on http://{addr} (pid {})",
-                std::process::id()
-            );
-        }
-    }));
+    let result = rt.block_on(async {
+        // The local driver: instances as process groups behind gantry's router.
+        let (driver, events) = LocalDriver::with_router(LocalOptions::default());
+        let opts = ServeOptions {
+            config,
+            ledger,
+            system,
+            operator,
+            gantry_dir: gantry_dir.clone(),
+            listen: args.listen,
+            token,
+            driver: std::sync::Arc::new(driver),
+            events,
+        };
+        gantry_server::run(opts, |addr| {
+            let info = json!({"url": format!("http://{addr}"), "pid": std::process::id()});
+            if let Err(e) = fs::write(&serve_file, format!("{info}\n")) {
+                tracing::error!(error = %e, "cannot write {}", serve_file.display());
+            }
+            if json {
+                let _ = output::json(&info);
+            } else {
+                println!(
+                    "gantry control plane on http://{addr} (pid {})",
+                    std::process::id()
+                );
+            }
+        })
+        .await
+    });
     // Remove the discovery file only if it is still ours.
     if let Ok(text) = fs::read_to_string(&serve_file)
         && serde_json::from_str::<Value>(&text).is_ok_and(|v| v["pid"] == json!(std::process::id()))
