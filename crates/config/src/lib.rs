@@ -36,5 +36,5 @@ pub use load::{MAX_CONFIG_BYTES, check, load, parse};
 pub use model::*;
 pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
-pub use validate::{SmokeCheck, SmokeTarget};
 pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};
+pub use validate::{SmokeCheck, SmokeTarget};

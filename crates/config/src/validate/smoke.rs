@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use super::{Problems, list};
 use crate::units::quote;
-use crate::{Config, Step, StatusCodes};
+use crate::{Config, StatusCodes, Step};
 
 /// Methods a smoke check may send. Bodies are never sent, so methods that want one are
 /// still fine for endpoints that do not.

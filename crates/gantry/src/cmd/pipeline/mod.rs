@@ -1,11 +1,13 @@
 //! Pipeline commands: run, sign, runs, logs, report.
 
+mod actions;
 mod live;
 mod logs;
 mod report;
 mod run;
 mod runs;
 mod sign;
+mod smoke;
 mod view;
 
 use clap::{Args, Subcommand};

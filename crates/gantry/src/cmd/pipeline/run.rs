@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use gantry_pipeline::{PipelineError, RunRequest, Services, Unavailable};
+use gantry_pipeline::{PipelineError, RunRequest, Services};
 use gantry_state::RunStatus;
 
+use super::actions::ControlPlane;
 use super::view::View;
 use super::{RunArgs, operator, reconciled_state, report};
 use crate::exit;
@@ -84,7 +85,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
         ledger,
         operator,
         signers,
-        actions: Arc::new(Unavailable),
+        actions: Arc::new(ControlPlane::new(project.root.clone(), config.clone())),
         observer: view.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
