@@ -27,7 +27,11 @@ pub enum Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
+    /// End the current pause (or the next one) and go on to the next step; analysis
+    /// still applies to later pauses.
     Promote,
+    /// Skip every remaining step up to the promotion: all traffic to the new version now.
+    PromoteFull,
     Pause,
     Resume,
     Abort,
@@ -75,7 +79,9 @@ impl Phase {
     /// Whether `op` is allowed now; the error says why not.
     pub fn allows(self, op: Op) -> Result<(), String> {
         let ok = match op {
-            Op::Promote => matches!(self, Phase::Started | Phase::Progressing | Phase::Paused),
+            Op::Promote | Op::PromoteFull => {
+                matches!(self, Phase::Started | Phase::Progressing | Phase::Paused)
+            }
             Op::Pause => matches!(self, Phase::Started | Phase::Progressing),
             Op::Resume => self == Phase::Paused,
             Op::Abort => !self.is_terminal() && self != Phase::Failed,
@@ -86,7 +92,7 @@ impl Phase {
             Err(format!(
                 "cannot {} a deployment that is {}",
                 match op {
-                    Op::Promote => "promote",
+                    Op::Promote | Op::PromoteFull => "promote",
                     Op::Pause => "pause",
                     Op::Resume => "resume",
                     Op::Abort => "abort",

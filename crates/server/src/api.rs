@@ -80,6 +80,23 @@ async fn operate(State(api): State<Api>, Path((service, op)): Path<(String, Stri
     to_json(api.app.operate(&service, op).await?)
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+struct PromoteRequest {
+    /// Skip every remaining step (`gantry promote --full`).
+    #[serde(default)]
+    full: bool,
+}
+
+async fn promote(
+    State(api): State<Api>,
+    Path(service): Path<String>,
+    body: Option<Json<PromoteRequest>>,
+) -> Answer {
+    let full = body.is_some_and(|b| b.full);
+    let op = if full { Op::PromoteFull } else { Op::Promote };
+    to_json(api.app.operate(&service, op).await?)
+}
+
 async fn rollback(
     State(api): State<Api>,
     Path(service): Path<String>,
@@ -105,6 +122,7 @@ pub(crate) fn router(app: Arc<App>, token: String) -> Router {
         .route("/v1/ps", get(ps))
         .route("/v1/services/{service}/deploy", post(deploy))
         .route("/v1/services/{service}/rollback", post(rollback))
+        .route("/v1/services/{service}/promote", post(promote))
         .route("/v1/services/{service}/{op}", post(operate))
         .route("/v1/deployments/{id}", get(deployment))
         .route("/v1/control/emergency-stop", post(stop))

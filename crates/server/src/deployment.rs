@@ -2,23 +2,23 @@
 //! its plan — with analysis during pauses and rollback when the new version fails.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gantry_deploy::{
-    DeploymentStatus, Figures, LastAnalysis, Phase, Plan, Step, Tally, TimelineEvent, judge,
-    plan_rollback,
-};
+use gantry_deploy::{DeploymentStatus, Phase, Plan, Step, Tally, TimelineEvent, plan_rollback};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::app::{App, By};
+use crate::pause::{Hold, PauseEnd, pause};
 
 /// What the operator asked of a running deployment.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Requests {
-    pub promote: bool,
+    /// `promote` requests not yet used: each ends one pause (the current or the next).
+    pub advance: u32,
+    /// `promote --full`: skip every remaining step up to the promotion.
+    pub full: bool,
     pub pause: bool,
     pub abort: bool,
     /// Abort without rolling back (emergency stop: everything is being stopped).
@@ -34,7 +34,7 @@ pub struct Deployment {
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-enum Failure {
+pub(crate) enum Failure {
     Abort,
     Failed {
         reason: String,
@@ -78,7 +78,7 @@ impl Deployment {
             .clone()
     }
 
-    fn with_status(&self, f: impl FnOnce(&mut DeploymentStatus)) {
+    pub(crate) fn with_status(&self, f: impl FnOnce(&mut DeploymentStatus)) {
         f(&mut self.status.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
@@ -268,12 +268,23 @@ async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
         .clone();
     let limit = config.analysis.as_ref().map_or(1, |a| *a.failure_limit);
     let mut tally = Tally::new(limit);
+    let promote_at = dep
+        .plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Promote { .. }))
+        .unwrap_or(dep.plan.steps.len());
+    // Whether the pause just before the promotion was ended by the operator (then the
+    // promotion is theirs, and signed by them).
+    let mut operator_ended_pause = false;
+    let mut full_recorded = false;
     for (i, step) in dep.plan.steps.iter().enumerate() {
         dep.with_status(|s| {
             s.step = i + 1;
             s.current = step.to_string();
         });
-        if dep.requests().abort {
+        let req = dep.requests();
+        if req.abort {
             return Err(Failure::Abort);
         }
         if i == 0 {
@@ -285,6 +296,23 @@ async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
                 format!("progressing: {step}"),
             )
             .await;
+        }
+        if req.full && i < promote_at {
+            if !full_recorded {
+                full_recorded = true;
+                dep.with_status(|s| s.waiting_for_promote = false);
+                dep.enter(
+                    app,
+                    Phase::Progressing,
+                    By::Operator,
+                    json!({"promote": "full", "at_step": i + 1}),
+                    "promote --full: remaining steps skipped".into(),
+                )
+                .await;
+            }
+            if skipped_by_full(&dep.plan, i, promote_at) {
+                continue;
+            }
         }
         match step {
             Step::Start { version, count } => {
@@ -318,21 +346,48 @@ async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
                 }
                 app.set_preview(&service, Some(version));
             }
-            Step::Pause { millis, analyse } => {
-                pause(app, dep, &config, *millis, *analyse, &mut tally).await?;
+            Step::Pause {
+                millis,
+                analyse,
+                preview,
+            } => {
+                let hold = Hold {
+                    millis: *millis,
+                    analyse: *analyse,
+                    preview: *preview,
+                };
+                let end = pause(app, dep, &config, hold, &mut tally).await?;
+                operator_ended_pause = end == PauseEnd::Promoted;
+                if end == PauseEnd::Promoted {
+                    dep.enter(
+                        app,
+                        Phase::Progressing,
+                        By::Operator,
+                        json!({"promote": "step", "ended_step": i + 1, "ended": step.to_string()}),
+                        format!(
+                            "promote: step {}/{} ({step}) ended by the operator",
+                            i + 1,
+                            dep.plan.steps.len()
+                        ),
+                    )
+                    .await;
+                }
             }
             Step::Promote { version } => {
                 app.set_preview(&service, None);
-                let by = if dep.requests().promote {
-                    By::Operator
+                let full = dep.requests().full;
+                let (by, how) = if full {
+                    (By::Operator, "full")
+                } else if operator_ended_pause {
+                    (By::Operator, "step")
                 } else {
-                    By::System
+                    (By::System, "auto")
                 };
                 dep.enter(
                     app,
                     Phase::Promoted,
                     by,
-                    json!({}),
+                    json!({"promote": how}),
                     format!("{version} promoted"),
                 )
                 .await;
@@ -343,139 +398,18 @@ async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Holds a pause step: until its duration passes (not counting operator pauses), or
-/// `promote`; judges the new version every analysis window meanwhile.
-async fn pause(
-    app: &App,
-    dep: &Deployment,
-    config: &gantry_config::Service,
-    millis: Option<u64>,
-    analyse: bool,
-    tally: &mut Tally,
-) -> Result<(), Failure> {
-    if dep.requests().promote {
-        return Ok(());
-    }
-    if millis.is_none() {
-        dep.with_status(|s| s.waiting_for_promote = true);
-        dep.enter(
-            app,
-            Phase::Paused,
-            By::System,
-            json!({"reason": "waiting for `gantry promote`"}),
-            "paused: waiting for `gantry promote`".into(),
-        )
-        .await;
-    }
-    let rules = config.analysis.as_ref().filter(|_| analyse);
-    let window = rules.map(|r| r.window.as_std());
-    let mut last = Instant::now();
-    let mut held = Duration::ZERO;
-    let mut probe_base = probe_failures(app, dep);
-    let tick = Duration::from_millis(25);
-    loop {
-        let req = dep.requests();
-        if req.abort {
-            return Err(Failure::Abort);
+/// Whether `promote --full` skips step `i` (before the promotion at `promote_at`): every
+/// pause, and traffic steps that a later one before the promotion overrides — except in a
+/// rolling update, whose weights follow the instances it starts and stops.
+fn skipped_by_full(plan: &Plan, i: usize, promote_at: usize) -> bool {
+    match &plan.steps[i] {
+        Step::Pause { .. } => true,
+        Step::Weights { .. } => {
+            plan.strategy != "rolling"
+                && plan.steps[i + 1..promote_at]
+                    .iter()
+                    .any(|s| matches!(s, Step::Weights { .. }))
         }
-        if req.promote {
-            dep.with_status(|s| s.waiting_for_promote = false);
-            return Ok(());
-        }
-        if let (Some(rules), Some(window)) = (rules, window)
-            && last.elapsed() >= window
-        {
-            last = Instant::now();
-            let pf = probe_failures(app, dep);
-            let figures = measure(
-                app,
-                dep,
-                &dep.plan.to,
-                window,
-                pf.saturating_sub(probe_base),
-            );
-            probe_base = pf;
-            let baseline = dep
-                .plan
-                .from
-                .as_deref()
-                .map(|f| measure(app, dep, f, window, 0));
-            let verdict = judge(rules, &figures, baseline.as_ref());
-            let over = tally.record(&verdict);
-            tracing::info!(deployment = %dep.id, ?verdict, requests = figures.requests, "analysis");
-            dep.with_status(|s| {
-                s.analysis = Some(LastAnalysis {
-                    figures,
-                    baseline,
-                    verdict: verdict.clone(),
-                    failures: tally.failures,
-                    failure_limit: tally.limit,
-                })
-            });
-            if over && let gantry_deploy::Verdict::Fail { reasons } = &verdict {
-                return Err(Failure::Failed {
-                    reason: format!("analysis failed: {}", reasons.join("; ")),
-                    figures: Some(json!({
-                        "version": dep.plan.to,
-                        "requests": figures.requests,
-                        "errors_5xx": figures.errors_5xx,
-                        "error_rate": figures.error_rate,
-                        "p99_ms": figures.p99_ms,
-                        "probe_failures": figures.probe_failures,
-                        "window_ms": figures.window_ms,
-                        "failing_windows": tally.failures,
-                        "failure_limit": tally.limit,
-                        "baseline": baseline,
-                    })),
-                });
-            }
-        }
-        if let Some(ms) = millis
-            && held >= Duration::from_millis(ms)
-        {
-            return Ok(());
-        }
-        let before = Instant::now();
-        tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
-            _ = dep.wake.notified() => {}
-        }
-        if !dep.requests().pause {
-            held += before.elapsed();
-        }
-        if app.emergency.load(Ordering::Acquire) && !dep.requests().emergency {
-            return Err(Failure::Abort);
-        }
-    }
-}
-
-fn probe_failures(app: &App, dep: &Deployment) -> u64 {
-    app.driver
-        .instances(&dep.plan.service)
-        .iter()
-        .filter(|i| i.version == dep.plan.to)
-        .map(|i| i.probe_failures)
-        .sum()
-}
-
-fn measure(
-    app: &App,
-    dep: &Deployment,
-    version: &str,
-    window: Duration,
-    probe_failures: u64,
-) -> Figures {
-    // The router counts in whole seconds, the current (partial) one included: one more
-    // second makes the measurement cover at least the full window.
-    let m = app
-        .driver
-        .measure(&dep.plan.service, version, window + Duration::from_secs(1));
-    Figures {
-        requests: m.requests,
-        errors_5xx: m.errors_5xx,
-        error_rate: m.error_rate,
-        p99_ms: m.p99_ms,
-        probe_failures,
-        window_ms: m.window_ms,
+        _ => false,
     }
 }

@@ -18,6 +18,7 @@ mod app;
 mod deployment;
 mod error;
 mod ops;
+mod pause;
 mod recovery;
 
 use std::net::SocketAddr;

@@ -193,8 +193,13 @@ impl App {
         let phase = dep.status().phase;
         phase.allows(op).map_err(ServerError::Conflict)?;
         match op {
+            // A promote also ends an operator's pause, as in Argo Rollouts.
             Op::Promote => dep.request(|r| {
-                r.promote = true;
+                r.advance += 1;
+                r.pause = false;
+            }),
+            Op::PromoteFull => dep.request(|r| {
+                r.full = true;
                 r.pause = false;
             }),
             Op::Abort => dep.request(|r| r.abort = true),

@@ -19,8 +19,15 @@ pub enum Step {
     /// Serve `version` on the service's preview address (blue-green).
     Preview { version: String },
     /// Hold here; `millis: None` waits for `gantry promote`. With `analyse`, the new
-    /// version's windows are judged meanwhile.
-    Pause { millis: Option<u64>, analyse: bool },
+    /// version's windows are judged meanwhile; with `preview` too, on its own traffic on the
+    /// preview address (blue-green before the switch), and a timed hold ends only after a
+    /// passing window, so green is promoted automatically only on evidence.
+    Pause {
+        millis: Option<u64>,
+        analyse: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        preview: bool,
+    },
     /// New version takes all traffic (recorded as `deployment.state.promoted`).
     Promote { version: String },
     /// Take `count` instances of `version` (all when `None`) out of traffic, drain, stop.
@@ -44,18 +51,28 @@ impl fmt::Display for Step {
             Step::Pause {
                 millis: None,
                 analyse,
+                preview,
             } => write!(
                 f,
                 "pause until `gantry promote`{}",
-                if *analyse { " (under analysis)" } else { "" }
+                match (analyse, preview) {
+                    (true, true) => " (preview traffic under analysis)",
+                    (true, false) => " (under analysis)",
+                    _ => "",
+                }
             ),
             Step::Pause {
                 millis: Some(ms),
                 analyse,
+                preview,
             } => write!(
                 f,
                 "pause {ms}ms{}",
-                if *analyse { " under analysis" } else { "" }
+                match (analyse, preview) {
+                    (true, true) => ", then until a passing analysis of the preview traffic",
+                    (true, false) => " under analysis",
+                    _ => "",
+                }
             ),
             Step::Promote { version } => write!(f, "promote {version}: all traffic"),
             Step::Stop {
@@ -132,6 +149,7 @@ pub fn plan_deploy(
                     steps.push(Step::Pause {
                         millis: step.pause.map(|d| d.as_millis()),
                         analyse: window_ms.is_some(),
+                        preview: false,
                     });
                 }
                 steps.push(Step::Weights {
@@ -149,19 +167,31 @@ pub fn plan_deploy(
                     version: to.into(),
                     count: n,
                 });
-                if b.preview_listen.is_some() {
+                let preview = b.preview_listen.is_some();
+                if preview {
                     steps.push(Step::Preview { version: to.into() });
                 }
-                match (b.auto_promote, b.auto_promote_delay) {
-                    (false, _) => steps.push(Step::Pause {
+                // Green's own traffic on the preview address can be judged before it takes
+                // any production traffic: then an automatic promotion needs a passing window.
+                let judged = preview && window_ms.is_some();
+                let delay = b.auto_promote_delay.map_or(0, |d| d.as_millis());
+                match b.auto_promote {
+                    false => steps.push(Step::Pause {
                         millis: None,
-                        analyse: false,
+                        analyse: judged,
+                        preview: judged,
                     }),
-                    (true, Some(d)) if !d.is_zero() => steps.push(Step::Pause {
-                        millis: Some(d.as_millis()),
-                        analyse: false,
+                    true if judged => steps.push(Step::Pause {
+                        millis: Some(delay.max(window_ms.unwrap_or(0))),
+                        analyse: true,
+                        preview: true,
                     }),
-                    (true, _) => {}
+                    true if delay > 0 => steps.push(Step::Pause {
+                        millis: Some(delay),
+                        analyse: false,
+                        preview: false,
+                    }),
+                    true => {}
                 }
                 steps.push(Step::Weights {
                     weights: weights(&[(to, 100)]),
@@ -174,6 +204,7 @@ pub fn plan_deploy(
                     steps.push(Step::Pause {
                         millis: Some(delay),
                         analyse: window_ms.is_some(),
+                        preview: false,
                     });
                 }
                 steps.push(Step::Stop {
@@ -236,6 +267,7 @@ pub fn plan_deploy(
                         steps.push(Step::Pause {
                             millis: Some(ms),
                             analyse: true,
+                            preview: false,
                         });
                     }
                 }
@@ -244,6 +276,7 @@ pub fn plan_deploy(
                     steps.push(Step::Pause {
                         millis: Some(ms),
                         analyse: true,
+                        preview: false,
                     });
                 }
                 if old > 0 {

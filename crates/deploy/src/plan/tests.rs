@@ -58,12 +58,14 @@ fn canary_steps_pause_under_analysis_then_promote_and_stop_old() {
             w(&[("v2", 10), ("v1", 90)]),
             Step::Pause {
                 millis: Some(1000),
-                analyse: true
+                analyse: true,
+                preview: false
             },
             w(&[("v2", 50), ("v1", 50)]),
             Step::Pause {
                 millis: None,
-                analyse: true
+                analyse: true,
+                preview: false
             },
             w(&[("v2", 100)]),
             Step::Promote {
@@ -90,7 +92,8 @@ fn blue_green_waits_for_promote_unless_auto() {
     }));
     assert!(p.steps.contains(&Step::Pause {
         millis: None,
-        analyse: false
+        analyse: false,
+        preview: false
     }));
     assert_eq!(
         p.steps.last(),
@@ -106,6 +109,36 @@ fn blue_green_waits_for_promote_unless_auto() {
     );
     let p = plan_deploy("web", &s, Some("v1"), "v2", &s.strategy);
     assert!(!p.steps.iter().any(|s| matches!(s, Step::Pause { .. })));
+}
+
+#[test]
+fn blue_green_with_analysis_judges_the_preview_before_the_switch() {
+    let s = service(
+        "{ blue_green: { preview_listen: 127.0.0.1:10, auto_promote: true, scale_down_delay: 0s } }",
+        1,
+        true,
+    );
+    let p = plan_deploy("web", &s, Some("v1"), "v2", &s.strategy);
+    let pause = p.steps.iter().position(|s| matches!(s, Step::Pause { .. }));
+    let switch = p
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Weights { .. }));
+    assert!(pause < switch, "{:?}", p.steps);
+    let Some(Step::Pause {
+        millis: Some(ms),
+        analyse: true,
+        preview: true,
+    }) = pause.map(|i| &p.steps[i])
+    else {
+        panic!("a timed preview analysis: {:?}", p.steps)
+    };
+    assert!(*ms > 0);
+    assert!(
+        p.steps[pause.unwrap()]
+            .to_string()
+            .contains("passing analysis")
+    );
 }
 
 #[test]

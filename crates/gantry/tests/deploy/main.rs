@@ -3,6 +3,7 @@
 
 mod basics;
 mod control;
+mod promote;
 mod rollback;
 mod strategies;
 

@@ -113,7 +113,7 @@ fn pause_resume_promote_and_abort() {
     env.p
         .gantry(&["promote", "web"])
         .ok()
-        .says("promotion requested");
+        .says("promotion to the next step requested");
     env.wait_for(20, "promotion", |e| e.web()["stable"] == "v2");
     env.p.gantry(&["resume", "web"]).fails_with(1);
 

@@ -20,9 +20,14 @@ pub enum DeployCommand {
     Serve(ServeArgs),
     /// Deploy VERSION of SERVICE (also: update one component)
     Deploy(DeployArgs),
-    /// Promote SERVICE's running deployment: skip its remaining pauses, all traffic to the
-    /// new version
-    Promote { service: String },
+    /// End the current pause of SERVICE's deployment and go on to the next step (analysis
+    /// still applies); --full skips every remaining step
+    Promote {
+        service: String,
+        /// Skip all remaining steps: all traffic to the new version now
+        #[arg(long)]
+        full: bool,
+    },
     /// Pause SERVICE's running deployment (analysis goes on)
     Pause { service: String },
     /// Resume a paused deployment
@@ -97,7 +102,7 @@ pub fn run(project: &Project, cmd: DeployCommand, json: bool) -> anyhow::Result<
     match cmd {
         DeployCommand::Serve(args) => serve::run(project, &args, json),
         DeployCommand::Deploy(args) => rollout::deploy(project, &args, json),
-        DeployCommand::Promote { service } => rollout::operate(project, &service, "promote", json),
+        DeployCommand::Promote { service, full } => rollout::promote(project, &service, full, json),
         DeployCommand::Pause { service } => rollout::operate(project, &service, "pause", json),
         DeployCommand::Resume { service } => rollout::operate(project, &service, "resume", json),
         DeployCommand::Abort { service } => rollout::operate(project, &service, "abort", json),

@@ -92,6 +92,34 @@ pub(crate) fn done(status: &Value) -> bool {
     }
 }
 
+/// `gantry promote [--full]`.
+pub fn promote(project: &Project, service: &str, full: bool, json: bool) -> anyhow::Result<()> {
+    let client = Client::connect(project)?;
+    let status = client.post(
+        &format!("/v1/services/{service}/promote"),
+        json!({ "full": full }),
+    )?;
+    if json {
+        return output::json(&status);
+    }
+    println!(
+        "{} requested for deployment {} ({} → {}), now {}",
+        if full {
+            "full promotion (remaining steps skipped)"
+        } else {
+            "promotion to the next step"
+        },
+        status["id"].as_str().unwrap_or_default(),
+        status["from"].as_str().unwrap_or("nothing"),
+        status["to"].as_str().unwrap_or_default(),
+        status["phase"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('_', " ")
+    );
+    Ok(())
+}
+
 pub fn operate(project: &Project, service: &str, op: &str, json: bool) -> anyhow::Result<()> {
     let client = Client::connect(project)?;
     let status = client.post(&format!("/v1/services/{service}/{op}"), json!({}))?;
@@ -99,7 +127,6 @@ pub fn operate(project: &Project, service: &str, op: &str, json: bool) -> anyhow
         return output::json(&status);
     }
     let past = match op {
-        "promote" => "promotion requested for",
         "pause" => "paused",
         "resume" => "resumed",
         _ => "abort requested for",
