@@ -13,7 +13,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::proxy::{Proxy, handle};
+use crate::proxy::{Proxy, forwarded_for, handle};
 use crate::service::ServiceState;
 use crate::workers::Workers;
 
@@ -40,7 +40,15 @@ async fn serve_connection(
     watcher: Watcher,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = service_fn(move |req| handle(Arc::clone(&proxy), Arc::clone(&state), peer, req));
+    let client_ip = forwarded_for(peer);
+    let service = service_fn(move |req| {
+        handle(
+            Arc::clone(&proxy),
+            Arc::clone(&state),
+            client_ip.clone(),
+            req,
+        )
+    });
     let conn = builder().serve_connection(TokioIo::new(stream), service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "client connection ended with an error");

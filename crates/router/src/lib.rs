@@ -13,6 +13,7 @@ mod body;
 mod config;
 mod error;
 mod metrics;
+mod pool;
 mod proxy;
 mod route;
 mod router;

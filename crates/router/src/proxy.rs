@@ -10,24 +10,23 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
-use hyper::http::uri::{PathAndQuery, Scheme};
+use hyper::http::uri::PathAndQuery;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rand::RngExt;
 
 use crate::body::{ResponseBody, Tracked, UpstreamBody, local};
 use crate::config::RouterConfig;
 use crate::metrics::{Clock, ServiceCounters};
+use crate::pool::{Pool, SendError};
 use crate::service::ServiceState;
-use crate::table::InFlight;
+use crate::table::{InFlight, Target};
 
 const VIA: &str = "1.1 gantry";
 
-/// Shared by every listener of a router: the pooled client and the settings.
+/// Shared by every listener of a router (or of one worker thread): the connection pool
+/// and the settings.
 pub(crate) struct Proxy {
-    client: Client<HttpConnector, UpstreamBody>,
+    pool: Pool,
     pub(crate) config: RouterConfig,
     pub(crate) clock: Clock,
 }
@@ -40,15 +39,8 @@ impl Proxy {
     /// A proxy (with its own connection pool) sharing `clock`, so every worker's
     /// measurements use the same time axis.
     pub(crate) fn with_clock(config: RouterConfig, clock: Clock) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .build(connector);
         Proxy {
-            client,
+            pool: Pool::new(config.connect_timeout, config.pool_idle_timeout),
             config,
             clock,
         }
@@ -74,8 +66,26 @@ fn is_idempotent(m: &Method) -> bool {
     )
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::PROXY_AUTHORIZATION,
+    ]
+    .contains(name)
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
+}
+
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in `Connection`.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // The usual case has none: one pass of cheap comparisons instead of a hashed removal
+    // per name (this ran twice per request and showed in profiles).
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -100,15 +110,28 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
-/// Appends `value` to a comma-separated header, creating it if absent.
-fn append_list(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    let joined = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(old) if !old.is_empty() => format!("{old}, {value}"),
-        _ => value.to_string(),
+/// Appends `value` to a comma-separated header, creating it if absent (then without
+/// formatting or allocating).
+fn append_list(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    let joined = match headers.get(&name) {
+        Some(old) if !old.is_empty() => {
+            let mut joined = Vec::with_capacity(old.len() + 2 + value.len());
+            joined.extend_from_slice(old.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(value.as_bytes());
+            match HeaderValue::from_bytes(&joined) {
+                Ok(v) => v,
+                Err(_) => return,
+            }
+        }
+        _ => value,
     };
-    if let Ok(v) = HeaderValue::from_str(&joined) {
-        headers.insert(name, v);
-    }
+    headers.insert(name, joined);
+}
+
+/// The `X-Forwarded-For` entry for a client connection (made once per connection).
+pub(crate) fn forwarded_for(peer: SocketAddr) -> HeaderValue {
+    HeaderValue::try_from(peer.ip().to_string()).expect("an IP address is a valid header value")
 }
 
 /// Reads the request body into memory when it is small enough to replay on a retry.
@@ -135,7 +158,7 @@ async fn replayable(body: &mut Option<Incoming>, limit: usize) -> Result<Option<
 pub(crate) async fn handle(
     proxy: Arc<Proxy>,
     svc: Arc<ServiceState>,
-    peer: SocketAddr,
+    client_ip: HeaderValue,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
@@ -163,9 +186,13 @@ pub(crate) async fn handle(
     append_list(
         &mut parts.headers,
         HeaderName::from_static("x-forwarded-for"),
-        &peer.ip().to_string(),
+        client_ip,
     );
-    append_list(&mut parts.headers, header::VIA, VIA);
+    append_list(
+        &mut parts.headers,
+        header::VIA,
+        HeaderValue::from_static(VIA),
+    );
     let path: PathAndQuery = parts
         .uri
         .path_and_query()
@@ -196,12 +223,6 @@ pub(crate) async fn handle(
             ));
         };
         let in_flight = InFlight::start(&target.in_flight);
-        let uri = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(target.authority.clone())
-            .path_and_query(path.clone())
-            .build()
-            .expect("scheme, authority and path are valid");
         let upstream_body = match (&replay, body.take()) {
             (Some(bytes), _) => Either::Left(Full::new(bytes.clone())),
             (None, Some(stream)) => Either::Right(stream),
@@ -209,30 +230,39 @@ pub(crate) async fn handle(
         };
         let mut upstream = Request::new(upstream_body);
         *upstream.method_mut() = parts.method.clone();
-        *upstream.uri_mut() = uri;
+        // Origin-form, as a server expects from a client (the backend is addressed by the
+        // connection, not the URI).
+        *upstream.uri_mut() = Uri::from(path.clone());
         *upstream.version_mut() = Version::HTTP_11;
         *upstream.headers_mut() = parts.headers.clone();
+        if !parts.headers.contains_key(header::HOST) {
+            // HTTP/1.0 clients may omit it; HTTP/1.1 backends require it.
+            upstream
+                .headers_mut()
+                .insert(header::HOST, target.host.clone());
+        }
 
+        let result = forward(&proxy, target, upstream, in_flight).await;
         let now = proxy.clock.now_sec();
-        match forward(&proxy, upstream, in_flight).await {
+        match result {
             Ok(mut resp) => {
-                version.metrics.record_response(
-                    proxy.clock.now_sec(),
-                    resp.status().as_u16(),
-                    started.elapsed(),
-                );
+                version
+                    .metrics
+                    .record_response(now, resp.status().as_u16(), started.elapsed());
                 strip_hop_by_hop(resp.headers_mut());
-                append_list(resp.headers_mut(), header::VIA, VIA);
+                append_list(
+                    resp.headers_mut(),
+                    header::VIA,
+                    HeaderValue::from_static(VIA),
+                );
                 return Ok(resp);
             }
             Err(Failure::Timeout) => {
                 let status = StatusCode::GATEWAY_TIMEOUT;
                 version.metrics.record_upstream_error(now);
-                version.metrics.record_response(
-                    proxy.clock.now_sec(),
-                    status.as_u16(),
-                    started.elapsed(),
-                );
+                version
+                    .metrics
+                    .record_response(now, status.as_u16(), started.elapsed());
                 let waited: Duration = proxy.config.upstream_timeout;
                 return Ok(plain(
                     status,
@@ -282,19 +312,16 @@ enum Failure {
 /// open-ended responses are streamed.
 async fn forward(
     proxy: &Proxy,
+    target: &Target,
     upstream: Request<UpstreamBody>,
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Failure> {
     let deadline = tokio::time::Instant::now() + proxy.config.upstream_timeout;
-    let resp = match tokio::time::timeout_at(deadline, proxy.client.request(upstream)).await {
+    let sent = tokio::time::timeout_at(deadline, proxy.pool.send(target.addr, upstream)).await;
+    let (resp, lease) = match sent {
         Err(_) => return Err(Failure::Timeout),
-        Ok(Err(e)) => {
-            return Err(Failure::Error {
-                connect: e.is_connect(),
-                error: format!("{e:?}"),
-            });
-        }
-        Ok(Ok(resp)) => resp,
+        Ok(Err(SendError { connect, error })) => return Err(Failure::Error { connect, error }),
+        Ok(Ok(sent)) => sent,
     };
     let (parts, body) = resp.into_parts();
     let small = body.is_end_stream()
@@ -305,7 +332,7 @@ async fn forward(
     if !small {
         return Ok(Response::from_parts(
             parts,
-            Either::Left(Tracked::new(body, in_flight)),
+            Either::Left(Tracked::new(body, lease, in_flight)),
         ));
     }
     match tokio::time::timeout_at(deadline, body.collect()).await {
@@ -314,7 +341,10 @@ async fn forward(
             connect: false,
             error: format!("reading the response body: {e}"),
         }),
-        Ok(Ok(collected)) => Ok(Response::from_parts(parts, local(collected.to_bytes()))),
+        Ok(Ok(collected)) => {
+            lease.release();
+            Ok(Response::from_parts(parts, local(collected.to_bytes())))
+        }
     }
 }
 
@@ -344,17 +374,28 @@ mod tests {
     #[test]
     fn list_headers_are_appended() {
         let mut h = HeaderMap::new();
+        let xff = HeaderName::from_static("x-forwarded-for");
+        append_list(&mut h, xff.clone(), HeaderValue::from_static("10.0.0.1"));
         append_list(
             &mut h,
-            HeaderName::from_static("x-forwarded-for"),
-            "10.0.0.1",
-        );
-        append_list(
-            &mut h,
-            HeaderName::from_static("x-forwarded-for"),
-            "127.0.0.1",
+            xff.clone(),
+            forwarded_for(([127, 0, 0, 1], 9).into()),
         );
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        append_list(&mut h, header::VIA, HeaderValue::from_static(VIA));
+        assert_eq!(h["via"], VIA);
+    }
+
+    #[test]
+    fn headers_without_hop_by_hop_ones_are_kept() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("example"));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
+        h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 2);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hyper::http::uri::Authority;
+use hyper::header::HeaderValue;
 
 use crate::metrics::VersionMetrics;
 use crate::route::ServiceRoute;
@@ -16,7 +16,8 @@ use crate::select::{group_ready, pick_round_robin, pick_weighted};
 /// One ready instance requests may be sent to.
 pub(crate) struct Target {
     pub(crate) addr: SocketAddr,
-    pub(crate) authority: Authority,
+    /// `Host` for requests that came without one.
+    pub(crate) host: HeaderValue,
     pub(crate) in_flight: Arc<AtomicUsize>,
 }
 
@@ -67,8 +68,8 @@ impl Snapshot {
                     .iter()
                     .map(|b| Target {
                         addr: b.addr,
-                        authority: Authority::try_from(b.addr.to_string().as_str())
-                            .expect("a socket address is a valid authority"),
+                        host: HeaderValue::try_from(b.addr.to_string())
+                            .expect("a socket address is a valid header value"),
                         in_flight: in_flight_for(b.addr),
                     })
                     .collect(),
