@@ -1,33 +1,47 @@
 #!/usr/bin/env bash
-# The README's demo: builds gantry, then walks a fresh project in a temporary directory
-# through init, signed entries by three agents, a seal, verification and a proof.
+# The README's demo, on a fresh machine: builds gantry and demo-app (release), then walks a
+# temporary project through
+#   init → entries signed by three agents → serve → deploy v1 → canary v2 (promoted) →
+#   bad v3 (rolled back automatically) → manual rollback → the `release` pipeline (its
+#   deploy: and smoke: steps drive the control plane, agents sign its checkpoints) →
+#   seal → verify → an offline inclusion proof → tampering, named by `ledger verify`.
+# Exits non-zero if any step does not do what it should; stops every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p gantry
-gantry="$PWD/target/release/gantry"
+source scripts/demo-lib.sh
+demo_build release
+demo_dir
+trap demo_cleanup EXIT INT TERM
+started=$SECONDS
 
-work=$(mktemp -d -t gantry-demo-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-step() { printf '\n\033[1m$ gantry %s\033[0m\n' "$*"; "$gantry" "$@"; }
+show init --project demo
+show agent list
+show ledger append --as planner  --kind plan.drafted   --body '{"release":"v2","risk":"low"}'
+show ledger append --as operator --kind deploy.approved --body '{"service":"web","version":"v2"}'
+show ledger append --as verifier --kind review.signed  --body '{"verdict":"approve"}'
+plan_seq=$(g --json ledger show --kind plan.drafted | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["seq"])')
 
-step init --project demo
-step agent list
-step ledger append --as planner  --kind plan.drafted   --body '{"release":"v2","risk":"low"}'
-step ledger append --as operator --kind deploy.applied --body '{"service":"web","version":"v2"}'
-step ledger append --as verifier --kind review.signed  --body '{"verdict":"approve"}'
-step ledger seal
-step ledger show
-step ledger verify
-step ledger prove 5 --out proof.json
-step ledger verifier-key
-step ledger check-proof proof.json --key "$("$gantry" ledger verifier-key)"
-step replay
+demo_config
+deploy_flow
 
-printf '\nTampering with the plan entry (v2 -> v9)...\n'
-sed -i 's/"release":"v2"/"release":"v9"/' .gantry/ledger.jsonl
-if "$gantry" ledger verify; then
+say "the release pipeline: plan (planner signs) → deploy v2 + smoke (operator signs) → health (verifier signs)"
+timeout 90 "$gantry" -C "$dir" run release
+show runs
+run=$(g --json ledger show --kind pipeline.state.started | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["body"]["run"])')
+show logs "$run" "deploy web v2"
+show logs "$run" smoke
+
+deploy_timeline
+show ledger seal
+show ledger verify
+show ledger prove "$plan_seq" --out "$dir/proof.json"
+show ledger check-proof "$dir/proof.json" --key "$(g ledger verifier-key)"
+show replay
+
+printf '\nTampering with the plan entry (seq %s: v2 -> v9)...\n' "$plan_seq"
+sed -i 's/"release":"v2","risk":"low"/"release":"v9","risk":"low"/' "$dir/.gantry/ledger.jsonl"
+if g ledger verify; then
   echo "demo failed: tampering was not detected" >&2
   exit 1
 fi
-printf '\ndemo done: tampering was detected and named.\n'
+printf '\ndemo done in %ss (after the build): deployments, a pipeline and tampering, all in the ledger.\n' "$((SECONDS - started))"
