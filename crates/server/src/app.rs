@@ -147,7 +147,7 @@ impl App {
         }
     }
 
-    fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
+    pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
         let svc = self
             .config
             .services
@@ -180,7 +180,22 @@ impl App {
         deadline: Duration,
         cancelled: impl Fn() -> bool,
     ) -> Result<(), String> {
-        let mut ids = Vec::new();
+        self.start_and_wait_with(service, version, count, &[], deadline, cancelled)
+            .await
+    }
+
+    /// [`App::start_and_wait`], also waiting for `running` (instances already there, e.g.
+    /// adopted after a restart) to be ready.
+    pub(crate) async fn start_and_wait_with(
+        &self,
+        service: &str,
+        version: &str,
+        count: u32,
+        running: &[String],
+        deadline: Duration,
+        cancelled: impl Fn() -> bool,
+    ) -> Result<(), String> {
+        let mut ids = running.to_vec();
         for _ in 0..count {
             let spec = self.spec(service, version).map_err(|e| e.to_string())?;
             ids.push(spec.instance.clone());

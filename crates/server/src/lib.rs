@@ -74,7 +74,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ));
     let pump = tokio::spawn(pump_events(Arc::clone(&app), events));
 
-    let killed = recovery::reclaim_orphans(&app, &state).await;
+    let (killed, adopted) = recovery::reclaim_orphans(&app, &state).await;
     for (name, svc) in &app.config.services {
         app.driver.open(name, svc.listen.0)?;
     }
@@ -94,7 +94,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     .await;
     {
         let app = Arc::clone(&app);
-        tokio::spawn(async move { recovery::restore(&app, &state, killed).await });
+        tokio::spawn(async move { recovery::restore(&app, &state, killed, adopted).await });
     }
     ready(addr);
     tracing::info!(%addr, "control plane listening");

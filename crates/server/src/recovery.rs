@@ -13,12 +13,24 @@ use serde_json::json;
 use crate::app::{App, By};
 use crate::deployment::Deployment;
 
-/// Hands every instance the previous control plane left to the driver, which kills it
-/// (recognised by the driver's own means, never a stranger's process). Returns the
-/// recorded outcomes.
-pub(crate) async fn reclaim_orphans(app: &App, state: &State) -> Vec<serde_json::Value> {
+/// What reclaiming left running: adopted instance ids by service.
+pub(crate) type AdoptedIds = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Hands every instance the previous control plane left to the driver: an instance of the
+/// service's stable version is adopted if the driver verifies it is that very process
+/// (so traffic comes back without a cold start); everything else is killed (recognised by
+/// the driver's own means, never a stranger's process). Returns the recorded outcomes.
+pub(crate) async fn reclaim_orphans(
+    app: &App,
+    state: &State,
+) -> (Vec<serde_json::Value>, AdoptedIds) {
     let mut out = Vec::new();
+    let mut adopted = AdoptedIds::new();
     for (service, view) in &state.services.services {
+        let stable = view
+            .stable
+            .as_deref()
+            .filter(|_| !state.services.emergency_stop);
         for (instance, inst) in &view.instances {
             let prior = PriorInstance {
                 service: service.clone(),
@@ -27,24 +39,49 @@ pub(crate) async fn reclaim_orphans(app: &App, state: &State) -> Vec<serde_json:
                 pid: inst.pid.and_then(|p| u32::try_from(p).ok()),
                 pgid: inst.pgid.and_then(|p| i32::try_from(p).ok()),
                 addr: inst.addr.as_deref().and_then(|a| a.parse().ok()),
-                start_time: None,
+                start_time: inst.start_time,
             };
-            let outcome = app.driver.reclaim(prior.clone(), None).await;
+            let spec = if stable == Some(inst.version.as_str()) {
+                app.spec(service, &inst.version).ok()
+            } else {
+                None
+            };
+            let outcome = app.driver.reclaim(prior.clone(), spec).await;
             let mut body = json!({"service": service, "instance": instance, "version": inst.version,
-                              "pid": prior.pid, "pgid": prior.pgid, "result": outcome.name()});
-            if let Reclaimed::Killed { reason } = &outcome {
-                body["reason"] = json!(reason);
-            }
-            app.record(By::System, "instance.killed", body.clone())
-                .await;
+                "pid": prior.pid, "pgid": prior.pgid, "result": outcome.name()});
+            let kind = match &outcome {
+                Reclaimed::Adopted => {
+                    // What identifies it again after another crash.
+                    body["addr"] = json!(inst.addr);
+                    body["port"] = json!(prior.addr.map(|a| a.port()));
+                    body["start_time"] = json!(prior.start_time);
+                    body["restarts"] = json!(inst.restarts);
+                    adopted
+                        .entry(service.clone())
+                        .or_default()
+                        .push(instance.clone());
+                    "instance.adopted"
+                }
+                Reclaimed::Killed { reason } => {
+                    body["reason"] = json!(reason);
+                    "instance.killed"
+                }
+                _ => "instance.killed",
+            };
+            app.record(By::System, kind, body.clone()).await;
             out.push(body);
         }
     }
-    out
+    (out, adopted)
 }
 
 /// Restores every service and settles interrupted deployments.
-pub(crate) async fn restore(app: &Arc<App>, state: &State, killed: Vec<serde_json::Value>) {
+pub(crate) async fn restore(
+    app: &Arc<App>,
+    state: &State,
+    killed: Vec<serde_json::Value>,
+    adopted: AdoptedIds,
+) {
     let emergency = state.services.emergency_stop;
     let mut settled = Vec::new();
     let mut restored = Vec::new();
@@ -99,8 +136,10 @@ pub(crate) async fn restore(app: &Arc<App>, state: &State, killed: Vec<serde_jso
         }
         if let Some(v) = &stable {
             let deadline = svc.strategy.progress_deadline().as_std();
+            let ours = adopted.get(name).cloned().unwrap_or_default();
+            let missing = (*svc.instances).max(1).saturating_sub(ours.len() as u32);
             match app
-                .start_and_wait(name, v, *svc.instances, deadline, || false)
+                .start_and_wait_with(name, v, missing, &ours, deadline, || false)
                 .await
             {
                 Ok(()) => {

@@ -60,6 +60,10 @@ pub struct InstanceView {
     pub pid: Option<u64>,
     pub pgid: Option<i64>,
     pub addr: Option<String>,
+    /// Process start time (clock ticks since boot): with the pid, names one process, so
+    /// a restarted control plane can adopt it safely.
+    #[serde(default)]
+    pub start_time: Option<u64>,
     pub status: String,
     pub restarts: u64,
 }
@@ -190,6 +194,7 @@ impl ServiceView {
                 inst.pid = body.get("pid").and_then(Value::as_u64);
                 inst.pgid = body.get("pgid").and_then(Value::as_i64);
                 inst.addr = opt_str(body, "addr");
+                inst.start_time = body.get("start_time").and_then(Value::as_u64);
                 inst.restarts = body.get("restarts").and_then(Value::as_u64).unwrap_or(0);
                 inst.status = "starting".into();
             }

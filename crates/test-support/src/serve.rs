@@ -17,6 +17,8 @@ pub struct Serve {
     pub url: String,
     pub log: PathBuf,
     project_root: PathBuf,
+    /// Kill the project's instances on drop (not once a successor owns them).
+    reap: bool,
 }
 
 impl Serve {
@@ -44,6 +46,7 @@ impl Serve {
             url: String::new(),
             log: log.clone(),
             project_root: project.path().to_path_buf(),
+            reap: true,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -80,6 +83,13 @@ impl Serve {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Starts a new control plane in place of this (killed) one, which hands its
+    /// instances over instead of killing them as it goes.
+    pub fn restart(&mut self, project: &TestProject) {
+        let mut old = std::mem::replace(self, Serve::start(project));
+        old.reap = false;
     }
 
     /// SIGTERM and wait: the control plane stops its instances itself.
@@ -141,6 +151,9 @@ pub fn group_alive(pgid: i32) -> bool {
 impl Drop for Serve {
     fn drop(&mut self) {
         self.stop();
+        if !self.reap {
+            return;
+        }
         // Whatever survived (a test that killed serve, or a failure mid-way) goes too.
         for pgid in instance_groups(&self.project_root) {
             if group_alive(pgid) {

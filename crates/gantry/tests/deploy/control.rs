@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gantry_test_support::load::Load;
-use gantry_test_support::serve::{Serve, group_alive, instance_groups};
+use gantry_test_support::serve::{group_alive, instance_groups};
 
 use crate::{Env, Opts, http_get};
 
@@ -110,7 +110,7 @@ fn after_sigkill_of_serve_mid_deploy_a_restart_rolls_back_and_leaves_no_orphans(
     // The router lives in the control plane's process, so traffic stops with it; what is
     // required is that a restart serves the stable version again within seconds, and
     // then fails nothing.
-    env.serve = Serve::start(&env.p);
+    env.serve.restart(&env.p);
     env.wait_for(20, "v1 serving again", |e| {
         let web = e.web();
         web["weights"]["v1"] == 100
@@ -124,16 +124,30 @@ fn after_sigkill_of_serve_mid_deploy_a_restart_rolls_back_and_leaves_no_orphans(
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
     assert!(stats.served_by("v1") > 0);
     assert_eq!(stats.served_by("v2"), 0);
-    for g in &groups {
-        assert!(!group_alive(*g), "orphan group {g} survived the restart");
-    }
+    // The canary's v2 is killed; the stable v1 is adopted (verified by pid, start time,
+    // group, marker variables and port), not restarted.
     let entries = env.entries();
     let killed: Vec<_> = entries
         .iter()
         .filter(|e| e["kind"] == "instance.killed")
         .collect();
-    assert_eq!(killed.len(), 2, "{killed:?}");
-    assert!(killed.iter().all(|e| e["body"]["result"] == "killed"));
+    assert_eq!(killed.len(), 1, "{killed:?}");
+    assert_eq!(killed[0]["body"]["version"], "v2");
+    assert_eq!(killed[0]["body"]["result"], "killed");
+    let adopted: Vec<_> = entries
+        .iter()
+        .filter(|e| e["kind"] == "instance.adopted")
+        .collect();
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    assert_eq!(adopted[0]["body"]["version"], "v1");
+    let v1_group = adopted[0]["body"]["pgid"].as_i64().unwrap() as i32;
+    for g in &groups {
+        assert_eq!(
+            group_alive(*g),
+            *g == v1_group,
+            "group {g}: only the adopted v1 runs on"
+        );
+    }
     let rolled = entries
         .iter()
         .find(|e| e["kind"] == "deployment.state.rolled_back")
@@ -142,4 +156,70 @@ fn after_sigkill_of_serve_mid_deploy_a_restart_rolls_back_and_leaves_no_orphans(
     assert!(entries.iter().any(|e| e["kind"] == "control.recovered"));
     assert_eq!(env.web()["stable"], "v1");
     env.p.gantry(&["ledger", "verify"]).ok();
+    // Adopted instances are the control plane's own again: a clean stop stops them too.
+    env.serve.stop();
+    for g in &groups {
+        assert!(!group_alive(*g), "orphan group {g} survived");
+    }
+}
+
+fn pids(env: &Env) -> Vec<u64> {
+    let mut p: Vec<u64> = env.web()["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["pid"].as_u64())
+        .collect();
+    p.sort_unstable();
+    p
+}
+
+#[test]
+fn restarts_adopt_the_healthy_stable_instances_instead_of_restarting_them() {
+    let mut env = Env::new(Opts {
+        instances: 2,
+        ..Opts::default()
+    });
+    env.deploy_v1();
+    let before = pids(&env);
+    assert_eq!(before.len(), 2);
+    // Twice: an adoption records what identifies the instance for the next crash.
+    for round in 1..=2 {
+        env.serve.kill9();
+        let seen = env.entries().len();
+        env.serve.restart(&env.p);
+        env.wait_for(20, "v1 serving again", |e| {
+            let web = e.web();
+            web["weights"]["v1"] == 100
+                && web["instances"]
+                    .as_array()
+                    .is_some_and(|i| i.iter().filter(|i| i["ready"] == true).count() == 2)
+        });
+        assert_eq!(
+            pids(&env),
+            before,
+            "round {round}: the same processes serve"
+        );
+        let load = Load::start(env.addr(), 100, 4);
+        std::thread::sleep(Duration::from_millis(500));
+        let stats = load.stop();
+        let kinds: Vec<String> = env.kinds().split_off(seen);
+        assert_eq!(stats.failures(&[]), 0, "{stats:?}");
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "instance.adopted").count(),
+            2,
+            "round {round}: {kinds:?}"
+        );
+        assert!(
+            !kinds
+                .iter()
+                .any(|k| k == "instance.started" || k == "instance.killed"),
+            "round {round}: {kinds:?}"
+        );
+    }
+    let groups = instance_groups(env.p.path());
+    env.serve.stop();
+    for g in &groups {
+        assert!(!group_alive(*g), "group {g} survived a clean stop");
+    }
 }
