@@ -142,7 +142,10 @@ run_wrk() { # name url round
     timeout 60 wrk -t1 -c1 -d"$LAT_DURATION" --latency "$url" >"$TMP/$name-lat.$r.txt"
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { # of the numbers on stdin, one per line (blank lines ignored)
+    sort -g | awk 'NF { v[++n] = $1 }
+        END { if (n % 2) print v[(n + 1) / 2]; else printf "%.3f\n", (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
 # The median over the rounds of figure $1 (rps or p99_ms) of file stem $2.
 med() { local f=$1 stem=$2 r; for r in $(seq 1 "$ROUNDS"); do "$f" "$TMP/$stem.$r.txt"; echo; done | median; }
 
