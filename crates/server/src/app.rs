@@ -44,6 +44,8 @@ pub struct App {
     pub(crate) log_dir: std::path::PathBuf,
     pub(crate) services: Mutex<BTreeMap<String, Svc>>,
     pub(crate) deployments: Mutex<BTreeMap<String, Arc<Deployment>>>,
+    /// Deployments from before this start, replayed from the ledger.
+    pub(crate) past: Mutex<BTreeMap<String, gantry_deploy::DeploymentStatus>>,
     pub(crate) emergency: AtomicBool,
     next_instance: AtomicU64,
     /// Serialises operations that change which instances run (deploy start, rollback,
@@ -74,6 +76,7 @@ impl App {
             log_dir,
             services: Mutex::new(BTreeMap::new()),
             deployments: Mutex::new(BTreeMap::new()),
+            past: Mutex::new(BTreeMap::new()),
             emergency: AtomicBool::new(emergency),
             next_instance: AtomicU64::new(first_instance),
             ops: tokio::sync::Mutex::new(()),

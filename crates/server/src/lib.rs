@@ -17,6 +17,7 @@ mod api;
 mod app;
 mod deployment;
 mod error;
+mod history;
 mod ops;
 mod pause;
 mod recovery;
@@ -60,6 +61,7 @@ pub struct ServeOptions {
 pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     let entries = opts.ledger.entries()?;
     let state = State::replay(&entries);
+    let past = history::replay(&entries);
     let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
     let (driver, events) = (opts.driver, opts.events);
     let app = Arc::new(App::new(
@@ -72,6 +74,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
         state.ledger.entries + 1,
         state.services.emergency_stop,
     ));
+    *app.past.lock().unwrap_or_else(|e| e.into_inner()) = past;
     let pump = tokio::spawn(pump_events(Arc::clone(&app), events));
 
     let (killed, adopted) = recovery::reclaim_orphans(&app, &state).await;

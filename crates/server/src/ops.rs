@@ -169,15 +169,17 @@ impl App {
         self.deployments.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A deployment of this run, else one from the ledger (before this start).
     pub fn deployment(&self, id: &str) -> Result<DeploymentStatus, ServerError> {
-        self.deployments_mut()
+        if let Some(d) = self.deployments_mut().get(id) {
+            return Ok(d.status());
+        }
+        self.past
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .get(id)
-            .map(|d| d.status())
-            .ok_or_else(|| {
-                ServerError::NotFound(format!(
-                    "no deployment '{id}' since the control plane started"
-                ))
-            })
+            .cloned()
+            .ok_or_else(|| ServerError::NotFound(format!("no deployment '{id}' in the ledger")))
     }
 
     /// promote, pause, resume or abort the service's running deployment.

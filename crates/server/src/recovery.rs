@@ -102,12 +102,12 @@ pub(crate) async fn restore(
             .filter(|d| d.in_progress());
         let mut resume = None;
         if let Some(d) = &interrupted {
-            let dep = Deployment::new(
+            let dep = Arc::new(Deployment::new(
                 d.id.clone(),
                 plan_deploy(name, svc, d.from.as_deref(), &d.to, &svc.strategy),
-            );
+            ));
             if svc.on_restart == OnRestart::Resume && !emergency && d.strategy != "rollback" {
-                resume = Some(Arc::new(dep));
+                resume = Some(Arc::clone(&dep));
             } else if let Some(from) = d.from.clone() {
                 dep.enter(app, Phase::RolledBack, By::System,
                     json!({"to": from, "reason": "the control plane restarted during the deployment"}),
@@ -123,6 +123,17 @@ pub(crate) async fn restore(
                     "failed: control plane restarted".into(),
                 )
                 .await;
+            }
+            // Its status carries the timeline from before the restart on.
+            if resume.is_none() {
+                let mut past = app.past.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(p) = past.get_mut(&d.id) {
+                    let now = dep.status();
+                    p.phase = now.phase;
+                    p.reason = now.reason;
+                    p.waiting_for_promote = false;
+                    p.timeline.extend(now.timeline);
+                }
             }
             settled.push(
                 json!({"id": d.id, "action": if resume.is_some() { "resume" } else { "rollback" }}),

@@ -155,12 +155,33 @@ fn after_sigkill_of_serve_mid_deploy_a_restart_rolls_back_and_leaves_no_orphans(
     assert_eq!(rolled["body"]["to"], "v1");
     assert!(entries.iter().any(|e| e["kind"] == "control.recovered"));
     assert_eq!(env.web()["stable"], "v1");
+    // The interrupted deployment is known across the restart, from the ledger.
+    let d = deployment(&env, "web-2");
+    assert_eq!(d["phase"], "rolled_back", "{d}");
+    let timeline = d["timeline"].as_array().unwrap();
+    assert!(
+        timeline.iter().any(|e| e["text"] == "traffic v1=80 v2=20")
+            && timeline
+                .iter()
+                .any(|e| e["kind"] == "deployment.state.rolled_back"),
+        "{d}"
+    );
     env.p.gantry(&["ledger", "verify"]).ok();
     // Adopted instances are the control plane's own again: a clean stop stops them too.
     env.serve.stop();
     for g in &groups {
         assert!(!group_alive(*g), "orphan group {g} survived");
     }
+}
+
+/// `GET /v1/deployments/{id}` with the admin token.
+fn deployment(env: &Env, id: &str) -> serde_json::Value {
+    let api: std::net::SocketAddr = env.serve.url.trim_start_matches("http://").parse().unwrap();
+    let token = std::fs::read_to_string(env.p.path().join(".gantry/admin.token")).unwrap();
+    let (status, text) = http_get(api, &format!("/v1/deployments/{id}"), Some(token.trim()));
+    assert_eq!(status, 200, "{text}");
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 fn pids(env: &Env) -> Vec<u64> {
@@ -217,6 +238,13 @@ fn restarts_adopt_the_healthy_stable_instances_instead_of_restarting_them() {
             "round {round}: {kinds:?}"
         );
     }
+    // The first deploy, from before both restarts, is still known.
+    let d = deployment(&env, "web-1");
+    assert_eq!(
+        (d["phase"].as_str(), d["to"].as_str()),
+        (Some("succeeded"), Some("v1")),
+        "{d}"
+    );
     let groups = instance_groups(env.p.path());
     env.serve.stop();
     for g in &groups {
