@@ -113,6 +113,16 @@ async fn start(State(api): State<Api>) -> Answer {
     to_json(api.app.start_after_stop().await?)
 }
 
+/// `gantry serve --stop`: answer first, then stop instances and exit.
+async fn shutdown(State(api): State<Api>) -> Answer {
+    api.app
+        .stop_requested
+        .store(true, std::sync::atomic::Ordering::Release);
+    // A stored permit: the shutdown starts even if nothing waits on it yet.
+    api.app.shutdown.notify_one();
+    Ok(Json(json!({"stopping": true, "pid": std::process::id()})))
+}
+
 pub(crate) fn router(app: Arc<App>, token: String) -> Router {
     let api = Api {
         app,
@@ -127,6 +137,7 @@ pub(crate) fn router(app: Arc<App>, token: String) -> Router {
         .route("/v1/deployments/{id}", get(deployment))
         .route("/v1/control/emergency-stop", post(stop))
         .route("/v1/control/start", post(start))
+        .route("/v1/control/shutdown", post(shutdown))
         .layer(middleware::from_fn_with_state(api.clone(), auth))
         .with_state(api)
 }

@@ -52,6 +52,8 @@ pub struct App {
     /// emergency stop, start), so two of them never interleave on one service.
     pub(crate) ops: tokio::sync::Mutex<()>,
     pub(crate) shutdown: Notify,
+    /// `gantry serve --stop` asked for the shutdown (else a signal did).
+    pub(crate) stop_requested: AtomicBool,
     pub(crate) events_done: Notify,
 }
 
@@ -81,6 +83,7 @@ impl App {
             next_instance: AtomicU64::new(first_instance),
             ops: tokio::sync::Mutex::new(()),
             shutdown: Notify::new(),
+            stop_requested: AtomicBool::new(false),
             events_done: Notify::new(),
         }
     }

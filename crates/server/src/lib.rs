@@ -118,10 +118,24 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     axum::serve(listener, api)
         .with_graceful_shutdown(shutdown)
         .await?;
+    let instances: usize = app
+        .config
+        .services
+        .keys()
+        .map(|s| app.driver.instances(s).len())
+        .sum();
     app.driver.shutdown().await;
     // Let the pump write the last instance entries (stopped) before exiting.
     app.events_done.notify_one();
     let _ = pump.await;
+    let by_operator = app.stop_requested.load(std::sync::atomic::Ordering::Acquire);
+    app.record(
+        if by_operator { By::Operator } else { By::System },
+        "control.stopped",
+        serde_json::json!({"pid": std::process::id(), "instances_stopped": instances,
+            "reason": if by_operator { "gantry serve --stop" } else { "signal" }}),
+    )
+    .await;
     Ok(())
 }
 

@@ -112,3 +112,26 @@ fn bad_requests_are_refused_with_reasons() {
         .says("no deployment of web is running");
     env.p.gantry(&["stop"]).fails_with(2).says("--emergency");
 }
+
+#[test]
+fn serve_stop_stops_instances_cleanly_and_records_it() {
+    let env = Env::new(Opts::default());
+    env.deploy_v1();
+    let groups = gantry_test_support::serve::instance_groups(env.p.path());
+    assert_eq!(groups.len(), 1);
+    env.p.gantry(&["serve", "--stop"]).ok().says("stopped");
+    for g in &groups {
+        assert!(
+            !gantry_test_support::serve::group_alive(*g),
+            "group {g} still runs"
+        );
+    }
+    let entries = env.entries();
+    let last = entries.last().unwrap();
+    assert_eq!(last["kind"], "control.stopped", "{last}");
+    assert_eq!(last["actor"]["role"], "operator");
+    assert_eq!(last["body"]["instances_stopped"], 1);
+    assert!(entries.iter().any(|e| e["kind"] == "instance.stopped"));
+    assert!(!env.p.path().join(".gantry/serve.json").exists());
+    env.p.gantry(&["ledger", "verify"]).ok();
+}

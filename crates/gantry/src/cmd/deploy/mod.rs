@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Run in the background; writes .gantry/serve.pid, logs to .gantry/serve.log
     #[arg(long)]
     pub detach: bool,
+    /// Stop the running control plane gracefully: instances drain and stop, then it exits
+    /// (recorded as control.stopped)
+    #[arg(long, conflicts_with = "detach")]
+    pub stop: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -22,6 +22,9 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
             args.listen
         )));
     }
+    if args.stop {
+        return stop(project, json);
+    }
     if args.detach {
         return detach(project, args, json);
     }
@@ -142,4 +145,32 @@ fn detach(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()>
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `gantry serve --stop`: asks the control plane to shut down and waits until it exited.
+fn stop(project: &Project, json: bool) -> anyhow::Result<()> {
+    let client = super::client::Client::connect(project)?;
+    let answer = client.post("/v1/control/shutdown", json!({}))?;
+    let pid = answer["pid"].as_u64().unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // Gone, or a zombie waiting for its parent: either way it has stopped its instances.
+    let running = |pid: u64| {
+        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+        })
+    };
+    while pid > 0 && running(pid) {
+        if Instant::now() > deadline {
+            return Err(exit::failed(format!(
+                "the control plane (pid {pid}) is still stopping after 60s"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if json {
+        return output::json(&json!({"stopped": true, "pid": pid}));
+    }
+    println!("control plane (pid {pid}) stopped; its instances drained and stopped");
+    Ok(())
 }
