@@ -272,11 +272,24 @@ async fn attempt_once(
         let log_fn = |line: &str| log.note(line);
         let mut stop = ctx.stop_tx.subscribe();
         let name = action_name(&action);
+        // A built-in action (a deploy waiting at a manual canary pause, say) honours the
+        // step's timeout like a process does; without one it is bounded by the run budget.
+        let deadline = async {
+            match step.timeout {
+                Some(t) => tokio::time::sleep(Duration::from(t)).await,
+                None => std::future::pending().await,
+            }
+        };
         return tokio::select! {
             r = ctx.actions.run(action, &log_fn) => match r {
                 Ok(()) => (Ok(()), None, "failed"),
                 Err(e) => (Err(format!("{name}: {e}")), None, "failed"),
             },
+            () = deadline => {
+                let after = step.timeout.map(|t| t.to_string()).unwrap_or_default();
+                log.note(&format!("{name}: timed out after {after}"));
+                (Err(format!("{name}: timed out after {after}")), None, "timed_out")
+            }
             _ = stop.wait_for(Option::is_some) => (Err("stopped".into()), None, "failed"),
         };
     };

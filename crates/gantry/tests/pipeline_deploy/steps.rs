@@ -168,3 +168,27 @@ fn without_a_control_plane_the_steps_fail_clearly() {
         .says("gantry::config::smoke_syntax")
         .says("gantry.yaml:25:27: invalid smoke check");
 }
+
+#[test]
+fn a_deploy_step_honours_its_timeout() {
+    let (p, _port) = project(
+        r#"  release:
+    stages:
+      - name: ship
+        steps:
+          - { name: slow canary, deploy: web, version: v2, timeout: 300ms }
+"#,
+    );
+    let _serve = Serve::start(&p);
+    p.gantry(&["deploy", "web", "--version", "v1", "--wait"])
+        .ok();
+    // The canary pauses for 1.5s, so the step cannot finish within 300ms.
+    p.gantry(&["run", "release"])
+        .fails_with(1)
+        .says("timed out after 300ms");
+    let run = last_run(&p);
+    let timed_out = steps(&p, &run, "timed_out");
+    assert_eq!(timed_out.len(), 1, "{timed_out:?}");
+    assert_eq!(timed_out[0]["body"]["name"], "slow canary");
+    p.gantry(&["ledger", "verify"]).ok();
+}
