@@ -161,7 +161,9 @@ impl Pool {
         loop {
             let (mut sender, pooled) = match self.take(addr) {
                 Some(s) => (s, true),
-                None => (self.connect(addr).await?, false),
+                // Boxed: connecting is rare with keep-alive, and its large future would
+                // otherwise be part of (and copied with) every request's future.
+                None => (Box::pin(self.connect(addr)).await?, false),
             };
             // An idle connection becomes ready once hyper has seen the end of the previous
             // response; a closed one errors here and another is tried.

@@ -316,36 +316,39 @@ async fn forward(
     upstream: Request<UpstreamBody>,
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Failure> {
-    let deadline = tokio::time::Instant::now() + proxy.config.upstream_timeout;
-    let sent = tokio::time::timeout_at(deadline, proxy.pool.send(target.addr, upstream)).await;
-    let (resp, lease) = match sent {
-        Err(_) => return Err(Failure::Timeout),
-        Ok(Err(SendError { connect, error })) => return Err(Failure::Error { connect, error }),
-        Ok(Ok(sent)) => sent,
-    };
-    let (parts, body) = resp.into_parts();
-    let small = body.is_end_stream()
-        || body
-            .size_hint()
-            .exact()
-            .is_some_and(|n| n <= proxy.config.max_buffered_response as u64);
-    if !small {
-        return Ok(Response::from_parts(
-            parts,
-            Either::Left(Tracked::new(body, lease, in_flight)),
-        ));
-    }
-    match tokio::time::timeout_at(deadline, body.collect()).await {
-        Err(_) => Err(Failure::Timeout),
-        Ok(Err(e)) => Err(Failure::Error {
-            connect: false,
-            error: format!("reading the response body: {e}"),
-        }),
-        Ok(Ok(collected)) => {
-            lease.release();
-            Ok(Response::from_parts(parts, local(collected.to_bytes())))
+    // One timer for the head and a buffered body together: arming a timer per step showed
+    // in profiles, and the limit is on the whole exchange anyway.
+    let exchange = async {
+        let (resp, lease) = match proxy.pool.send(target.addr, upstream).await {
+            Err(SendError { connect, error }) => return Err(Failure::Error { connect, error }),
+            Ok(sent) => sent,
+        };
+        let (parts, body) = resp.into_parts();
+        let small = body.is_end_stream()
+            || body
+                .size_hint()
+                .exact()
+                .is_some_and(|n| n <= proxy.config.max_buffered_response as u64);
+        if !small {
+            return Ok(Response::from_parts(
+                parts,
+                Either::Left(Tracked::new(body, lease, in_flight)),
+            ));
         }
-    }
+        match body.collect().await {
+            Err(e) => Err(Failure::Error {
+                connect: false,
+                error: format!("reading the response body: {e}"),
+            }),
+            Ok(collected) => {
+                lease.release();
+                Ok(Response::from_parts(parts, local(collected.to_bytes())))
+            }
+        }
+    };
+    tokio::time::timeout(proxy.config.upstream_timeout, exchange)
+        .await
+        .unwrap_or(Err(Failure::Timeout))
 }
 
 #[cfg(test)]
