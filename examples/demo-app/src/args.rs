@@ -4,13 +4,14 @@ use std::time::Duration;
 
 pub const USAGE: &str = "\
 usage: demo-app [--port N] [--version V] [--error-rate F] [--latency D]
-                [--fail-readiness] [--crash-after D]
+                [--fail-readiness] [--ready-after D] [--crash-after D]
 
   --port N          port on 127.0.0.1 to listen on (default $PORT, else 0 = any free port)
   --version V       version named in the body of GET / (default $VERSION, else v1)
   --error-rate F    share of GET / requests answered 500, 0.0..=1.0 (default 0)
   --latency D       delay added to each GET / request, e.g. 800ms, 2s (default 0)
   --fail-readiness  answer GET /health with 503
+  --ready-after D   answer GET /health with 503 until D after start (a slow start), e.g. 2s
   --crash-after D   exit(1) after D, e.g. 5s
 ";
 
@@ -22,6 +23,8 @@ pub struct Args {
     pub error_rate: f64,
     pub latency: Duration,
     pub fail_readiness: bool,
+    /// Readiness only this long after the start (`/health` answers 503 until then).
+    pub ready_after: Duration,
     pub crash_after: Option<Duration>,
 }
 
@@ -45,6 +48,7 @@ pub fn parse(
     let mut error_rate = 0.0;
     let mut latency = Duration::ZERO;
     let mut fail_readiness = false;
+    let mut ready_after = Duration::ZERO;
     let mut crash_after = None;
 
     let mut argv = argv.into_iter();
@@ -81,6 +85,10 @@ pub fn parse(
                     parse_duration(&value("--latency")?).map_err(|e| format!("--latency: {e}"))?
             }
             "--fail-readiness" => fail_readiness = true,
+            "--ready-after" => {
+                ready_after = parse_duration(&value("--ready-after")?)
+                    .map_err(|e| format!("--ready-after: {e}"))?
+            }
             "--crash-after" => {
                 crash_after = Some(
                     parse_duration(&value("--crash-after")?)
@@ -96,6 +104,7 @@ pub fn parse(
         error_rate,
         latency,
         fail_readiness,
+        ready_after,
         crash_after,
     }))
 }
@@ -139,8 +148,8 @@ mod tests {
         };
         assert_eq!((a.port, a.version.as_str(), a.error_rate), (0, "v1", 0.0));
         assert_eq!(
-            (a.latency, a.fail_readiness, a.crash_after),
-            (Duration::ZERO, false, None)
+            (a.latency, a.fail_readiness, a.ready_after, a.crash_after),
+            (Duration::ZERO, false, Duration::ZERO, None)
         );
     }
 
@@ -155,6 +164,8 @@ mod tests {
             "--latency",
             "800ms",
             "--fail-readiness",
+            "--ready-after",
+            "2s",
             "--crash-after",
             "5s",
         ])
@@ -167,6 +178,7 @@ mod tests {
                 error_rate: 0.3,
                 latency: Duration::from_millis(800),
                 fail_readiness: true,
+                ready_after: Duration::from_secs(2),
                 crash_after: Some(Duration::from_secs(5)),
             })
         );
@@ -205,6 +217,11 @@ mod tests {
             run(&["--port"])
                 .unwrap_err()
                 .contains("--port needs a value")
+        );
+        assert!(
+            run(&["--ready-after", "soon"])
+                .unwrap_err()
+                .contains("--ready-after")
         );
         assert!(run(&["--bogus"]).unwrap_err().contains("--bogus"));
         assert_eq!(run(&["--help"]).unwrap(), Parsed::Help);

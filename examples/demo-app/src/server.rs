@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -35,6 +35,9 @@ pub async fn run(args: Args) -> std::io::Result<()> {
         });
     }
 
+    // Readiness is counted from here, once the port is bound (a slow start, as an app
+    // warming caches would have).
+    let ready_at = Instant::now() + args.ready_after;
     let args = Arc::new(args);
     let graceful = GracefulShutdown::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -54,7 +57,7 @@ pub async fn run(args: Args) -> std::io::Result<()> {
                 };
                 let _ = stream.set_nodelay(true);
                 let args = Arc::clone(&args);
-                let service = service_fn(move |req| respond(Arc::clone(&args), req));
+                let service = service_fn(move |req| respond(Arc::clone(&args), ready_at, req));
                 let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
                 tokio::spawn(async move {
                     let _ = conn.await;
@@ -76,12 +79,13 @@ pub async fn run(args: Args) -> std::io::Result<()> {
 
 async fn respond(
     args: Arc<Args>,
+    ready_at: Instant,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
     let (status, body) = match req.uri().path() {
         "/health" if is_read => {
-            if args.fail_readiness {
+            if args.fail_readiness || Instant::now() < ready_at {
                 (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string())
             } else {
                 (StatusCode::OK, "ok\n".to_string())

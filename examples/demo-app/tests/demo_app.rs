@@ -175,6 +175,32 @@ async fn fail_readiness_answers_503_on_health() {
     assert_eq!(get(&c, app.addr, "/").await.0, 200);
 }
 
+#[tokio::test]
+async fn ready_after_answers_503_on_health_until_then() {
+    let started = Instant::now();
+    let app = App::start(&["--ready-after", "1500ms"]);
+    let c = client();
+    // Checked against the clock rather than assumed: a slow machine may already be past it.
+    let (status, _, _) = get(&c, app.addr, "/health").await;
+    if started.elapsed() < Duration::from_millis(1400) {
+        assert_eq!(status, 503, "not ready before --ready-after");
+    }
+    assert_eq!(get(&c, app.addr, "/").await.0, 200, "/ answers meanwhile");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if get(&c, app.addr, "/health").await.0 == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "ready after {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn crash_after_exits_with_1() {
     let started = Instant::now();
