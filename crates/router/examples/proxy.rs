@@ -5,8 +5,8 @@
 //!     --listen 127.0.0.1:18080 --upstream 127.0.0.1:18081 [--upstream ADDR ...] [--workers N]
 //! ```
 //!
-//! `--workers N` sets [`RouterConfig::workers`] (0, the default: a multi-threaded tokio
-//! runtime serves everything, as when the router is embedded without workers).
+//! `--workers N` sets [`RouterConfig::workers`] (default: one per CPU; 0: a multi-threaded
+//! tokio runtime serves everything).
 //!
 //! Stops gracefully on SIGTERM or Ctrl-C.
 
@@ -24,7 +24,7 @@ struct Args {
 fn parse() -> Result<Args, String> {
     let mut listen = None;
     let mut upstreams = Vec::new();
-    let mut workers = 0;
+    let mut workers = RouterConfig::default().workers;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut addr = |name: &str| -> Result<SocketAddr, String> {

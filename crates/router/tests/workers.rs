@@ -1,5 +1,7 @@
-//! The router with dedicated worker threads (`RouterConfig::workers`) keeps every
-//! behaviour of the embedded one: weights, draining, retries, emergency stop, metrics.
+//! Both ways of running the router — dedicated worker threads (`RouterConfig::workers`,
+//! the default, which the other test files use) and embedded on the caller's runtime
+//! (`workers: 0`) — keep every behaviour: weights, draining, retries, emergency stop,
+//! metrics.
 
 mod support;
 
@@ -21,10 +23,16 @@ fn router(workers: usize) -> Router {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_over_weight_shifts_and_a_dead_backend_fails_nothing_and_is_measured() {
+    for workers in [0, 2] {
+        shift_under_load(workers).await;
+    }
+}
+
+async fn shift_under_load(workers: usize) {
     let delay = Duration::from_millis(1);
     let v1 = Upstream::start_with_delay("v1", delay).await;
     let v2 = Upstream::start_with_delay("v2", delay).await;
-    let router = router(2);
+    let router = router(workers);
     let addr = router.serve("web", any_port()).unwrap().local_addr();
     let mut dead = v1.backend(100, true);
     dead.addr = dead_addr();
@@ -60,9 +68,15 @@ async fn load_over_weight_shifts_and_a_dead_backend_fails_nothing_and_is_measure
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_flight_requests_on_workers_finish_before_stop_returns() {
+async fn in_flight_requests_finish_before_stop_returns() {
+    for workers in [0, 2] {
+        drain_on_stop(workers).await;
+    }
+}
+
+async fn drain_on_stop(workers: usize) {
     let v1 = Upstream::start("v1").await;
-    let router = router(2);
+    let router = router(workers);
     let addr = router.serve("web", any_port()).unwrap().local_addr();
     router.update("web", route(addr, vec![v1.backend(100, true)]));
     let slow: Vec<_> = (0..4)
@@ -82,7 +96,7 @@ async fn in_flight_requests_on_workers_finish_before_stop_returns() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     assert_eq!(router.in_flight("web", v1.addr), 0);
 
-    // Serving again reuses the same worker threads.
+    // Serving again works (with workers: on the same threads).
     let addr = router.serve("web", any_port()).unwrap().local_addr();
     assert_eq!(get(&client(), addr, "/").await.unwrap().status, 200);
     router.shutdown().await;
