@@ -1,7 +1,8 @@
 //! gantry's deployment core, without I/O: the [`Driver`] trait that backends implement
 //! (local processes now, Kubernetes later), strategy step planning ([`plan`]), analysis
-//! verdicts ([`analysis`]), the deployment state machine ([`machine`]) and the probe
-//! threshold and restart-backoff logic ([`health`]).
+//! verdicts ([`analysis`]), the deployment state machine ([`machine`]), the probe
+//! threshold and restart-backoff logic ([`health`]), the rollout's progress deadline
+//! ([`progress`]) and how a traffic split reads ([`share`]).
 //!
 //! The control plane (`gantry-server`) executes plans against a driver; everything that
 //! decides *what* to do lives here and is unit-tested with plain data.
@@ -11,6 +12,8 @@ mod driver;
 pub mod health;
 pub mod machine;
 pub mod plan;
+pub mod progress;
+pub mod share;
 
 pub use analysis::{Figures, Tally, Verdict, judge};
 pub use driver::{
@@ -19,3 +22,4 @@ pub use driver::{
 };
 pub use machine::{DeploymentStatus, LastAnalysis, Op, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};
+pub use progress::{Deadline, Progress, ProgressClock, Stall};

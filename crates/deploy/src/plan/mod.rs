@@ -96,9 +96,18 @@ pub struct Plan {
     pub to: String,
     /// `rolling`, `blue_green`, `canary`, `initial` or `rollback`.
     pub strategy: String,
-    /// Milliseconds allowed for a `Start` step's instances to become ready.
+    /// Milliseconds the rollout may go without progress (an instance created or ready, an
+    /// old one scaled down) before it fails; see [`crate::progress`].
     pub progress_deadline_ms: u64,
     pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Whether its traffic weights are instance counts rather than percentages: a rolling
+    /// update's weights follow the instances it starts and stops.
+    pub fn weights_count_instances(&self) -> bool {
+        self.strategy == "rolling"
+    }
 }
 
 fn weights(pairs: &[(&str, u32)]) -> BTreeMap<String, u32> {
