@@ -15,12 +15,15 @@
 
 mod api;
 mod app;
+mod control;
 mod deployment;
 mod error;
+mod execute;
 mod history;
 mod ops;
 mod pause;
 mod recovery;
+mod steps;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,8 +37,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 pub use app::{App, By};
+pub use control::{Ps, ServiceView};
 pub use error::ServerError;
-pub use ops::{DeployRequest, Ps, RollbackRequest, ServiceView};
+pub use ops::{DeployRequest, RollbackRequest};
 
 /// Everything `gantry serve` needs, prepared by the binary.
 pub struct ServeOptions {
@@ -128,9 +132,15 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     // Let the pump write the last instance entries (stopped) before exiting.
     app.events_done.notify_one();
     let _ = pump.await;
-    let by_operator = app.stop_requested.load(std::sync::atomic::Ordering::Acquire);
+    let by_operator = app
+        .stop_requested
+        .load(std::sync::atomic::Ordering::Acquire);
     app.record(
-        if by_operator { By::Operator } else { By::System },
+        if by_operator {
+            By::Operator
+        } else {
+            By::System
+        },
         "control.stopped",
         serde_json::json!({"pid": std::process::id(), "instances_stopped": instances,
             "reason": if by_operator { "gantry serve --stop" } else { "signal" }}),

@@ -1,0 +1,168 @@
+//! Executing a deployment's plan step by step: instances started under the progress
+//! deadline, traffic shifts, pauses under analysis, promotion, and `promote --full`.
+
+use std::time::Duration;
+
+use gantry_deploy::{Phase, Plan, Step, Tally};
+use serde_json::json;
+
+use crate::app::{App, By};
+use crate::deployment::{Deployment, Failure};
+use crate::pause::{Hold, PauseEnd, pause};
+
+pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
+    let service = dep.plan.service.clone();
+    let config = app
+        .service_config(&service)
+        .map_err(|e| Failure::Failed {
+            reason: e.to_string(),
+            figures: None,
+        })?
+        .clone();
+    let limit = config.analysis.as_ref().map_or(1, |a| *a.failure_limit);
+    let mut tally = Tally::new(limit);
+    let promote_at = dep
+        .plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::Promote { .. }))
+        .unwrap_or(dep.plan.steps.len());
+    // Whether the pause just before the promotion was ended by the operator (then the
+    // promotion is theirs, and signed by them).
+    let mut operator_ended_pause = false;
+    let mut full_recorded = false;
+    for (i, step) in dep.plan.steps.iter().enumerate() {
+        dep.with_status(|s| {
+            s.step = i + 1;
+            s.current = step.to_string();
+        });
+        let req = dep.requests();
+        if req.abort {
+            return Err(Failure::Abort);
+        }
+        if i == 0 {
+            dep.enter(
+                app,
+                Phase::Progressing,
+                By::System,
+                json!({}),
+                format!("progressing: {step}"),
+            )
+            .await;
+        }
+        if req.full && i < promote_at {
+            if !full_recorded {
+                full_recorded = true;
+                dep.with_status(|s| s.waiting_for_promote = false);
+                dep.enter(
+                    app,
+                    Phase::Progressing,
+                    By::Operator,
+                    json!({"promote": "full", "at_step": i + 1}),
+                    "promote --full: remaining steps skipped".into(),
+                )
+                .await;
+            }
+            if skipped_by_full(&dep.plan, i, promote_at) {
+                continue;
+            }
+        }
+        match step {
+            Step::Start { version, count } => {
+                let deadline = Duration::from_millis(dep.plan.progress_deadline_ms);
+                if let Err(reason) = app
+                    .start_and_wait(&service, version, *count, deadline, || dep.requests().abort)
+                    .await
+                {
+                    if dep.requests().abort {
+                        return Err(Failure::Abort);
+                    }
+                    return Err(Failure::Failed {
+                        reason,
+                        figures: None,
+                    });
+                }
+            }
+            Step::Weights { weights } => app.shift(Some(dep), &service, weights).await,
+            Step::Preview { version } => {
+                let listen = match &config.strategy {
+                    gantry_config::Strategy::BlueGreen(b) => b.preview_listen.as_ref().map(|l| l.0),
+                    _ => None,
+                };
+                if let Some(listen) = listen
+                    && let Err(e) = app.driver.open_preview(&service, listen)
+                {
+                    return Err(Failure::Failed {
+                        reason: e.to_string(),
+                        figures: None,
+                    });
+                }
+                app.set_preview(&service, Some(version));
+            }
+            Step::Pause {
+                millis,
+                analyse,
+                preview,
+            } => {
+                let hold = Hold {
+                    millis: *millis,
+                    analyse: *analyse,
+                    preview: *preview,
+                };
+                let end = pause(app, dep, &config, hold, &mut tally).await?;
+                operator_ended_pause = end == PauseEnd::Promoted;
+                if end == PauseEnd::Promoted {
+                    dep.enter(
+                        app,
+                        Phase::Progressing,
+                        By::Operator,
+                        json!({"promote": "step", "ended_step": i + 1, "ended": step.to_string()}),
+                        format!(
+                            "promote: step {}/{} ({step}) ended by the operator",
+                            i + 1,
+                            dep.plan.steps.len()
+                        ),
+                    )
+                    .await;
+                }
+            }
+            Step::Promote { version } => {
+                app.set_preview(&service, None);
+                let full = dep.requests().full;
+                let (by, how) = if full {
+                    (By::Operator, "full")
+                } else if operator_ended_pause {
+                    (By::Operator, "step")
+                } else {
+                    (By::System, "auto")
+                };
+                dep.enter(
+                    app,
+                    Phase::Promoted,
+                    by,
+                    json!({"promote": how}),
+                    format!("{version} promoted"),
+                )
+                .await;
+            }
+            Step::Stop { version, count } => app.stop_version(&service, version, *count).await,
+        }
+    }
+    Ok(())
+}
+
+/// Whether `promote --full` skips step `i` (before the promotion at `promote_at`): every
+/// pause, and traffic steps that a later one before the promotion overrides — except in a
+/// rolling update, whose weights follow the instances it starts and stops.
+fn skipped_by_full(plan: &Plan, i: usize, promote_at: usize) -> bool {
+    match &plan.steps[i] {
+        Step::Pause { .. } => true,
+        Step::Weights { .. } => {
+            plan.strategy != "rolling"
+                && plan.steps[i + 1..promote_at]
+                    .iter()
+                    .any(|s| matches!(s, Step::Weights { .. }))
+        }
+        _ => false,
+    }
+}
