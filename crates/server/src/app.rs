@@ -7,14 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gantry_config::{Config, Service};
-use gantry_deploy::{
-    Driver, DriverError, InstanceSpec, InstanceStatus, Plan, Step, TimelineEvent, Traffic,
-};
+use gantry_deploy::{Driver, InstanceStatus, Plan, Progress, Step, TimelineEvent, Traffic, share};
 use gantry_ledger::{Entry, GroupCommitter, NewEntry, Signer};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::deployment::Deployment;
+use crate::ready::{Gate, Rollout};
 
 /// Who an entry is attributed to. Operator requests (deploy, promote, pause, resume,
 /// abort, rollback, emergency stop, start) are signed by the operator role; what the
@@ -47,7 +46,7 @@ pub struct App {
     /// Deployments from before this start, replayed from the ledger.
     pub(crate) past: Mutex<BTreeMap<String, gantry_deploy::DeploymentStatus>>,
     pub(crate) emergency: AtomicBool,
-    next_instance: AtomicU64,
+    pub(crate) next_instance: AtomicU64,
     /// Serialises operations that change which instances run (deploy start, rollback,
     /// emergency stop, start), so two of them never interleave on one service.
     pub(crate) ops: tokio::sync::Mutex<()>,
@@ -153,102 +152,15 @@ impl App {
         }
     }
 
-    pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
-        let svc = self
-            .config
-            .services
-            .get(service)
-            .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
-        let release = svc.releases.get(version).ok_or_else(|| {
-            DriverError::Other(format!("service '{service}' has no release '{version}'"))
-        })?;
-        let mut env = svc.env.clone();
-        env.extend(release.env.clone());
-        let n = self.next_instance.fetch_add(1, Ordering::Relaxed);
-        Ok(InstanceSpec {
-            service: service.into(),
-            version: version.into(),
-            instance: format!("{service}-{version}-{n}"),
-            command: release.run.value.clone(),
-            env,
-            health: svc.health.clone(),
-            log_dir: self.log_dir.join(service),
-        })
-    }
-
-    /// Starts `count` instances of `version` and waits until all are ready, the deadline
-    /// passes, or `cancelled` says to stop waiting. Err: why it did not get ready.
-    pub(crate) async fn start_and_wait(
-        &self,
-        service: &str,
-        version: &str,
-        count: u32,
-        deadline: Duration,
-        cancelled: impl Fn() -> bool,
-    ) -> Result<(), String> {
-        self.start_and_wait_with(service, version, count, &[], deadline, cancelled)
-            .await
-    }
-
-    /// [`App::start_and_wait`], also waiting for `running` (instances already there, e.g.
-    /// adopted after a restart) to be ready.
-    pub(crate) async fn start_and_wait_with(
-        &self,
-        service: &str,
-        version: &str,
-        count: u32,
-        running: &[String],
-        deadline: Duration,
-        cancelled: impl Fn() -> bool,
-    ) -> Result<(), String> {
-        let mut ids = running.to_vec();
-        for _ in 0..count {
-            let spec = self.spec(service, version).map_err(|e| e.to_string())?;
-            ids.push(spec.instance.clone());
-            self.driver.start(spec).await.map_err(|e| e.to_string())?;
-        }
-        let until = tokio::time::Instant::now() + deadline;
-        loop {
-            let ours: Vec<InstanceStatus> = self
-                .driver
-                .instances(service)
-                .into_iter()
-                .filter(|i| ids.contains(&i.instance))
-                .collect();
-            let ready = ours.iter().filter(|i| i.ready).count();
-            if ready >= ids.len() {
-                return Ok(());
-            }
-            if let Some(i) = ours
-                .iter()
-                .find(|i| i.phase == gantry_deploy::InstancePhase::CrashLooping)
-            {
-                return Err(format!(
-                    "instance {} of {version} is crash looping ({} restarts)",
-                    i.instance, i.restarts
-                ));
-            }
-            if cancelled() {
-                return Err("cancelled".into());
-            }
-            if tokio::time::Instant::now() >= until {
-                return Err(format!(
-                    "{} of {} instance(s) of {version} ready within the progress deadline ({}ms)",
-                    ready,
-                    ids.len(),
-                    deadline.as_millis()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Sets the traffic weights of `service` and records `traffic.shifted`.
+    /// Sets the traffic weights of `service` and records `traffic.shifted`. With
+    /// `by_instances` the weights are instance counts (a rolling update): the timeline then
+    /// reads percentages and how many of the wanted instances each version has.
     pub(crate) async fn shift(
         &self,
         dep: Option<&Deployment>,
         service: &str,
         weights: &BTreeMap<String, u32>,
+        by_instances: bool,
     ) {
         let mut traffic = self.driver.traffic(service);
         traffic.weights = weights.clone();
@@ -257,17 +169,22 @@ impl App {
         if let Some(d) = dep {
             d.set_weights(weights.clone());
         }
-        let text = weights
-            .iter()
-            .map(|(v, w)| format!("{v}={w}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let wanted = by_instances.then(|| self.service_config(service).map_or(1, |s| *s.instances));
+        // `weights` stays as it was (relative weights, what the state fold reads); the
+        // share in percent and, for instance counts, what they count out of are added.
+        let mut body = json!({"service": service, "weights": weights,
+            "deployment": dep.map(|d| d.id.clone()),
+            "percent": share::percentages(weights),
+            "basis": if by_instances { "instances" } else { "percent" }});
+        if let (Some(n), Some(b)) = (wanted, body.as_object_mut()) {
+            b.insert("instances_wanted".into(), n.into());
+        }
         self.record_for(
             dep,
             By::System,
             "traffic.shifted",
-            json!({"service": service, "weights": weights, "deployment": dep.map(|d| d.id.clone())}),
-            format!("traffic {text}"),
+            body,
+            share::describe(weights, wanted),
         )
         .await;
     }
@@ -315,27 +232,28 @@ impl App {
     }
 
     /// Executes the instance and traffic steps of `plan` (pauses and previews are for
-    /// deployments; rollback and restore plans have none).
+    /// deployments; rollback and restore plans have none), under one progress deadline.
     pub(crate) async fn run_simple(
         &self,
         dep: Option<&Deployment>,
         plan: &Plan,
     ) -> Result<(), String> {
+        let mut rollout = Rollout::new(Duration::from_millis(plan.progress_deadline_ms));
         for step in &plan.steps {
             match step {
-                Step::Start { version, count } => {
-                    self.start_and_wait(
-                        &plan.service,
-                        version,
-                        *count,
-                        Duration::from_millis(plan.progress_deadline_ms),
-                        || false,
-                    )
-                    .await?
+                Step::Start { version, count } => self
+                    .start_under(&plan.service, version, *count, &[], &mut rollout, || {
+                        Gate::Go
+                    })
+                    .await
+                    .map_err(|e| e.reason)?,
+                Step::Weights { weights } => {
+                    self.shift(dep, &plan.service, weights, plan.weights_count_instances())
+                        .await
                 }
-                Step::Weights { weights } => self.shift(dep, &plan.service, weights).await,
                 Step::Stop { version, count } => {
-                    self.stop_version(&plan.service, version, *count).await
+                    self.stop_version(&plan.service, version, *count).await;
+                    rollout.observe(Progress::ScaledDown);
                 }
                 Step::Preview { .. } | Step::Pause { .. } | Step::Promote { .. } => {}
             }

@@ -53,11 +53,16 @@ pub(crate) async fn execute(app: Arc<App>, dep: Arc<Deployment>) {
             finish(&app, &dep, stable);
         }
         Err(Failure::Failed { reason, figures }) => {
+            // The measured figures go with the failure and with the rollback it triggers.
+            let mut failed = json!({"reason": reason});
+            if let (Some(b), Some(Value::Object(f))) = (failed.as_object_mut(), figures.clone()) {
+                b.extend(f);
+            }
             dep.enter(
                 &app,
                 Phase::Failed,
                 By::System,
-                json!({"reason": reason}),
+                failed,
                 format!("failed: {reason}"),
             )
             .await;

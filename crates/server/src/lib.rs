@@ -22,6 +22,7 @@ mod execute;
 mod history;
 mod ops;
 mod pause;
+mod ready;
 mod recovery;
 mod steps;
 

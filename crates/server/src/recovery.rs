@@ -154,7 +154,7 @@ pub(crate) async fn restore(
                 .await
             {
                 Ok(()) => {
-                    app.shift(None, name, &[(v.clone(), 100)].into_iter().collect())
+                    app.shift(None, name, &[(v.clone(), 100)].into_iter().collect(), false)
                         .await;
                     restored.push(format!("{name} {v}"));
                 }

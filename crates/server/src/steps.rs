@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use gantry_deploy::{Phase, Plan, Step, Tally};
+use gantry_deploy::{Phase, Plan, Progress, Step, Tally};
 use serde_json::json;
 
 use crate::app::{App, By};
 use crate::deployment::{Deployment, Failure};
 use crate::pause::{Hold, PauseEnd, pause};
+use crate::ready::{Gate, Rollout};
 
 pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
     let service = dep.plan.service.clone();
@@ -31,6 +32,9 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
     // promotion is theirs, and signed by them).
     let mut operator_ended_pause = false;
     let mut full_recorded = false;
+    // One progress deadline for the whole rollout, Kubernetes-style: it fails after going
+    // the deadline without progress, not when a batch or the rollout takes longer.
+    let mut rollout = Rollout::new(Duration::from_millis(dep.plan.progress_deadline_ms));
     for (i, step) in dep.plan.steps.iter().enumerate() {
         dep.with_status(|s| {
             s.step = i + 1;
@@ -69,21 +73,33 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
         }
         match step {
             Step::Start { version, count } => {
-                let deadline = Duration::from_millis(dep.plan.progress_deadline_ms);
-                if let Err(reason) = app
-                    .start_and_wait(&service, version, *count, deadline, || dep.requests().abort)
+                let gate = || {
+                    let req = dep.requests();
+                    if req.abort {
+                        Gate::Cancelled
+                    } else if req.pause {
+                        Gate::Paused
+                    } else {
+                        Gate::Go
+                    }
+                };
+                if let Err(e) = app
+                    .start_under(&service, version, *count, &[], &mut rollout, gate)
                     .await
                 {
                     if dep.requests().abort {
                         return Err(Failure::Abort);
                     }
                     return Err(Failure::Failed {
-                        reason,
-                        figures: None,
+                        reason: e.reason,
+                        figures: e.figures,
                     });
                 }
             }
-            Step::Weights { weights } => app.shift(Some(dep), &service, weights).await,
+            Step::Weights { weights } => {
+                let by_instances = dep.plan.weights_count_instances();
+                app.shift(Some(dep), &service, weights, by_instances).await
+            }
             Step::Preview { version } => {
                 let listen = match &config.strategy {
                     gantry_config::Strategy::BlueGreen(b) => b.preview_listen.as_ref().map(|l| l.0),
@@ -109,7 +125,11 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
                     analyse: *analyse,
                     preview: *preview,
                 };
+                // A hold is not measured against the progress deadline (Kubernetes does not
+                // count a paused rollout either); its end counts as progress.
+                rollout.observe(Progress::Paused);
                 let end = pause(app, dep, &config, hold, &mut tally).await?;
+                rollout.observe(Progress::Resumed);
                 operator_ended_pause = end == PauseEnd::Promoted;
                 if end == PauseEnd::Promoted {
                     dep.enter(
@@ -145,7 +165,12 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
                 )
                 .await;
             }
-            Step::Stop { version, count } => app.stop_version(&service, version, *count).await,
+            Step::Stop { version, count } => {
+                app.stop_version(&service, version, *count).await;
+                if *version != dep.plan.to {
+                    rollout.observe(Progress::ScaledDown);
+                }
+            }
         }
     }
     Ok(())

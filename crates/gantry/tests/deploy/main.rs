@@ -3,6 +3,7 @@
 
 mod basics;
 mod control;
+mod deadline;
 mod promote;
 mod rollback;
 mod strategies;
@@ -20,7 +21,8 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_gantry");
 
 /// A project whose service `web` has releases v1, v2 (good), v3 (50% errors), slow
-/// (400ms), never (never ready) and the given strategy; plus a running control plane.
+/// (400ms), never (never ready), slowstart (ready 2.5s after it starts) and the given
+/// strategy; plus a running control plane.
 pub struct Env {
     pub p: TestProject,
     pub serve: Serve,
@@ -61,6 +63,7 @@ services:
       v3: {{ run: "{d} --port {{port}} --version v3 --error-rate 0.5" }}
       slow: {{ run: "{d} --port {{port}} --version slow --latency 400ms" }}
       never: {{ run: "{d} --port {{port}} --version never --fail-readiness" }}
+      slowstart: {{ run: "{d} --port {{port}} --version slowstart --ready-after 2500ms" }}
     health:
       readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
     strategy: {strategy}

@@ -77,10 +77,24 @@ fn rolling_replaces_instances_a_batch_at_a_time_without_failures() {
         .gantry(&["deploy", "web", "--version", "v2", "--wait"])
         .ok()
         .stdout();
-    assert!(
-        out.contains("traffic v1=2 v2=1") && out.contains("traffic v1=1 v2=2"),
-        "{out}"
-    );
+    // Weights follow instance counts; the timeline reads them as shares of traffic.
+    for line in [
+        "traffic v1=67 v2=33 (instances v1=2/3 v2=1/3)",
+        "traffic v1=33 v2=67 (instances v1=1/3 v2=2/3)",
+        "traffic v2=100 (instances v2=3/3)",
+    ] {
+        assert!(out.contains(line), "{line:?} in {out}");
+    }
+    let shifts: Vec<_> = env
+        .entries()
+        .into_iter()
+        .filter(|e| e["kind"] == "traffic.shifted" && e["body"]["basis"] == "instances")
+        .map(|e| e["body"].clone())
+        .collect();
+    let first = &shifts[0];
+    assert_eq!(first["weights"]["v1"], 2, "weights unchanged: {first}");
+    assert_eq!(first["percent"]["v2"], 33, "{first}");
+    assert_eq!(first["instances_wanted"], 3, "{first}");
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
     let web = env.web();
