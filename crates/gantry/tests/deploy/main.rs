@@ -61,13 +61,13 @@ services:
       v1: {{ run: "{d} --port {{port}} --version v1" }}
       v2: {{ run: "{d} --port {{port}} --version v2" }}
       v3: {{ run: "{d} --port {{port}} --version v3 --error-rate 0.5" }}
-      slow: {{ run: "{d} --port {{port}} --version slow --latency 400ms" }}
+      slow: {{ run: "{d} --port {{port}} --version slow --latency 700ms" }}
       never: {{ run: "{d} --port {{port}} --version never --fail-readiness" }}
       slowstart: {{ run: "{d} --port {{port}} --version slowstart --ready-after 2500ms" }}
     health:
       readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
     strategy: {strategy}
-    analysis: {{ error_rate: "< 5%", latency_p99: "< 250ms", min_requests: 10, window: 1s }}
+    analysis: {{ error_rate: "< 5%", latency_p99: "< 450ms", min_requests: 10, window: 1s }}
 {extra}"#,
         instances = opts.instances,
         strategy = opts.strategy,
