@@ -2,14 +2,19 @@
 # Step-runner overhead: a gantry pipeline of N sequential trivial steps (`true`) against a
 # Makefile of N chained targets (and a justfile, if `just` is installed), measured in the
 # same run on the same machine. gantry still logs every step to its own file and records
-# every transition as a signed, fsynced ledger entry.
+# every transition as a signed ledger entry (durable at the stage's end).
 #
-#   bench/steps-vs-make.sh            # N=200, best of 3
-#   N=500 REPS=5 bench/steps-vs-make.sh
+# Rounds are interleaved (gantry, make, gantry, make, ...) so that load from whatever else
+# runs on the machine falls on both alike; each gantry round starts from a fresh project so
+# the ledger does not grow between rounds. Prints the median and the spread (min..max) of
+# each, the median of the per-round ratios, and the load average before and after.
+#
+#   bench/steps-vs-make.sh              # N=200, 9 rounds
+#   N=500 ROUNDS=15 bench/steps-vs-make.sh
 set -euo pipefail
 
 N=${N:-200}
-REPS=${REPS:-3}
+ROUNDS=${ROUNDS:-9}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 command -v make >/dev/null || { echo "installing make"; apt-get install -y make >/dev/null; }
@@ -20,8 +25,10 @@ GANTRY=${GANTRY:-$(cargo metadata --format-version 1 --no-deps --manifest-path "
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-"$GANTRY" init --project bench >/dev/null
 
+mkdir template
+# init creates the ledger and keys; its example config is then replaced by the bench's.
+(cd template && "$GANTRY" init --project bench >/dev/null)
 {
   echo "project: bench"
   echo "agents: { operator: { id: OperationsBoardAgent } }"
@@ -31,7 +38,7 @@ cd "$WORK"
   echo "      - name: s"
   echo "        steps:"
   for i in $(seq 1 "$N"); do echo "          - { name: t$i, run: 'true' }"; done
-} > gantry.yaml
+} > template/gantry.yaml
 
 {
   echo ".PHONY: all $(seq -f 't%g' 1 "$N" | tr '\n' ' ')"
@@ -51,33 +58,60 @@ if command -v just >/dev/null; then
   } > justfile
 fi
 
-# Best wall time in seconds of REPS runs of "$@".
-best() {
-  local best=""
-  for _ in $(seq 1 "$REPS"); do
-    local s e t
-    s=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    e=$(date +%s.%N)
-    t=$(echo "$e - $s" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
-  done
-  echo "$best"
+# Wall time of "$@" in microseconds (output discarded; a failure stops the bench).
+timed() {
+  local s e
+  s=$(date +%s%N)
+  "$@" >/dev/null 2>&1
+  e=$(date +%s%N)
+  echo $(((e - s) / 1000))
 }
 
-T_GANTRY=$(best "$GANTRY" run steps --jobs 1)
-T_MAKE=$(best make -s all)
-entries=$(wc -l < .gantry/ledger.jsonl)
-logs=$(find .gantry/runs -name '*.log' | wc -l)
-"$GANTRY" ledger verify >/dev/null
+# "median min max" of the numbers on stdin.
+stats() {
+  sort -n | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%s %s %s\n", m, v[1], v[NR] }'
+}
 
-per() { echo "scale=3; $1 * 1000 / $N" | bc -l; }
-printf '%-8s %8s s total %8s ms/step\n' gantry "$T_GANTRY" "$(per "$T_GANTRY")"
-printf '%-8s %8s s total %8s ms/step\n' make "$T_MAKE" "$(per "$T_MAKE")"
-if [ "$HAVE_JUST" = 1 ]; then
-  T_JUST=$(best just "t$N")
-  printf '%-8s %8s s total %8s ms/step\n' just "$T_JUST" "$(per "$T_JUST")"
-  printf 'ratio gantry/just per step: %s\n' "$(echo "scale=2; $T_GANTRY / $T_JUST" | bc -l)"
-fi
-printf 'ratio gantry/make per step: %s (target <= 1.5)\n' "$(echo "scale=2; $T_GANTRY / $T_MAKE" | bc -l)"
-echo "gantry wrote $logs step logs and $entries ledger entries over $REPS runs; ledger verifies"
+echo "load before: $(uptime | sed 's/.*load average: //')"
+: > gantry.us
+: > make.us
+: > just.us
+: > ratio.txt
+for r in $(seq 1 "$ROUNDS"); do
+  rm -rf "round"
+  cp -r template round
+  g=$(cd round && timed "$GANTRY" run steps --jobs 1)
+  m=$(timed make -s all)
+  echo "$g" >> gantry.us
+  echo "$m" >> make.us
+  echo "$g $m" | awk '{ printf "%.3f\n", $1 / $2 }' >> ratio.txt
+  if [ "$HAVE_JUST" = 1 ]; then timed just "t$N" >> just.us; fi
+  printf 'round %2d: gantry %6.3f ms/step  make %6.3f ms/step\n' "$r" \
+    "$(echo "$g / 1000 / $N" | bc -l)" "$(echo "$m / 1000 / $N" | bc -l)"
+done
+echo "load after:  $(uptime | sed 's/.*load average: //')"
+
+# The last gantry round's evidence: one log per step, entries for every transition.
+entries=$(wc -l < round/.gantry/ledger.jsonl)
+started=$(grep -c '"kind":"step.state.started"' round/.gantry/ledger.jsonl)
+finished=$(grep -c '"kind":"step.state.succeeded"' round/.gantry/ledger.jsonl)
+logs=$(find round/.gantry/runs -name '*.log' | wc -l)
+(cd round && "$GANTRY" ledger verify >/dev/null)
+
+report() { # name file
+  read -r med lo hi < <(stats < "$2")
+  printf '%-7s median %6.3f ms/step  (spread %.3f..%.3f over %s rounds)\n' "$1" \
+    "$(echo "$med / 1000 / $N" | bc -l)" "$(echo "$lo / 1000 / $N" | bc -l)" \
+    "$(echo "$hi / 1000 / $N" | bc -l)" "$ROUNDS"
+}
+report gantry gantry.us
+report make make.us
+[ "$HAVE_JUST" = 1 ] && report just just.us
+read -r gmed _ _ < <(stats < gantry.us)
+read -r mmed _ _ < <(stats < make.us)
+read -r rmed rlo rhi < <(stats < ratio.txt)
+printf 'ratio gantry/make per step: %.2f (medians); per round median %.2f, spread %.2f..%.2f (target <= 1.5)\n' \
+  "$(echo "$gmed / $mmed" | bc -l)" "$rmed" "$rlo" "$rhi"
+echo "last gantry round: $logs step logs, $started steps started, $finished succeeded, $entries ledger entries; ledger verifies"
