@@ -19,6 +19,7 @@ use crate::events::{Event, Observer};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::mask::Masker;
 use crate::recorder::Recorder;
+use crate::running::RunningGroups;
 
 /// Loads the signer of a role (its registered, active key), or says why not.
 pub type SignerSource = Box<dyn Fn(&str) -> Result<Signer, String> + Send + Sync>;
@@ -94,6 +95,8 @@ pub(crate) struct Ctx {
     pub observer: Arc<dyn Observer>,
     pub shared: Mutex<Shared>,
     pub stop_tx: watch::Sender<Option<String>>,
+    /// The process groups of the run's running steps (`<run>/running`).
+    pub running: RunningGroups,
 }
 
 impl Ctx {
@@ -284,6 +287,7 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
             ..Shared::default()
         }),
         stop_tx,
+        running: RunningGroups::new(run_dir.join("running")),
     });
     ctx.emit(Event::RunStarted {
         run: run.clone(),

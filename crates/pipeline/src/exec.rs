@@ -2,6 +2,8 @@
 //! timeout and stop kill the whole group, grandchildren included.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::ErrorKind;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,9 +12,12 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
+use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::mask::{LineMasker, Masker};
+use crate::mask::LineMasker;
+use crate::running::{Claim, RunningGroups};
+pub use crate::steplog::StepLog;
 
 /// Longest line kept whole in a log; longer output is split (secrets still masked).
 const MAX_LINE: usize = 64 * 1024;
@@ -40,86 +45,25 @@ pub struct ProcessSpec<'a> {
     pub timeout: Option<Duration>,
     /// Heartbeat period, file and label.
     pub heartbeat: Option<(Duration, PathBuf, String)>,
-    /// Directory where the running group's id is kept while it runs (`<run>/running/`), so
-    /// that if gantry itself is killed, whoever finds the run interrupted can stop it.
-    pub running_dir: PathBuf,
+    /// Where the running group's id is kept while it runs, so that if gantry itself is
+    /// killed, whoever finds the run interrupted can stop it.
+    pub running: &'a RunningGroups,
 }
 
-/// A step log: `<RFC 3339 UTC> <stdout|stderr|gantry> <line>` per line, masked.
-pub struct StepLog {
-    file: std::sync::Mutex<std::fs::File>,
-    masker: Masker,
+/// Kills the group when dropped, so a cancelled step (run stopped, budget) leaves nothing;
+/// then frees the group's slot in the run's record of running groups.
+struct GroupGuard<'a> {
+    pgid: Option<i32>,
+    /// Dropped after the kill, so the slot stays claimed until the group is gone.
+    _claim: Option<Claim<'a>>,
 }
 
-impl StepLog {
-    pub fn open(path: &Path, masker: Masker) -> std::io::Result<StepLog> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
-        Ok(StepLog {
-            file: std::sync::Mutex::new(file),
-            masker,
-        })
-    }
-
-    /// Writes one already-masked line.
-    fn write_masked(&self, stream: &str, line: &str) {
-        let ts = gantry_ledger::now_ts();
-        // A log write error must not kill the step; the log's hash will show what was kept.
-        if let Ok(mut file) = self.file.lock() {
-            let _ = writeln!(file, "{ts} {stream} {line}");
-        }
-    }
-
-    /// Writes a line from gantry itself (attempt headers, reasons), masked.
-    pub fn note(&self, line: &str) {
-        let masked = self.masker.mask(line);
-        self.write_masked("gantry", &masked);
-    }
-
-    pub fn masker(&self) -> &Masker {
-        &self.masker
-    }
-}
-
-/// Kills the group when dropped, so a cancelled step (run stopped, budget) leaves nothing.
-struct GroupGuard(Option<i32>, Option<PathBuf>);
-
-impl Drop for GroupGuard {
+impl Drop for GroupGuard<'_> {
     fn drop(&mut self) {
-        if let Some(pgid) = self.0 {
+        if let Some(pgid) = self.pgid {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
-        if let Some(marker) = &self.1 {
-            let _ = std::fs::remove_file(marker);
-        }
     }
-}
-
-/// Kills the process groups an interrupted run left running (recorded in `running_dir`).
-pub fn kill_leftovers(running_dir: &Path) -> usize {
-    let Ok(dir) = std::fs::read_dir(running_dir) else {
-        return 0;
-    };
-    let mut killed = 0;
-    for entry in dir.flatten() {
-        if let Some(pgid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-            && pgid > 1
-        {
-            if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {
-                killed += 1;
-            }
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    killed
 }
 
 fn append_heartbeat(path: &Path, label: &str, started: Instant) {
@@ -160,6 +104,33 @@ fn direct_argv(command: &str) -> Option<Vec<&str>> {
     Some(argv)
 }
 
+/// The command for ARGV (`None`: through `sh -c`), started as EXE when its place on PATH
+/// is known, in its own process group with piped output.
+fn command(spec: &ProcessSpec<'_>, argv: Option<&[&str]>, exe: Option<&Path>) -> Command {
+    let (name, args): (&str, Vec<&str>) = match argv {
+        Some(argv) => (argv[0], argv[1..].to_vec()),
+        None => ("sh", vec!["-c", spec.command]),
+    };
+    let mut cmd = match exe {
+        Some(exe) => {
+            let mut cmd = Command::new(exe);
+            // The program sees the name it was called by, as after a PATH search.
+            cmd.arg0(name);
+            cmd
+        }
+        None => Command::new(name),
+    };
+    cmd.args(args)
+        .current_dir(&spec.cwd)
+        .envs(spec.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    cmd
+}
+
 /// Runs COMMAND (through `sh -c` unless it is a plain argument list) in its own process
 /// group. `on_line` sees each masked output line
 /// (for live views).
@@ -169,41 +140,40 @@ pub async fn run_process(
     stop: &mut watch::Receiver<Option<String>>,
     on_line: &mut (dyn FnMut(&str) + Send),
 ) -> ProcessEnd {
-    let mut cmd = match direct_argv(spec.command) {
-        Some(argv) => {
-            let mut cmd = tokio::process::Command::new(argv[0]);
-            cmd.args(&argv[1..]);
-            cmd
-        }
-        None => {
-            let mut cmd = tokio::process::Command::new("sh");
-            cmd.arg("-c").arg(spec.command);
-            cmd
-        }
-    };
-    cmd.current_dir(&spec.cwd)
-        .envs(spec.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
+    let argv = direct_argv(spec.command);
+    let program = argv.as_ref().map_or("sh", |a| a[0]);
+    let search = spec
+        .env
+        .get("PATH")
+        .map(OsString::from)
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    let exe = crate::which::resolve(program, &search);
+    let mut spawned = command(&spec, argv.as_deref(), exe.as_deref()).spawn();
+    if exe.is_some()
+        && spawned
+            .as_ref()
+            .is_err_and(|e| e.kind() == ErrorKind::NotFound)
+    {
+        // Removed since it was found: search again, as the shell does after `hash -r`.
+        crate::which::forget(program, &search);
+        spawned = command(&spec, argv.as_deref(), None).spawn();
+    }
+    let mut child = match spawned {
         Ok(child) => child,
         // Like the shell: a command that is not found exits 127.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
             log.note(&format!("{}: command not found", spec.command));
             return ProcessEnd::Exited(127);
         }
         Err(e) => return ProcessEnd::SpawnFailed(format!("cannot start `{}`: {e}", spec.command)),
     };
     let pgid = child.id().map(|p| p as i32);
-    let marker = pgid.map(|p| spec.running_dir.join(p.to_string()));
-    if let Some(marker) = &marker {
-        let _ =
-            std::fs::create_dir_all(&spec.running_dir).and_then(|()| std::fs::write(marker, b""));
-    }
-    let _guard = GroupGuard(pgid, marker);
+    let claim = pgid.and_then(|p| spec.running.claim(p));
+    let _guard = GroupGuard {
+        pgid,
+        _claim: claim,
+    };
     let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
         return ProcessEnd::SpawnFailed("no pipes".into());
     };

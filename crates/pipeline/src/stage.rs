@@ -222,7 +222,7 @@ async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepRes
         log.note(&format!("step {status}: {reason}"));
     }
     let duration_ms = started.elapsed().as_millis() as u64;
-    let log_sha256 = sha256_file(&log_path).ok();
+    let log_sha256 = log.sha256(&log_path);
     let status = if outcome.is_ok() { "succeeded" } else { status };
     ctx.recorder.record(
         &ctx.operator,
@@ -322,7 +322,7 @@ async fn attempt_once(
         cwd,
         env: &env,
         timeout: step.timeout.map(Duration::from),
-        running_dir: ctx.run_dir.join("running"),
+        running: &ctx.running,
         heartbeat: step
             .heartbeat
             .map(|h| (Duration::from(h), ctx.run_dir.join("heartbeat.log"), label)),
