@@ -18,6 +18,7 @@ mod glob;
 mod liveness;
 mod manifest;
 mod mask;
+mod queue;
 mod recorder;
 pub mod report;
 mod running;

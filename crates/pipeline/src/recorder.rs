@@ -6,8 +6,7 @@
 //! masked before it is signed.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gantry_ledger::{Entry, Ledger, NewEntry, Signer};
 use serde_json::Value;
@@ -15,6 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::error::PipelineError;
 use crate::mask::Masker;
+use crate::queue::Queue;
 
 type Ack = oneshot::Sender<Result<Option<Entry>, String>>;
 
@@ -39,19 +39,40 @@ impl Msg {
     }
 }
 
+/// The sending side; when the last recorder goes, the writer finishes and stops.
+struct Sender(Arc<Queue<Msg>>);
+
+impl Sender {
+    fn send(&self, msg: Msg) -> Result<(), ()> {
+        let urgent = msg.awaited();
+        self.0.push(msg, urgent);
+        Ok(())
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Msg>,
+    tx: Arc<Sender>,
     masker: Masker,
     ledger: Arc<Ledger>,
 }
 
 impl Recorder {
     pub fn new(ledger: Arc<Ledger>, masker: Masker) -> Recorder {
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let writer = ledger.clone();
+        let queue = Arc::new(Queue::new(MAX_BATCH));
+        let (writer, rx) = (ledger.clone(), queue.clone());
         std::thread::spawn(move || write_loop(&writer, &rx));
-        Recorder { tx, masker, ledger }
+        Recorder {
+            tx: Arc::new(Sender(queue)),
+            masker,
+            ledger,
+        }
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
@@ -102,36 +123,20 @@ impl Recorder {
     }
 }
 
-/// The batch that starts with FIRST: everything queued meanwhile, waiting up to LINGER
-/// for more unless a message in it is awaited (or the batch is full, or the run is over).
-fn gather(rx: &mpsc::Receiver<Msg>, first: Msg, linger: Duration) -> Vec<Msg> {
-    let deadline = Instant::now() + linger;
-    let mut awaited = first.awaited();
-    let mut batch = vec![first];
-    loop {
-        while let Ok(more) = rx.try_recv() {
-            awaited |= more.awaited();
-            batch.push(more);
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if awaited || batch.len() >= MAX_BATCH || left.is_zero() {
-            return batch;
-        }
-        match rx.recv_timeout(left) {
-            Ok(more) => {
-                awaited |= more.awaited();
-                batch.push(more);
-            }
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return batch,
-        }
+/// Should the writer thread die, waiters get an error instead of waiting forever.
+struct Abandon<'a>(&'a Queue<Msg>);
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        self.0.abandon();
     }
 }
 
-fn write_loop(ledger: &Ledger, rx: &mpsc::Receiver<Msg>) {
+fn write_loop(ledger: &Ledger, queue: &Queue<Msg>) {
+    let _abandon = Abandon(queue);
     // The first failure sticks: later entries would chain onto a gap in the evidence.
     let mut failed: Option<String> = None;
-    while let Ok(first) = rx.recv() {
-        let batch = gather(rx, first, LINGER);
+    while let Some(batch) = queue.next_batch(LINGER) {
         let mut items = Vec::new();
         let mut acks: Vec<(Option<usize>, Ack)> = Vec::new();
         for msg in batch {
@@ -173,51 +178,5 @@ fn write_loop(ledger: &Ledger, rx: &mpsc::Receiver<Msg>) {
             };
             let _ = ack.send(result);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(n: u32) -> Msg {
-        let signer = Signer::new("operator", "Op", gantry_ledger::generate_key());
-        let body = serde_json::json!({ "n": n });
-        Msg::Entry(
-            Arc::new(signer),
-            NewEntry::new("step.state.started", body),
-            None,
-        )
-    }
-
-    #[test]
-    fn transitions_linger_to_share_a_batch() {
-        let (tx, rx) = mpsc::channel();
-        tx.send(entry(2)).unwrap();
-        let later = tx.clone();
-        let sender = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            later.send(entry(3)).unwrap();
-        });
-        let started = Instant::now();
-        let batch = gather(&rx, entry(1), Duration::from_millis(300));
-        sender.join().unwrap();
-        assert_eq!(batch.len(), 3, "the late entry joined the batch");
-        assert!(started.elapsed() >= Duration::from_millis(300));
-    }
-
-    #[test]
-    fn a_flush_ends_the_linger() {
-        let (tx, rx) = mpsc::channel();
-        let (ack, _wait) = oneshot::channel();
-        tx.send(entry(2)).unwrap();
-        tx.send(Msg::Flush(ack)).unwrap();
-        let started = Instant::now();
-        let batch = gather(&rx, entry(1), Duration::from_secs(60));
-        assert_eq!(batch.len(), 3);
-        assert!(started.elapsed() < Duration::from_secs(30));
-        // And when nobody sends anything more, the run being over ends it too.
-        drop(tx);
-        assert_eq!(gather(&rx, entry(4), Duration::from_secs(60)).len(), 1);
     }
 }
