@@ -80,9 +80,11 @@ echo "load before: $(uptime | sed 's/.*load average: //')"
 : > just.us
 : > ratio.txt
 for r in $(seq 1 "$ROUNDS"); do
-  rm -rf "round"
-  cp -r template round
-  g=$(cd round && timed "$GANTRY" run steps --jobs 1)
+  # A new directory per round, removed only at the end: ext4 makes each new file (a step's
+  # log) look past recently deleted inodes, so deleting a round just before the next would
+  # slow gantry down by the bench's own doing.
+  cp -r template "round-$r"
+  g=$(cd "round-$r" && timed "$GANTRY" run steps --jobs 1)
   m=$(timed make -s all)
   echo "$g" >> gantry.us
   echo "$m" >> make.us
@@ -93,12 +95,13 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "load after:  $(uptime | sed 's/.*load average: //')"
 
+last=round-$ROUNDS
 # The last gantry round's evidence: one log per step, entries for every transition.
-entries=$(wc -l < round/.gantry/ledger.jsonl)
-started=$(grep -c '"kind":"step.state.started"' round/.gantry/ledger.jsonl)
-finished=$(grep -c '"kind":"step.state.succeeded"' round/.gantry/ledger.jsonl)
-logs=$(find round/.gantry/runs -name '*.log' | wc -l)
-(cd round && "$GANTRY" ledger verify >/dev/null)
+entries=$(wc -l < $last/.gantry/ledger.jsonl)
+started=$(grep -c '"kind":"step.state.started"' $last/.gantry/ledger.jsonl)
+finished=$(grep -c '"kind":"step.state.succeeded"' $last/.gantry/ledger.jsonl)
+logs=$(find $last/.gantry/runs -name '*.log' | wc -l)
+(cd "$last" && "$GANTRY" ledger verify >/dev/null)
 
 report() { # name file
   read -r med lo hi < <(stats < "$2")
