@@ -136,45 +136,42 @@ impl LocalDriver {
         while stops.join_next().await.is_some() {}
         self.shared.router.shutdown().await;
     }
+
+    /// Binds the router for `service` under `route` (the service itself, or its preview)
+    /// once, remembering the bound address in the slot `which` picks.
+    fn open_listener(
+        &self,
+        service: &str,
+        route: String,
+        listen: SocketAddr,
+        which: fn(&mut crate::Service) -> &mut Option<SocketAddr>,
+    ) -> Result<SocketAddr, DriverError> {
+        if let Some(addr) = self.shared.lock().get_mut(service).and_then(|s| *which(s)) {
+            return Ok(addr);
+        }
+        let handle = self
+            .shared
+            .router
+            .serve(&route, listen)
+            .map_err(|e| listen_error(service, listen, e))?;
+        let addr = handle.local_addr();
+        *which(self.shared.lock().entry(service.to_string()).or_default()) = Some(addr);
+        self.shared.push_route(service);
+        Ok(addr)
+    }
 }
 
 impl Driver for LocalDriver {
     fn open(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError> {
-        if let Some(addr) = self.listen_addr(service) {
-            return Ok(addr);
-        }
-        let handle = self
-            .shared
-            .router
-            .serve(service, listen)
-            .map_err(|e| listen_error(service, listen, e))?;
-        let addr = handle.local_addr();
-        self.shared
-            .lock()
-            .entry(service.to_string())
-            .or_default()
-            .listen = Some(addr);
-        self.shared.push_route(service);
-        Ok(addr)
+        self.open_listener(service, service.to_string(), listen, |slot| {
+            &mut slot.listen
+        })
     }
 
     fn open_preview(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError> {
-        if let Some(addr) = self.preview_addr(service) {
-            return Ok(addr);
-        }
-        let handle = self
-            .shared
-            .router
-            .serve(&preview_name(service), listen)
-            .map_err(|e| listen_error(service, listen, e))?;
-        let addr = handle.local_addr();
-        self.shared
-            .lock()
-            .entry(service.to_string())
-            .or_default()
-            .preview = Some(addr);
-        self.shared.push_route(service);
-        Ok(addr)
+        self.open_listener(service, preview_name(service), listen, |slot| {
+            &mut slot.preview
+        })
     }
 
     fn listen_addr(&self, service: &str) -> Option<SocketAddr> {

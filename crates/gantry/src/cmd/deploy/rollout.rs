@@ -102,13 +102,19 @@ pub fn promote(project: &Project, service: &str, full: bool, json: bool) -> anyh
     if json {
         return output::json(&status);
     }
-    println!(
-        "{} requested for deployment {} ({} → {}), now {}",
-        if full {
-            "full promotion (remaining steps skipped)"
-        } else {
-            "promotion to the next step"
-        },
+    let what = if full {
+        "full promotion (remaining steps skipped) requested for"
+    } else {
+        "promotion to the next step requested for"
+    };
+    println!("{what} {}", describe(&status));
+    Ok(())
+}
+
+/// `deployment ID (FROM → TO), now PHASE`, as operations report it.
+fn describe(status: &Value) -> String {
+    format!(
+        "deployment {} ({} → {}), now {}",
         status["id"].as_str().unwrap_or_default(),
         status["from"].as_str().unwrap_or("nothing"),
         status["to"].as_str().unwrap_or_default(),
@@ -116,8 +122,7 @@ pub fn promote(project: &Project, service: &str, full: bool, json: bool) -> anyh
             .as_str()
             .unwrap_or_default()
             .replace('_', " ")
-    );
-    Ok(())
+    )
 }
 
 pub fn operate(project: &Project, service: &str, op: &str, json: bool) -> anyhow::Result<()> {
@@ -131,15 +136,6 @@ pub fn operate(project: &Project, service: &str, op: &str, json: bool) -> anyhow
         "resume" => "resumed",
         _ => "abort requested for",
     };
-    println!(
-        "{past} deployment {} ({} → {}), now {}",
-        status["id"].as_str().unwrap_or_default(),
-        status["from"].as_str().unwrap_or("nothing"),
-        status["to"].as_str().unwrap_or_default(),
-        status["phase"]
-            .as_str()
-            .unwrap_or_default()
-            .replace('_', " ")
-    );
+    println!("{past} {}", describe(&status));
     Ok(())
 }
