@@ -13,7 +13,8 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::proxy::{Proxy, forwarded_for, handle};
+use crate::headers::forwarded_for;
+use crate::proxy::{Proxy, handle};
 use crate::service::ServiceState;
 use crate::workers::Workers;
 

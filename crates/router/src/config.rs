@@ -28,8 +28,9 @@ pub struct RouterConfig {
     /// with a single-threaded runtime and its own upstream pool; client connections are
     /// spread over them, and a request never changes thread. Default: one per CPU, as
     /// nginx's `worker_processes auto`. 0 serves on the runtime that calls `serve`
-    /// instead: simpler, but on a 2-CPU machine about 30% less throughput under load
-    /// (see `bench/router-vs-nginx.sh`).
+    /// instead: simpler, but with cross-thread hand-offs on every request (on a 2-CPU
+    /// machine 0.56–0.78× nginx's throughput against 0.77–1.07× with workers; see
+    /// `bench/router-vs-nginx.sh`).
     pub workers: usize,
 }
 

@@ -6,12 +6,17 @@
 //! connection cannot be made, and measures every request per service and version
 //! ([`Router::window_stats`], [`Router::totals`]) for the control plane's analysis.
 //!
+//! By default requests are served on dedicated worker threads, one single-threaded runtime
+//! per CPU with its own keep-alive pool to the backends (`workers`, `pool`), so a request
+//! never changes thread; `RouterConfig { workers: 0, .. }` serves on the caller's runtime.
+//!
 //! Selection ([`select`]) and the sliding window ([`window`]) are pure and unit-tested.
 
 mod accept;
 mod body;
 mod config;
 mod error;
+mod headers;
 mod metrics;
 mod pool;
 mod proxy;
