@@ -170,8 +170,15 @@ impl App {
                 break Ok(());
             }
             if let Some(i) = ours.iter().find(|i| i.phase == InstancePhase::CrashLooping) {
+                // Point at the instance's output (a missing command, a bad flag) without
+                // copying it: instance output may hold secrets, and this reason is recorded.
+                let see = i
+                    .log
+                    .as_ref()
+                    .map(|log| format!("; its output is in {}", log.display()))
+                    .unwrap_or_default();
                 break Err(NotReady::plain(format!(
-                    "instance {} of {version} is crash looping ({} restarts)",
+                    "instance {} of {version} is crash looping ({} restarts){see}",
                     i.instance, i.restarts
                 )));
             }

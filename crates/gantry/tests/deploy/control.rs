@@ -81,9 +81,9 @@ fn failing_liveness_restarts_the_instance_and_a_crash_loop_is_reported() {
     env.wait_for(30, "the deploy to fail", |e| {
         e.entries().iter().any(|x| {
             x["kind"] == "deployment.state.failed"
-                && x["body"]["reason"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("crash looping"))
+                && x["body"]["reason"].as_str().is_some_and(|r| {
+                    r.contains("crash looping") && r.contains(".gantry/logs/live/")
+                })
         })
     });
 }
