@@ -49,10 +49,9 @@ pub fn silent(code: u8) -> anyhow::Error {
 }
 
 pub fn report(err: &anyhow::Error) -> std::process::ExitCode {
-    let code = err.downcast_ref::<Exit>().map_or(FAILED, |e| e.code);
-    let text = match err.downcast_ref::<Exit>() {
-        Some(exit) => exit.message.clone(),
-        None => format!("{err:#}"),
+    let (code, text) = match err.downcast_ref::<Exit>() {
+        Some(exit) => (exit.code, exit.message.clone()),
+        None => (FAILED, format!("{err:#}")),
     };
     if !text.is_empty() {
         eprintln!("error: {text}");

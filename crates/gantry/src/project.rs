@@ -88,7 +88,8 @@ impl Project {
         }
     }
 
-    pub fn open_ledger(&self, config: &Config) -> anyhow::Result<Ledger> {
+    /// The ledger's path, or a usage error saying how to create one.
+    pub fn existing_ledger(&self) -> anyhow::Result<PathBuf> {
         let path = self.ledger_path();
         if !path.exists() {
             return Err(exit::usage(format!(
@@ -96,25 +97,19 @@ impl Project {
                 path.display()
             )));
         }
+        Ok(path)
+    }
+
+    pub fn open_ledger(&self, config: &Config) -> anyhow::Result<Ledger> {
+        let path = self.existing_ledger()?;
         Ledger::open(&path, self.ledger_options(config))
             .with_context(|| format!("cannot open {}", path.display()))
     }
 
     /// Entries as they are on disk now (readers never take the write lock).
     pub fn entries(&self) -> anyhow::Result<Vec<Entry>> {
-        let path = self.ledger_path();
-        if !path.exists() {
-            return Err(exit::usage(format!(
-                "no ledger at {}: run `gantry init` first",
-                path.display()
-            )));
-        }
-        let options = LedgerOptions {
-            sealer: None,
-            ..LedgerOptions::default()
-        };
-        let ledger = Ledger::open(&path, options)?;
-        Ok(ledger.entries()?)
+        let path = self.existing_ledger()?;
+        Ok(gantry_ledger::read_entries(&path)?.entries)
     }
 
     pub fn state(&self) -> anyhow::Result<State> {

@@ -29,13 +29,7 @@ pub fn run(project: &Project, cmd: LedgerCommand, json: bool) -> anyhow::Result<
 }
 
 fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
-    let path = project.ledger_path();
-    if !path.exists() {
-        return Err(exit::usage(format!(
-            "no ledger at {}: run `gantry init` first",
-            path.display()
-        )));
-    }
+    let path = project.existing_ledger()?;
     let report = gantry_ledger::verify(&path)?;
     if json {
         output::json(&report)?;

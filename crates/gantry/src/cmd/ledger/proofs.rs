@@ -79,10 +79,8 @@ pub fn check(
             }
             Ok(())
         }
-        Err(e) if json => {
-            let _ = e;
-            Err(exit::silent(exit::FAILED))
-        }
+        // The JSON verdict above already carries the error.
+        Err(_) if json => Err(exit::silent(exit::FAILED)),
         Err(e) => Err(exit::failed(format!("proof does not verify: {e}"))),
     }
 }
