@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use gantry_ledger::Entry;
+use gantry_state::State;
 use serde_json::Value;
 
 /// Reads a ledger file forward from where the last read stopped.
@@ -16,6 +17,8 @@ pub(crate) struct Tail {
     path: PathBuf,
     /// Just past the last complete line read.
     offset: u64,
+    /// Whether the last read started over because the file got shorter.
+    pub rewound: bool,
 }
 
 impl Tail {
@@ -24,6 +27,7 @@ impl Tail {
         Tail {
             path: path.to_path_buf(),
             offset: 0,
+            rewound: false,
         }
     }
 
@@ -33,7 +37,8 @@ impl Tail {
     pub fn read_new(&mut self, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<Entry>> {
         let mut file = File::open(&self.path)?;
         let len = file.metadata()?.len();
-        if len < self.offset {
+        self.rewound = len < self.offset;
+        if self.rewound {
             // The file was replaced or cut back: read it again from the start. Callers
             // filter by seq, so entries seen twice do no harm.
             self.offset = 0;
@@ -74,9 +79,18 @@ pub struct Signed {
     pub tokens_used: u64,
 }
 
-/// Looks for a `checkpoint.signed` or `checkpoint.vetoed` of one run's stage after a seq.
+/// The state folded so far and where the file was read up to.
+struct Folded {
+    tail: Tail,
+    state: State,
+}
+
+/// Looks for an admitted `checkpoint.signed` or `checkpoint.vetoed` of one run's stage after
+/// a seq. Every entry is folded into a [`State`], so a decision counts only if the rule table
+/// ([`gantry_state::authority`]) admits its signer: a forged approval by another role is
+/// read, rejected and waited past, exactly as `gantry runs` and `ledger verify` see it.
 pub(crate) struct SignatureWatch {
-    tail: Arc<Mutex<Tail>>,
+    folded: Arc<Mutex<Folded>>,
     run: String,
     stage: String,
     after_seq: u64,
@@ -85,7 +99,10 @@ pub(crate) struct SignatureWatch {
 impl SignatureWatch {
     pub fn new(ledger: &Path, run: &str, stage: &str, after_seq: u64) -> SignatureWatch {
         SignatureWatch {
-            tail: Arc::new(Mutex::new(Tail::new(ledger))),
+            folded: Arc::new(Mutex::new(Folded {
+                tail: Tail::new(ledger),
+                state: State::default(),
+            })),
             run: run.to_string(),
             stage: stage.to_string(),
             after_seq,
@@ -94,42 +111,35 @@ impl SignatureWatch {
 
     /// One look at what was appended since the last one.
     pub async fn poll(&self) -> Result<Option<Signed>, String> {
-        let tail = self.tail.clone();
+        let folded = self.folded.clone();
         let (run, stage, after) = (self.run.clone(), self.stage.clone(), self.after_seq);
         // File I/O off the async workers; the mutex keeps a poll abandoned by a timeout
-        // from racing the next one over the offset.
-        let entries = tokio::task::spawn_blocking(move || {
-            let mut tail = tail
+        // from racing the next one over the offset and the fold.
+        tokio::task::spawn_blocking(move || {
+            let mut folded = folded
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            tail.read_new(|line| {
-                (line.contains("\"checkpoint.signed\"") || line.contains("\"checkpoint.vetoed\""))
-                    && line.contains(run.as_str())
-            })
+            let Folded { tail, state } = &mut *folded;
+            let entries = tail
+                .read_new(|_| true)
+                .map_err(|e| format!("reading the ledger: {e}"))?;
+            if tail.rewound {
+                *state = State::default();
+            }
+            let mut found = None;
+            for e in entries {
+                let decides = e.seq > after
+                    && (e.kind == "checkpoint.signed" || e.kind == "checkpoint.vetoed")
+                    && e.body.get("run").and_then(Value::as_str) == Some(run.as_str())
+                    && e.body.get("stage").and_then(Value::as_str) == Some(stage.as_str());
+                if state.apply(&e) && decides && found.is_none() {
+                    found = Some(decision(&e));
+                }
+            }
+            Ok(found)
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("reading the ledger: {e}"))?;
-        let found = entries.into_iter().find(|e| {
-            e.seq > after
-                && (e.kind == "checkpoint.signed" || e.kind == "checkpoint.vetoed")
-                && e.body.get("run").and_then(Value::as_str) == Some(self.run.as_str())
-                && e.body.get("stage").and_then(Value::as_str) == Some(stage.as_str())
-        });
-        Ok(found.map(|e| Signed {
-            approve: e.kind == "checkpoint.signed",
-            summary: e
-                .body
-                .get("summary")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            tokens_used: e
-                .body
-                .get("tokens_used")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-        }))
     }
 
     /// Polls every `period` until a decision appears.
@@ -140,6 +150,23 @@ impl SignatureWatch {
             }
             tokio::time::sleep(period).await;
         }
+    }
+}
+
+fn decision(e: &Entry) -> Signed {
+    Signed {
+        approve: e.kind == "checkpoint.signed",
+        summary: e
+            .body
+            .get("summary")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        tokens_used: e
+            .body
+            .get("tokens_used")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
     }
 }
 
@@ -225,36 +252,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn finds_the_decision_for_its_run_and_stage() {
+    async fn finds_the_decision_for_its_run_and_stage_by_its_role_only() {
         let dir = tempfile::tempdir().unwrap();
-        let (ledger, signer) = ledger(dir.path());
+        let (ledger, system) = ledger(dir.path());
+        let mut roles = Vec::new();
+        for role in ["verifier", "planner"] {
+            let signer = Signer::new(role, format!("{role}-agent"), generate_key());
+            let body = gantry_ledger::registered_body(role, signer.id(), &signer.verifying_key());
+            ledger.append(&system, "agent.registered", body).unwrap();
+            roles.push(signer);
+        }
+        let (verifier, planner) = (&roles[0], &roles[1]);
+        for run in ["r1", "r2"] {
+            ledger
+                .append(&system, "pipeline.state.started", json!({"run": run}))
+                .unwrap();
+        }
         let requested = ledger
             .append(
-                &signer,
+                &system,
                 "checkpoint.requested",
-                json!({"run": "r1", "stage": "s"}),
+                json!({"run": "r1", "stage": "s", "role": "verifier"}),
             )
             .unwrap();
         let watch = SignatureWatch::new(ledger.path(), "r1", "s", requested.seq);
         assert!(watch.poll().await.unwrap().is_none());
-        ledger
-            .append(
-                &signer,
-                "checkpoint.signed",
-                json!({"run": "r2", "stage": "s"}),
-            )
-            .unwrap();
-        ledger
-            .append(
-                &signer,
-                "checkpoint.signed",
-                json!({"run": "r1", "stage": "other"}),
-            )
-            .unwrap();
+        for (run, stage) in [("r2", "s"), ("r1", "other")] {
+            let body = json!({"run": run, "stage": stage});
+            ledger.append(verifier, "checkpoint.signed", body).unwrap();
+        }
+        assert!(watch.poll().await.unwrap().is_none());
+        // Signed by a role the checkpoint does not name: read, rejected, waited past.
+        let forged = json!({"run": "r1", "stage": "s", "summary": "forged"});
+        ledger.append(planner, "checkpoint.signed", forged).unwrap();
         assert!(watch.poll().await.unwrap().is_none());
         ledger
             .append(
-                &signer,
+                verifier,
                 "checkpoint.vetoed",
                 json!({"run": "r1", "stage": "s", "summary": "no", "tokens_used": 3}),
             )

@@ -46,7 +46,9 @@ fn new_status(id: String, body: &Value, strategy: String, phase: Phase) -> Deplo
 }
 
 /// Every deployment (and manual rollback) the ledger records, with its timeline.
-pub(crate) fn replay(entries: &[Entry]) -> BTreeMap<String, DeploymentStatus> {
+pub(crate) fn replay<'a>(
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> BTreeMap<String, DeploymentStatus> {
     let mut out: BTreeMap<String, DeploymentStatus> = BTreeMap::new();
     for e in entries {
         let body = &e.body;

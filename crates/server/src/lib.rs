@@ -65,8 +65,10 @@ pub struct ServeOptions {
 /// is bound (and recovery has killed orphans and opened the services).
 pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     let entries = opts.ledger.entries()?;
-    let state = State::replay(&entries);
-    let past = history::replay(&entries);
+    // Recovery and history see only what the rule table admits: a deployment entry or an
+    // emergency stop signed by a role that may not write it changes nothing here either.
+    let (state, admitted) = State::replay_admitted(&entries);
+    let past = history::replay(admitted);
     let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
     let (driver, events) = (opts.driver, opts.events);
     let app = Arc::new(App::new(

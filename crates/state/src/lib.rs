@@ -4,6 +4,7 @@
 //! so the same bytes from [`State::to_json`]. `.gantry/state.json` is only a cache of it.
 
 mod agents;
+pub mod authority;
 mod deployments;
 mod runs;
 
@@ -13,6 +14,7 @@ use gantry_ledger::Entry;
 use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentKey, AgentState, KeyStatus};
+pub use authority::Rejection;
 pub use deployments::Services;
 pub use runs::{CheckpointRun, Manifest, Refusal, Run, RunStatus, Runs, StageRun, StepRun};
 
@@ -28,6 +30,10 @@ pub struct State {
     pub runs: Runs,
     /// Services and their deployments (`deployment.*`, `instance.*`, `traffic.*`, `rollback.*`).
     pub services: Services,
+    /// Entries whose signer may not write their kind ([`authority`]): kept in the ledger,
+    /// ignored here.
+    #[serde(default)]
+    pub rejected: Vec<Rejection>,
 }
 
 /// Where the ledger stands: its size, head and last seal.
@@ -59,12 +65,38 @@ impl State {
         state
     }
 
-    /// Applies one entry. Unknown kinds only count: later kinds must not break old replays.
-    pub fn apply(&mut self, entry: &Entry) {
+    /// Folds every entry and also returns the ones the rule table admitted, in order, for
+    /// readers that interpret entries themselves (the control plane's deployment history).
+    pub fn replay_admitted(entries: &[Entry]) -> (State, Vec<&Entry>) {
+        let mut state = State::default();
+        let mut admitted = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if state.apply(entry) {
+                admitted.push(entry);
+            }
+        }
+        (state, admitted)
+    }
+
+    /// Applies one entry and says whether it was admitted. An entry whose signer may not
+    /// write its kind ([`authority`]) moves the head and is listed in `rejected`, but changes
+    /// nothing else. Unknown kinds only count: later kinds must not break old replays.
+    pub fn apply(&mut self, entry: &Entry) -> bool {
         let head = &mut self.ledger;
         head.entries = entry.seq;
         head.head.clone_from(&entry.hash);
         head.last_ts.clone_from(&entry.ts);
+        if let Err(rejection) = authority::judge(self, entry) {
+            // Shown with the run it tried to change, so `runs show` names the attempt.
+            if let Some(run) = entry.body.get("run").and_then(|r| r.as_str())
+                && let Some(run) = self.runs.runs.get_mut(run)
+            {
+                run.ignored.push(rejection.clone());
+            }
+            self.rejected.push(rejection);
+            return false;
+        }
+        let head = &mut self.ledger;
         *self.kinds.entry(entry.kind.clone()).or_default() += 1;
         let body = &entry.body;
         match entry.kind.as_str() {
@@ -91,6 +123,7 @@ impl State {
         }
         self.runs.apply(entry);
         self.services.apply(entry);
+        true
     }
 
     /// The canonical snapshot bytes: pretty JSON with sorted maps and a trailing newline.

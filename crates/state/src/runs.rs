@@ -78,6 +78,9 @@ pub struct Run {
     pub budget_exceeded: Option<String>,
     /// Seq of the entry that ended the run, if any.
     pub ended_seq: Option<u64>,
+    /// Entries about this run whose signer may not write their kind; they changed nothing.
+    #[serde(default)]
+    pub ignored: Vec<crate::Rejection>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +104,9 @@ pub struct StepRun {
     pub duration_ms: Option<u64>,
     pub log: Option<String>,
     pub log_sha256: Option<String>,
+    /// Seq of the entry that recorded `log`, so a reader that refuses the path can name it.
+    #[serde(default)]
+    pub log_seq: Option<u64>,
     pub reason: Option<String>,
 }
 
@@ -294,6 +300,7 @@ fn apply_step(run: &mut Run, entry: &Entry) {
     step.exit_code = body.get("exit_code").and_then(Value::as_i64);
     step.duration_ms = u64_field(body, "duration_ms");
     step.log = opt_str(body, "log");
+    step.log_seq = step.log.as_ref().map(|_| entry.seq);
     step.log_sha256 = opt_str(body, "log_sha256");
     step.reason = opt_str(body, "reason");
 }

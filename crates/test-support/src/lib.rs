@@ -1,7 +1,9 @@
 //! Shared fixtures for gantry's integration tests: a project in a temporary directory and a
 //! builder for running the real `gantry` binary in it.
 
+pub mod forge;
 pub mod pipeline;
+pub mod tmpfs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

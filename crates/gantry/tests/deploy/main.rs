@@ -1,6 +1,7 @@
 //! Deployment integration tests: the real `gantry serve` with real demo-app instances on
 //! 127.0.0.1, under load from this process, counting every failed request.
 
+mod authority;
 mod basics;
 mod control;
 mod deadline;

@@ -100,8 +100,9 @@ fn acknowledge(entries: &[Entry], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Kinds are dotted names (`deploy.note`); the `ledger.` and `agent.` namespaces belong to
-/// gantry itself, because the verifier gives those entries meaning.
+/// Kinds are dotted names (`deploy.note`). gantry's own namespaces (`checkpoint.*`,
+/// `control.*`, …: the rule table in `gantry_state::authority`) are written only by the
+/// commands that own them, because gantry acts on those entries.
 fn check_kind(kind: &str, place: &str) -> anyhow::Result<()> {
     let well_formed = !kind.is_empty()
         && kind.split('.').all(|part| {
@@ -115,9 +116,11 @@ fn check_kind(kind: &str, place: &str) -> anyhow::Result<()> {
             "{place}: kind '{kind}' must be a dotted name of letters, digits, '_' and '-' (e.g. deploy.note)"
         )));
     }
-    if kind.starts_with("ledger.") || kind.starts_with("agent.") {
+    if let Some(rule) = gantry_state::authority::rule_for(kind) {
         return Err(exit::usage(format!(
-            "{place}: kind '{kind}' is reserved: gantry writes ledger.* and agent.* entries itself"
+            "{place}: kind '{kind}' is reserved: gantry's {} entries are written by {} only; \
+             `ledger append` writes kinds outside gantry's namespaces (e.g. plan.drafted, x.note)",
+            rule.kinds, rule.writer
         )));
     }
     Ok(())

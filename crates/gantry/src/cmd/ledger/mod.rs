@@ -31,8 +31,11 @@ pub fn run(project: &Project, cmd: LedgerCommand, json: bool) -> anyhow::Result<
 fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
     let path = project.existing_ledger()?;
     let report = gantry_ledger::verify(&path)?;
+    let warnings = unauthorised(project, &report)?;
     if json {
-        output::json(&report)?;
+        let mut doc = serde_json::to_value(&report)?;
+        doc["unauthorised"] = serde_json::to_value(&warnings)?;
+        output::json(&doc)?;
     } else if let Some(failure) = &report.failure {
         println!("FAILED {}: {failure}", path.display());
         println!("(entries before line {} are intact)", failure.line);
@@ -44,6 +47,12 @@ fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
             report.seals,
             report.last_hash
         );
+        for w in &warnings {
+            println!(
+                "warning: unauthorised entry at seq {} ({}, signed by {}): {}; it changes nothing",
+                w.seq, w.kind, w.signer, w.reason
+            );
+        }
         if report.torn_tail_bytes > 0 {
             println!(
                 "note: {} bytes of an unfinished write at the end were never acknowledged; \
@@ -56,6 +65,21 @@ fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
         Some(_) => Err(exit::silent(exit::FAILED)),
         None => Ok(()),
     }
+}
+
+/// Entries that verify but whose signer may not write their kind (the rule table in
+/// `gantry_state::authority`): a named warning, not a failure, because the ledger is intact
+/// and authentic — the entry is a true record of an attempt — and failing would let any
+/// registered agent break verification of the whole ledger for good. Judged only over a
+/// ledger that verified: the fold trusts `actor` only as far as the signatures prove it.
+fn unauthorised(
+    project: &Project,
+    report: &gantry_ledger::VerifyReport,
+) -> anyhow::Result<Vec<gantry_state::Rejection>> {
+    if report.failure.is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(gantry_state::State::replay(&project.entries()?).rejected)
 }
 
 fn seal(project: &Project, json: bool) -> anyhow::Result<()> {

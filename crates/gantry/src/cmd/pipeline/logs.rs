@@ -18,7 +18,7 @@ pub fn run(project: &Project, id: &str, step: Option<&str>, json: bool) -> anyho
             if step.is_none_or(|want| want == s.name || want == full)
                 && let Some(log) = &s.log
             {
-                logs.push((full, log.clone()));
+                logs.push((full, log.clone(), s.log_seq));
             }
         }
     }
@@ -29,9 +29,20 @@ pub fn run(project: &Project, id: &str, step: Option<&str>, json: bool) -> anyho
         }));
     }
     let mut docs = Vec::new();
-    for (name, log) in &logs {
-        let text = std::fs::read_to_string(project.root.join(log))
-            .unwrap_or_else(|e| format!("(cannot read {log}: {e})\n"));
+    let mut refused = Vec::new();
+    for (name, log, seq) in &logs {
+        // The path comes from a ledger entry: read it only inside the run's directory.
+        let text = match super::confine::confine(&project.root, &run.id, log) {
+            Ok(path) => std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| format!("(cannot read {log}: {e})\n")),
+            Err(why) => {
+                let entry = seq.map_or_else(String::new, |s| format!(" (seq {s})"));
+                let reason = format!("refused the log path of step {name}{entry}: {why}");
+                eprintln!("error: {reason}");
+                refused.push(reason);
+                continue;
+            }
+        };
         if json {
             docs.push(json!({"step": name, "log": log, "text": text}));
         } else {
@@ -42,7 +53,10 @@ pub fn run(project: &Project, id: &str, step: Option<&str>, json: bool) -> anyho
         }
     }
     if json {
-        return output::json(&docs);
+        output::json(&docs)?;
+    }
+    if !refused.is_empty() {
+        return Err(exit::silent(exit::FAILED));
     }
     Ok(())
 }

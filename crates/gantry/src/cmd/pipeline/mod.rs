@@ -1,6 +1,7 @@
 //! Pipeline commands: run, sign, runs, logs, report.
 
 mod actions;
+mod confine;
 mod live;
 mod logs;
 mod report;
@@ -98,6 +99,22 @@ fn operator(project: &Project, state: &State) -> anyhow::Result<Signer> {
     }
 }
 
+fn record_interrupted(
+    project: &Project,
+    config: &Config,
+    state: &State,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    let signer = match project.system_signer() {
+        Ok(s) => s,
+        Err(_) => operator(project, state)?,
+    };
+    project
+        .open_ledger(config)?
+        .append(&signer, "pipeline.state.interrupted", body)?;
+    Ok(())
+}
+
 /// State with runs whose process is gone marked `interrupted`, and that finding recorded
 /// as `pipeline.state.interrupted` so later replays agree without looking at processes.
 fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State> {
@@ -112,22 +129,21 @@ fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State>
     if dead.is_empty() {
         return Ok(state);
     }
-    let signer = match project.system_signer() {
-        Ok(s) => s,
-        Err(_) => operator(project, &state)?,
-    };
-    let ledger = project.open_ledger(config)?;
     for id in &dead {
         // Steps run in their own process groups, so they outlive a killed gantry.
         let killed = gantry_pipeline::kill_leftovers(
             &project.gantry_dir().join("runs").join(id).join("running"),
         );
         let reason = state.runs.runs.get(id).and_then(|r| r.reason.clone());
-        ledger.append(
-            &signer,
-            "pipeline.state.interrupted",
-            json!({"run": id, "reason": reason, "observed_by": me, "killed_process_groups": killed}),
-        )?;
+        let body = json!({"run": id, "reason": reason, "observed_by": me, "killed_process_groups": killed});
+        // Reading must not depend on writing: on a read-only checkout (an auditor's copy)
+        // or without keys, the finding is shown but cannot be recorded.
+        if let Err(e) = record_interrupted(project, config, &state, body) {
+            eprintln!(
+                "warning: run {id} is interrupted, but recording that failed ({e:#}); \
+                 the next writable `gantry runs` records it"
+            );
+        }
     }
     Ok(state)
 }

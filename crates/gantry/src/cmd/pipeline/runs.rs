@@ -139,5 +139,8 @@ pub fn show(project: &Project, id: &str, json: bool) -> anyhow::Result<()> {
     if run.tokens_used > 0 {
         println!("tokens used: {}", run.tokens_used);
     }
+    for r in &run.ignored {
+        println!("ignored: {r}");
+    }
     Ok(())
 }
