@@ -310,6 +310,21 @@ mod tests {
         assert_eq!(state.kinds.get("plan.drafted"), Some(&1));
     }
 
+    /// FORMAT.md's table is this table: a row changed here must change there.
+    #[test]
+    fn format_md_documents_every_rule() {
+        let doc = include_str!("../../ledger/FORMAT.md");
+        for r in RULES {
+            let row = format!(
+                "| `{}` | {} | {} |",
+                r.kinds,
+                r.owner.describe(),
+                r.writer
+            );
+            assert!(doc.contains(&row), "FORMAT.md lacks the row\n{row}");
+        }
+    }
+
     #[test]
     fn kinds_outside_gantrys_namespaces_are_free() {
         for kind in ["plan.drafted", "x.note", "review.done", "deploymentx.note"] {
