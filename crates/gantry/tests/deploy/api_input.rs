@@ -176,8 +176,11 @@ fn issue7_bad_bodies_and_content_types_are_400_with_a_json_error() {
             reply.text
         );
     }
-    // An unknown route answers in JSON too.
+    // An unknown route or method answers in JSON too.
     let reply = post(&env, "/v1/nothing/here", json, "{}");
     assert_eq!(reply.status, 404, "{}", reply.text);
+    assert!(reply.json()["error"].as_str().is_some(), "{}", reply.text);
+    let reply = post(&env, "/v1/ps", json, "{}");
+    assert_eq!(reply.status, 405, "{}", reply.text);
     assert!(reply.json()["error"].as_str().is_some(), "{}", reply.text);
 }

@@ -8,7 +8,9 @@ mod body;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gantry_deploy::Op;
@@ -121,6 +123,13 @@ async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Serv
     ServerError::NotFound(format!("no API route {method} {}", uri.path()))
 }
 
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({"error": format!("{} does not take {method}", uri.path())})),
+    )
+}
+
 pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
     let api = Api {
         app,
@@ -138,6 +147,7 @@ pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
         .route("/v1/control/start", post(start))
         .route("/v1/control/shutdown", post(shutdown))
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
             api.clone(),
             auth::require_token,
