@@ -16,6 +16,24 @@ pub enum ServerError {
     /// The request conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// Another `gantry serve` holds the project's lock; nothing was read or written.
+    #[error(
+        "another `gantry serve` is running for this project ({holder}; it holds {}); \
+         use it, or stop it first with `gantry serve --stop`",
+        lock.display()
+    )]
+    AlreadyServing {
+        lock: std::path::PathBuf,
+        holder: crate::lock::Holder,
+    },
+    #[error("cannot take the control-plane lock {}: {source}", path.display())]
+    Lock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The API token would be guessable or unusable; `from` names where it came from.
+    #[error("the API token from {from} {why}")]
+    WeakToken { from: String, why: String },
     #[error("cannot bind the API on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,

@@ -1,7 +1,8 @@
 //! gantry's control plane (`gantry serve`): an HTTP API on loopback guarded by a bearer
 //! token; the ledger writer (one [`GroupCommitter`]); the local driver with its router,
 //! supervisor and probes; deployments with analysis and automatic rollback; and recovery
-//! from the ledger on start.
+//! from the ledger on start. One control plane per project: [`run`] needs the project's
+//! [`ServeLock`], which the caller takes before it opens the ledger.
 //!
 //! Ledger entries it writes — transitions and decisions, never samples:
 //! `deployment.state.{started,progressing,paused,promoted,succeeded,failed,rolled_back,aborted}`,
@@ -20,6 +21,7 @@ mod deployment;
 mod error;
 mod execute;
 mod history;
+mod lock;
 mod ops;
 mod pause;
 mod ready;
@@ -37,9 +39,11 @@ use gantry_state::State;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+pub use api::auth::{MIN_TOKEN_BYTES, Token};
 pub use app::{App, By};
 pub use control::{Ps, ServiceView};
 pub use error::ServerError;
+pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
 
 /// Everything `gantry serve` needs, prepared by the binary.
@@ -54,7 +58,9 @@ pub struct ServeOptions {
     pub gantry_dir: PathBuf,
     /// Where the API listens (loopback; port 0 picks one).
     pub listen: SocketAddr,
-    pub token: String,
+    pub token: Token,
+    /// Held for as long as the control plane runs; it gets the API address once bound.
+    pub lock: ServeLock,
     /// Where instances run and how traffic reaches them (the binary picks the driver).
     pub driver: Arc<dyn Driver>,
     /// The driver's instance transitions, each recorded as an `instance.*` entry.
@@ -64,6 +70,8 @@ pub struct ServeOptions {
 /// Runs the control plane until SIGTERM or Ctrl-C. `ready` gets the API address once it
 /// is bound (and recovery has killed orphans and opened the services).
 pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
+    // Dropped only when this function returns: the lock outlives the last entry written.
+    let lock = opts.lock;
     let entries = opts.ledger.entries()?;
     // Recovery and history see only what the rule table admits: a deployment entry or an
     // emergency stop signed by a role that may not write it changes nothing here either.
@@ -95,6 +103,10 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
             source,
         })?;
     let addr = listener.local_addr()?;
+    if let Err(e) = lock.set_api(addr) {
+        // Only the description of the holder is lost; the lock itself is held.
+        tracing::warn!(error = %e, "cannot write the API address into the lock file");
+    }
     app.record(
         By::System,
         "control.started",
@@ -122,9 +134,13 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
             tracing::info!("shutting down: stopping instances");
         }
     };
-    axum::serve(listener, api)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    // The peer address is for the log line of a refused call.
+    axum::serve(
+        listener,
+        api.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     let instances: usize = app
         .config
         .services

@@ -14,7 +14,9 @@ use crate::app::{App, By};
 use crate::deployment::Deployment;
 use crate::execute::execute;
 
+/// API request bodies refuse unknown fields: a misspelt option must not be dropped.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     pub version: String,
     #[serde(default)]
@@ -22,6 +24,7 @@ pub struct DeployRequest {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     #[serde(default)]
     pub to: Option<String>,

@@ -9,7 +9,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-use crate::TestProject;
+use crate::{Run, TestProject};
 
 /// A running control plane.
 pub struct Serve {
@@ -107,6 +107,38 @@ impl Serve {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Runs `gantry ARGS` (with extra `env`) that should exit on its own, such as a `serve`
+/// that is refused; if it still runs after `secs` it is killed and the test fails with what
+/// it printed.
+pub fn gantry_exits(project: &TestProject, args: &[&str], env: &[(&str, &str)], secs: u64) -> Run {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = project.command(args);
+    cmd.envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own group, so a serve that wrongly started goes with everything it spawned.
+        .process_group(0);
+    let mut child = cmd.spawn().expect("spawn gantry");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("wait gantry").is_none() {
+        if Instant::now() > deadline {
+            let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let out = child.wait_with_output().expect("wait gantry");
+            panic!(
+                "gantry {} still ran after {secs}s; stdout:\n{}\nstderr:\n{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        output: child.wait_with_output().expect("wait gantry"),
     }
 }
 

@@ -1,13 +1,16 @@
 //! Deployment integration tests: the real `gantry serve` with real demo-app instances on
 //! 127.0.0.1, under load from this process, counting every failed request.
 
+mod api_input;
 mod authority;
 mod basics;
 mod control;
 mod deadline;
+mod one_serve;
 mod promote;
 mod rollback;
 mod strategies;
+mod tokens;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -76,15 +79,38 @@ services:
     )
 }
 
+/// A checked project with [`config`] and no control plane running: (project, web's port).
+pub fn project(opts: &Opts) -> (TestProject, u16) {
+    let p = TestProject::init(BIN);
+    let port = free_port();
+    let demo: PathBuf = demo_app(std::path::Path::new(BIN));
+    std::fs::write(p.path().join("gantry.yaml"), config(&demo, port, opts)).unwrap();
+    p.gantry(&["check"]).ok();
+    (p, port)
+}
+
 impl Env {
     pub fn new(opts: Opts) -> Env {
-        let p = TestProject::init(BIN);
-        let port = free_port();
-        let demo: PathBuf = demo_app(std::path::Path::new(BIN));
-        std::fs::write(p.path().join("gantry.yaml"), config(&demo, port, &opts)).unwrap();
-        p.gantry(&["check"]).ok();
+        let (p, port) = project(&opts);
         let serve = Serve::start(&p);
         Env { p, serve, port }
+    }
+
+    /// The control plane's API address.
+    pub fn api(&self) -> SocketAddr {
+        self.serve
+            .url
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap()
+    }
+
+    /// The admin token `gantry init` wrote.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.p.path().join(".gantry/admin.token"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -138,16 +164,67 @@ impl Env {
 
 /// One `GET path` on a fresh connection: (status, raw response head).
 pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
+    let reply = http(addr, "GET", path, &headers, None);
+    (reply.status, reply.text)
+}
+
+/// An HTTP answer as it came over the wire.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    /// Head and body.
+    pub text: String,
+    /// The local address the request was sent from (what the server sees as its peer).
+    pub from: SocketAddr,
+}
+
+impl Reply {
+    pub fn body(&self) -> &str {
+        self.text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+    }
+
+    /// The body as JSON, or a panic showing the whole answer.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.body()).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.text.split("\r\n\r\n").next().unwrap_or_default();
+        head.lines().find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// One request on a fresh connection, headers exactly as given (no Content-Type unless
+/// listed), the body sent with its Content-Length.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Reply {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .unwrap();
+    let from = s.local_addr().unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() || method != "GET" {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     let status = text
@@ -155,5 +232,5 @@ pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, Stri
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (status, text)
+    Reply { status, text, from }
 }

@@ -1,5 +1,6 @@
 //! The CLI side of the control-plane API: finds the server (`.gantry/serve.json`, or
-//! `GANTRY_URL`), presents the admin token, maps API errors to exit codes.
+//! `GANTRY_URL`), presents the admin token (`GANTRY_TOKEN`, or `.gantry/admin.token`), maps
+//! API errors to exit codes.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ pub const SERVE_FILE: &str = "serve.json";
 pub struct Client {
     base: String,
     token: String,
+    token_source: super::token::Source,
     http: reqwest::Client,
     rt: tokio::runtime::Runtime,
 }
@@ -35,7 +37,8 @@ impl Client {
                 v["url"].as_str().unwrap_or_default().to_string()
             }
         };
-        let token = super::token::read(&project.gantry_dir()).map_err(exit::usage)?;
+        let (token, token_source) =
+            super::token::read(&project.gantry_dir()).map_err(exit::usage)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -46,6 +49,7 @@ impl Client {
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token,
+            token_source,
             http,
             rt,
         })
@@ -79,6 +83,10 @@ impl Client {
             );
             Err(match status.as_u16() {
                 400 | 404 => exit::usage(msg),
+                401 => exit::failed(format!(
+                    "the control plane at {} refused the token from {}: {msg}",
+                    self.base, self.token_source
+                )),
                 _ => exit::failed(msg),
             })
         })

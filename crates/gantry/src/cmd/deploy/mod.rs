@@ -1,6 +1,7 @@
 //! Control-plane commands: serve, deploy, promote, pause, resume, abort, rollback, stop,
 //! start, ps. `serve` runs the control plane; the others talk to it over its HTTP API
-//! (address in `.gantry/serve.json`, token in `.gantry/admin.token`).
+//! (address in `.gantry/serve.json`, token in `GANTRY_TOKEN` or `.gantry/admin.token`).
+//! One `serve` per project: it holds `.gantry/serve.lock` while it runs.
 
 pub(crate) mod client;
 mod control;

@@ -11,6 +11,18 @@ pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
         return output::json(&ps);
     }
     println!("status: {}", ps["status"].as_str().unwrap_or_default());
+    let refused = &ps["api"]["refused"];
+    if refused["total"].as_u64().is_some_and(|n| n > 0) {
+        // Someone is calling without the right token: worth a look at the serve log.
+        println!(
+            "{} API call(s) refused since start (missing header {}, wrong scheme {}, wrong token {}); \
+             the control plane's log names each caller",
+            refused["total"],
+            refused["missing_header"],
+            refused["wrong_scheme"],
+            refused["wrong_token"]
+        );
+    }
     for svc in ps["services"].as_array().cloned().unwrap_or_default() {
         let weights: Vec<String> = svc["weights"]
             .as_object()

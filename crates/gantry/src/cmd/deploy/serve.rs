@@ -2,12 +2,13 @@
 //! background with a pid file.
 
 use std::fs;
+use std::io::IsTerminal;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gantry_driver_local::{LocalDriver, LocalOptions};
-use gantry_server::ServeOptions;
+use gantry_server::{ServeLock, ServeOptions, ServerError, Token};
 use serde_json::{Value, json};
 
 use super::ServeArgs;
@@ -29,6 +30,15 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
         return detach(project, args, json);
     }
     let config = project.config()?;
+    project.existing_ledger()?;
+    let gantry_dir = project.gantry_dir();
+    // Before the ledger is opened: a second control plane must not run recovery, which
+    // would kill the live one's instances and record false adoptions.
+    let lock = ServeLock::acquire(&gantry_dir).map_err(lock_error)?;
+    super::token::ensure(&gantry_dir)?;
+    let (token, source) = super::token::read(&gantry_dir).map_err(exit::usage)?;
+    let token = Token::new(&token, &source.to_string())
+        .map_err(|e| exit::usage(format!("{e}; {}", source.remedy())))?;
     let ledger = project.open_ledger(&config)?;
     let state = project.state()?;
     let system = project.system_signer()?;
@@ -37,15 +47,14 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
         .signer_for(&state, "operator")
         .map(|(s, _)| s)
         .unwrap_or_else(|_| system.clone());
-    let gantry_dir = project.gantry_dir();
-    super::token::ensure(&gantry_dir)?;
-    let token = super::token::read(&gantry_dir).map_err(exit::usage)?;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // `serve --detach` logs to a file: no colour codes there.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let serve_file = gantry_dir.join(SERVE_FILE);
     let rt = tokio::runtime::Runtime::new()?;
@@ -60,6 +69,7 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
             gantry_dir: gantry_dir.clone(),
             listen: args.listen,
             token,
+            lock,
             driver: std::sync::Arc::new(driver),
             events,
         };
@@ -88,9 +98,26 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
     result.map_err(|e| exit::failed(e.to_string()))
 }
 
+/// Another control plane holds the lock: a run-time failure (exit 1) naming it.
+fn lock_error(e: ServerError) -> anyhow::Error {
+    exit::failed(e.to_string())
+}
+
+/// The last line `gantry serve` wrote to its log (its error, when it exited early).
+fn last_line(path: &std::path::Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::to_string)
+}
+
 fn detach(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()> {
+    project.existing_ledger()?;
     let gantry_dir = project.gantry_dir();
-    fs::create_dir_all(&gantry_dir)?;
+    // Refused here, before the running one's serve.json and serve.pid are touched. The
+    // child takes the lock for real; losing a race to another start shows as its exit.
+    ServeLock::check(&gantry_dir).map_err(lock_error)?;
     let log_path = gantry_dir.join("serve.log");
     let log = fs::OpenOptions::new()
         .create(true)
@@ -133,7 +160,8 @@ fn detach(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()>
         }
         if let Ok(Some(status)) = child.try_wait() {
             return Err(exit::failed(format!(
-                "gantry serve exited ({status}) before it was ready; see {}",
+                "gantry serve exited ({status}) before it was ready{}; see {}",
+                last_line(&log_path).map_or_else(String::new, |l| format!(": {l}")),
                 log_path.display()
             )));
         }

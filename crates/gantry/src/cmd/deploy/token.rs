@@ -1,4 +1,5 @@
-//! The admin token (`.gantry/admin.token`, mode 0600) that the CLI presents to the API.
+//! The admin token that the CLI presents to the API and `gantry serve` requires: the value
+//! of `GANTRY_TOKEN` if set and not empty, else `.gantry/admin.token` (mode 0600).
 
 use std::fs;
 use std::io::{Read, Write};
@@ -8,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 
 pub const FILE: &str = "admin.token";
+pub const ENV: &str = "GANTRY_TOKEN";
 
 /// Writes a fresh random token to `gantry_dir/admin.token` unless one exists.
 pub fn ensure(gantry_dir: &Path) -> anyhow::Result<()> {
@@ -30,17 +32,50 @@ pub fn ensure(gantry_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the token; refuses one other users could read.
-pub fn read(gantry_dir: &Path) -> anyhow::Result<String> {
-    if let Ok(t) = std::env::var("GANTRY_TOKEN")
+/// Where a token came from, for messages that must say which one to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Env,
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Env => write!(f, "{ENV}"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl Source {
+    /// How to replace a token from here with a good one.
+    pub fn remedy(&self) -> String {
+        match self {
+            Source::Env => format!(
+                "set {ENV} to 32 or more random characters, e.g. `export {ENV}=$(openssl rand -hex 32)`, \
+                 or unset it to use .gantry/{FILE}"
+            ),
+            Source::File(p) => format!(
+                "remove {} and start `gantry serve` again: it writes a new random token there \
+                 (the CLI reads it from that file)",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// Reads the token (`GANTRY_TOKEN` first); refuses a file other users could read.
+pub fn read(gantry_dir: &Path) -> anyhow::Result<(String, Source)> {
+    if let Ok(t) = std::env::var(ENV)
         && !t.trim().is_empty()
     {
-        return Ok(t.trim().to_string());
+        return Ok((t.trim().to_string(), Source::Env));
     }
     let path = gantry_dir.join(FILE);
     let meta = fs::metadata(&path).with_context(|| {
         format!(
-            "no admin token at {}: run `gantry init` (it creates one)",
+            "no admin token at {} and no {ENV} set: run `gantry init` (it creates one)",
             path.display()
         )
     })?;
@@ -52,5 +87,6 @@ pub fn read(gantry_dir: &Path) -> anyhow::Result<String> {
             path.display()
         );
     }
-    Ok(fs::read_to_string(&path)?.trim().to_string())
+    let text = fs::read_to_string(&path)?.trim().to_string();
+    Ok((text, Source::File(path)))
 }

@@ -1,12 +1,16 @@
 //! The HTTP API (loopback, bearer token). Every route requires the admin token; without it
-//! the answer is 401.
+//! the answer is 401 ([`auth`]). Request bodies are strict JSON ([`body`]): an unknown
+//! field, bad JSON or another content type is a 400, never ignored.
+
+pub(crate) mod auth;
+mod body;
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gantry_deploy::Op;
@@ -15,34 +19,14 @@ use serde_json::{Value, json};
 use crate::ServerError;
 use crate::app::App;
 use crate::ops::{DeployRequest, RollbackRequest};
+use auth::{Refused, Token};
+use body::{NoFields, Strict, StrictOrEmpty};
 
 #[derive(Clone)]
-struct Api {
+pub(crate) struct Api {
     app: Arc<App>,
-    token: Arc<str>,
-}
-
-/// Compares without stopping at the first differing byte.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn auth(State(api): State<Api>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(t) if same(t.as_bytes(), api.token.as_bytes()) => next.run(req).await,
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({"error": "missing or wrong bearer token; the CLI reads it from .gantry/admin.token"})),
-        )
-            .into_response(),
-    }
+    token: Token,
+    refused: Arc<Refused>,
 }
 
 type Answer = Result<Json<Value>, ServerError>;
@@ -54,13 +38,15 @@ fn to_json(v: impl serde::Serialize) -> Answer {
 }
 
 async fn ps(State(api): State<Api>) -> Answer {
-    to_json(api.app.ps())
+    let mut view = to_json(api.app.ps())?;
+    view["api"] = json!({"refused": api.refused.view()});
+    Ok(view)
 }
 
 async fn deploy(
     State(api): State<Api>,
     Path(service): Path<String>,
-    Json(req): Json<DeployRequest>,
+    Strict(req): Strict<DeployRequest>,
 ) -> Answer {
     to_json(api.app.deploy(&service, req).await?)
 }
@@ -69,7 +55,11 @@ async fn deployment(State(api): State<Api>, Path(id): Path<String>) -> Answer {
     to_json(api.app.deployment(&id)?)
 }
 
-async fn operate(State(api): State<Api>, Path((service, op)): Path<(String, String)>) -> Answer {
+async fn operate(
+    State(api): State<Api>,
+    Path((service, op)): Path<(String, String)>,
+    _: StrictOrEmpty<NoFields>,
+) -> Answer {
     let op = match op.as_str() {
         "promote" => Op::Promote,
         "pause" => Op::Pause,
@@ -81,6 +71,7 @@ async fn operate(State(api): State<Api>, Path((service, op)): Path<(String, Stri
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PromoteRequest {
     /// Skip every remaining step (`gantry promote --full`).
     #[serde(default)]
@@ -90,31 +81,34 @@ struct PromoteRequest {
 async fn promote(
     State(api): State<Api>,
     Path(service): Path<String>,
-    body: Option<Json<PromoteRequest>>,
+    StrictOrEmpty(req): StrictOrEmpty<PromoteRequest>,
 ) -> Answer {
-    let full = body.is_some_and(|b| b.full);
-    let op = if full { Op::PromoteFull } else { Op::Promote };
+    let op = if req.full {
+        Op::PromoteFull
+    } else {
+        Op::Promote
+    };
     to_json(api.app.operate(&service, op).await?)
 }
 
 async fn rollback(
     State(api): State<Api>,
     Path(service): Path<String>,
-    Json(req): Json<RollbackRequest>,
+    Strict(req): Strict<RollbackRequest>,
 ) -> Answer {
     to_json(api.app.rollback(&service, req).await?)
 }
 
-async fn stop(State(api): State<Api>) -> Answer {
+async fn stop(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
     to_json(api.app.emergency_stop().await?)
 }
 
-async fn start(State(api): State<Api>) -> Answer {
+async fn start(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
     to_json(api.app.start_after_stop().await?)
 }
 
 /// `gantry serve --stop`: answer first, then stop instances and exit.
-async fn shutdown(State(api): State<Api>) -> Answer {
+async fn shutdown(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
     api.app
         .stop_requested
         .store(true, std::sync::atomic::Ordering::Release);
@@ -123,10 +117,24 @@ async fn shutdown(State(api): State<Api>) -> Answer {
     Ok(Json(json!({"stopping": true, "pid": std::process::id()})))
 }
 
-pub(crate) fn router(app: Arc<App>, token: String) -> Router {
+/// Anything the routes do not know, in JSON like every other answer (after the token check,
+/// so unauthenticated callers learn nothing about the routes).
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ServerError {
+    ServerError::NotFound(format!("no API route {method} {}", uri.path()))
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({"error": format!("{} does not take {method}", uri.path())})),
+    )
+}
+
+pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
     let api = Api {
         app,
-        token: token.into(),
+        token,
+        refused: Arc::default(),
     };
     Router::new()
         .route("/v1/ps", get(ps))
@@ -138,6 +146,11 @@ pub(crate) fn router(app: Arc<App>, token: String) -> Router {
         .route("/v1/control/emergency-stop", post(stop))
         .route("/v1/control/start", post(start))
         .route("/v1/control/shutdown", post(shutdown))
-        .layer(middleware::from_fn_with_state(api.clone(), auth))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::from_fn_with_state(
+            api.clone(),
+            auth::require_token,
+        ))
         .with_state(api)
 }
