@@ -29,7 +29,7 @@ pub enum KeyStoreError {
     BadDirMode { path: PathBuf, mode: u32 },
     #[error(
         "{path} is a symlink to {target}, {why}; keys are used only from inside {root}: move \
-         the key there instead of linking to it",
+         them there instead of linking to them",
         path = path.display(),
         target = target.display(),
         root = root.display()

@@ -70,7 +70,7 @@ fn issue7_key_file_symlinked_outside_gantry_dir_is_refused() {
         err.to_string(),
         format!(
             "{link} is a symlink to {target}, outside {root}; keys are used only from inside \
-             {root}: move the key there instead of linking to it",
+             {root}: move them there instead of linking to them",
             link = store.path_for("planner").display(),
             target = planted.display(),
             root = gantry_dir.display()

@@ -120,6 +120,32 @@ fn issue7_report_outside_the_project_is_refused() {
 }
 
 #[test]
+fn issue7_status_report_output_outside_the_project_is_refused() {
+    let yaml = with_stages(
+        "      - name: report\n        steps:\n          - { status: { output: ../../STATUS.md } }\n",
+    );
+    let at = pos_in(&yaml, "../../STATUS.md", "../");
+    expect_err(
+        &yaml,
+        at.0,
+        at.1,
+        "gantry::config::path_escape",
+        "status report output '../../STATUS.md' in stage 'report' goes up with '..', which can leave the project",
+    );
+    let yaml = with_stages(
+        "      - name: report\n        steps:\n          - { status: { output: .gantry/state.json } }\n",
+    );
+    let at = pos_in(&yaml, ".gantry/state.json", ".gantry");
+    expect_err(
+        &yaml,
+        at.0,
+        at.1,
+        "gantry::config::path_escape",
+        "is inside .gantry/",
+    );
+}
+
+#[test]
 fn issue7_artefact_outside_the_project_is_refused_by_check() {
     let yaml = with_stages(
         "      - name: ci\n        steps:\n          - { name: build, run: make, artefacts: [dist/ok, ../secrets.txt] }\n",

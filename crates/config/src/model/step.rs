@@ -191,9 +191,10 @@ pub struct StatusStep {
     /// Report format. Default: markdown.
     #[serde(default)]
     pub format: StatusFormat,
-    /// Write the report to this path. Default: the report location from `reports:`.
+    /// Write the report to this path, relative to the project root and inside it (not
+    /// under `.gantry/`). Default: the report location from `reports:`.
     #[serde(default)]
-    pub output: Option<String>,
+    pub output: Option<Spanned<String>>,
     /// Also sync the report to the project's GitHub status issue. Default: false.
     #[serde(default)]
     pub issue: bool,

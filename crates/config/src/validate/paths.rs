@@ -1,6 +1,7 @@
 //! Names and paths that become files: stage names (directories under the run's directory),
-//! step names, `report:`, step `artefacts:` and checkpoint `requires:`. Each must stay
-//! inside the project, and `gantry check` says so before a run writes anything.
+//! step names, `report:` and a `status:` step's `output:`, step `artefacts:` and checkpoint
+//! `requires:`. Each must stay inside the project, and `gantry check` says so before a run
+//! writes anything.
 
 use super::Problems;
 use crate::{Config, Pos};
@@ -48,6 +49,22 @@ pub(super) fn check_paths(config: &Config, p: &mut Problems<'_>) {
                              names are printed in logs, heartbeat lines and on the terminal, \
                              where it could forge lines",
                             quote(step_name),
+                            stage.name.value
+                        ),
+                    );
+                }
+                if let Some(status) = &step.status
+                    && let Some(output) = &status.output
+                    && let Some(why) = report_problem(output)
+                {
+                    p.add(
+                        output.pos,
+                        "gantry::config::path_escape",
+                        "outside the project",
+                        format!(
+                            "status report output {} in stage '{}' {why}; it is written relative \
+                             to the project root and must stay inside it, outside .gantry/",
+                            quote(output),
                             stage.name.value
                         ),
                     );
