@@ -1,6 +1,6 @@
-use std::fs::{self, OpenOptions};
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
@@ -21,6 +21,25 @@ pub enum KeyStoreError {
         path = path.display()
     )]
     BadMode { path: PathBuf, mode: u32 },
+    #[error(
+        "{path} has mode {mode:04o}; the keys directory must be 0700, so that no other user can \
+         add, swap or list keys (run `chmod 700 {path}`)",
+        path = path.display()
+    )]
+    BadDirMode { path: PathBuf, mode: u32 },
+    #[error(
+        "{path} is a symlink to {target}, {why}; keys are used only from inside {root}: move \
+         them there instead of linking to them",
+        path = path.display(),
+        target = target.display(),
+        root = root.display()
+    )]
+    Symlink {
+        path: PathBuf,
+        target: PathBuf,
+        why: String,
+        root: PathBuf,
+    },
     #[error("{path} already exists; refusing to overwrite a private key", path = path.display())]
     Exists { path: PathBuf },
     #[error("{source_name}: not a valid Ed25519 PKCS#8 PEM key: {reason}")]
@@ -73,14 +92,126 @@ fn check_role(role: &str) -> Result<(), KeyStoreError> {
 }
 
 /// The directory of private keys, one PEM file per role.
+///
+/// The directory must be mode 0700 and each key file 0600. The directory and the key files
+/// may be symlinks only to places inside the directory's parent (`.gantry/`): a link out
+/// would let whoever controls its target choose the keys gantry signs with.
 #[derive(Debug, Clone)]
 pub struct KeyStore {
     dir: PathBuf,
 }
 
 impl KeyStore {
+    /// The key store in `dir` (`.gantry/keys`), confined to `dir`'s parent.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         KeyStore { dir: dir.into() }
+    }
+
+    /// What symlinks in the store may point into: the keys directory's parent.
+    fn root(&self) -> &Path {
+        self.dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
+    /// Refuses `path` if it is a symlink that resolves outside [`KeyStore::root`] (or does
+    /// not resolve); anything that is not a symlink passes.
+    fn confine(&self, path: &Path) -> Result<(), KeyStoreError> {
+        let io = |err| KeyStoreError::Io {
+            path: path.to_path_buf(),
+            err,
+        };
+        let is_link = match fs::symlink_metadata(path) {
+            Ok(meta) => meta.file_type().is_symlink(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(io(err)),
+        };
+        if !is_link {
+            return Ok(());
+        }
+        let target = fs::read_link(path).map_err(io)?;
+        let root = self.root();
+        let refuse = |why: String| KeyStoreError::Symlink {
+            path: path.to_path_buf(),
+            target: target.clone(),
+            why,
+            root: root.to_path_buf(),
+        };
+        let resolved = match fs::canonicalize(path) {
+            Ok(resolved) => resolved,
+            Err(err) => return Err(refuse(format!("which does not resolve ({err})"))),
+        };
+        let root_resolved = fs::canonicalize(root).map_err(|err| KeyStoreError::Io {
+            path: root.to_path_buf(),
+            err,
+        })?;
+        if resolved.starts_with(&root_resolved) {
+            Ok(())
+        } else if resolved == target {
+            Err(refuse(format!("outside {}", root.display())))
+        } else {
+            Err(refuse(format!(
+                "which is {}, outside {}",
+                resolved.display(),
+                root.display()
+            )))
+        }
+    }
+
+    /// Checks the keys directory, if it exists: not a symlink out of the store's root, a
+    /// directory, and no access for group or others. Returns whether it exists.
+    fn check_dir(&self) -> Result<bool, KeyStoreError> {
+        self.confine(&self.dir)?;
+        let meta = match fs::metadata(&self.dir) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(err) => {
+                return Err(KeyStoreError::Io {
+                    path: self.dir.clone(),
+                    err,
+                });
+            }
+        };
+        if !meta.is_dir() {
+            return Err(KeyStoreError::Io {
+                path: self.dir.clone(),
+                err: std::io::Error::other("not a directory; it should hold the private keys"),
+            });
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyStoreError::BadDirMode {
+                path: self.dir.clone(),
+                mode,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Creates the keys directory with mode 0700 from the start, or checks the one there.
+    fn ensure_dir(&self) -> Result<(), KeyStoreError> {
+        if self.check_dir()? {
+            return Ok(());
+        }
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |err| KeyStoreError::Io { path, err }
+        };
+        let root = self.root();
+        fs::create_dir_all(root).map_err(io(root))?;
+        match DirBuilder::new().mode(0o700).create(&self.dir) {
+            Ok(()) => {
+                // A umask can only remove bits; this makes it exactly 0700.
+                fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+                    .map_err(io(&self.dir))
+            }
+            // Made by another process in the meantime: check that one.
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                self.check_dir().map(drop)
+            }
+            Err(err) => Err(io(&self.dir)(err)),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -107,10 +238,10 @@ impl KeyStore {
             let path = path.to_path_buf();
             move |err| KeyStoreError::Io { path, err }
         };
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700)).map_err(io(&self.dir))?;
+        self.ensure_dir()?;
         let path = self.path_for(role);
-        if !replace && path.exists() {
+        // A dangling symlink counts as there: it is never silently replaced by a new key.
+        if !replace && fs::symlink_metadata(&path).is_ok() {
             return Err(KeyStoreError::Exists { path });
         }
         let tmp = self.dir.join(format!(".{role}.pem.tmp"));
@@ -150,6 +281,8 @@ impl KeyStore {
             return Ok((key, KeySource::Env(var)));
         }
         let path = self.path_for(role);
+        self.check_dir()?;
+        self.confine(&path)?;
         let meta = match fs::metadata(&path) {
             Ok(meta) => meta,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -219,7 +352,7 @@ mod tests {
     #[test]
     fn loose_mode_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KeyStore::new(dir.path());
+        let store = KeyStore::new(dir.path().join("keys"));
         store.generate("operator").unwrap();
         fs::set_permissions(
             store.path_for("operator"),
@@ -237,7 +370,7 @@ mod tests {
     #[test]
     fn env_key_wins_and_missing_key_names_both_places() {
         let dir = tempfile::tempdir().unwrap();
-        let store = KeyStore::new(dir.path());
+        let store = KeyStore::new(dir.path().join("keys"));
         let pem = key_to_pem(&generate_key());
         let (_, source) = store
             .load_with("verifier", |v| {

@@ -27,14 +27,16 @@ mod model;
 mod order;
 mod snippet;
 mod spanned;
+mod string_list;
 pub mod units;
 mod validate;
 
 pub use error::{ConfigError, Located};
 pub use example::{EXAMPLE, example};
-pub use load::{MAX_CONFIG_BYTES, check, load, parse};
+pub use load::{MAX_CONFIG_BYTES, check, check_with_env, load, load_with_env, parse};
 pub use model::*;
 pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
+pub use string_list::StringList;
 pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};
-pub use validate::{SmokeCheck, SmokeTarget};
+pub use validate::{MIN_SECRET_CHARS, SmokeCheck, SmokeTarget};

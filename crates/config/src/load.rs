@@ -1,5 +1,6 @@
 //! Reading `gantry.yaml`: input limits, YAML → [`Config`], error mapping, validation.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
@@ -16,10 +17,18 @@ pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 /// Reads, parses and validates the config file at `path`.
 ///
 /// Errors name the path (as given), line and column. Files over [`MAX_CONFIG_BYTES`] and
-/// files that are not UTF-8 are refused without reading them whole.
+/// files that are not UTF-8 are refused without reading them whole. Declared secrets are
+/// checked against the values gantry.yaml sets only; [`load_with_env`] also looks them up
+/// in an environment.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with_env(path, &BTreeMap::new())
+}
+
+/// Like [`load`], with `env` (the process environment of a command) supplying the values
+/// of declared `secrets:` that gantry.yaml's `env:` does not set.
+pub fn load_with_env(path: &Path, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
     let (name, text) = read_limited(path)?;
-    parse(&name, &text)
+    check_with_env(&name, &text, env).map_err(|mut errors| errors.swap_remove(0))
 }
 
 /// Parses and validates config text; `source_name` is used in error messages.
@@ -33,9 +42,21 @@ pub fn parse(source_name: &str, text: &str) -> Result<Config, ConfigError> {
 /// the first, e.g. for `gantry check`. A YAML or schema error is returned alone, since
 /// nothing after it can be trusted. The error list is never empty.
 pub fn check(source_name: &str, text: &str) -> Result<Config, Vec<ConfigError>> {
+    check_with_env(source_name, text, &BTreeMap::new())
+}
+
+/// Like [`check`], with `env` (the process environment of a command) supplying the values
+/// of declared `secrets:` that gantry.yaml's `env:` does not set, so that a value too
+/// short to mask is refused before anything runs. Validation stays pure: nothing is read
+/// from the real environment here.
+pub fn check_with_env(
+    source_name: &str,
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Config, Vec<ConfigError>> {
     let file = SourceFile::new(source_name, text);
     let config = deserialize(&file, text).map_err(|e| vec![e])?;
-    let problems = validate::validate(&config, &file);
+    let problems = validate::validate(&config, &file, env);
     if problems.is_empty() {
         Ok(config)
     } else {

@@ -1,5 +1,6 @@
 //! A gantry project on disk: `gantry.yaml` and the `.gantry/` directory beside it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -56,6 +57,9 @@ impl Project {
     }
 
     /// Loads gantry.yaml; errors are rendered with the offending line and exit 2.
+    ///
+    /// Declared secrets are checked against this process's environment as well, so every
+    /// command (`check`, and `run` before it starts anything) refuses one too short to mask.
     pub fn config(&self) -> anyhow::Result<Config> {
         let path = self.config_path();
         if !path.is_file() {
@@ -64,13 +68,17 @@ impl Project {
                 self.root.display()
             )));
         }
-        match gantry_config::load(&path) {
+        let env = process_env();
+        match gantry_config::load_with_env(&path, &env) {
             Ok(config) => Ok(config),
             Err(err @ gantry_config::ConfigError::Invalid(_)) => {
                 // The file parsed, so it is readable UTF-8: report every problem at once.
                 let problems = std::fs::read_to_string(&path)
                     .ok()
-                    .and_then(|text| gantry_config::check(&path.display().to_string(), &text).err())
+                    .and_then(|text| {
+                        gantry_config::check_with_env(&path.display().to_string(), &text, &env)
+                            .err()
+                    })
                     .unwrap_or_else(|| vec![err]);
                 Err(exit::usage(render_config_errors(problems)))
             }
@@ -143,6 +151,14 @@ impl Project {
         }
         Ok((signer, source))
     }
+}
+
+/// The environment as text; a variable that is not UTF-8 cannot be a value gantry.yaml
+/// names, so it is left out rather than failing (`std::env::vars` would panic on it).
+fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 pub fn origin(config: &Config) -> String {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, Step};
-use crate::Spanned;
 use crate::units::Duration;
+use crate::{Spanned, StringList};
 
 /// Where run outcomes are appended when a pipeline sets no `report`.
 pub const DEFAULT_REPORT: &str = "docs/reports/DEPLOYMENT_OUTCOMES.md";
@@ -19,24 +19,26 @@ pub struct Pipeline {
     #[serde(default)]
     pub budget: Budget,
     /// Names of environment variables whose values are masked as `***` in every log,
-    /// report and ledger entry.
+    /// report and ledger entry. A value shorter than 4 characters is refused (masking it
+    /// would rewrite unrelated text); an unset or empty one is not an error.
     #[serde(default, deserialize_with = "super::null_default")]
-    pub secrets: Vec<String>,
+    pub secrets: StringList,
     /// Environment variables for every step.
     #[serde(default, deserialize_with = "super::null_default")]
     pub env: BTreeMap<String, String>,
     /// Stages, in the order written. A stage without `needs` waits for the one before it.
     pub stages: Vec<Stage>,
-    /// Markdown file each finished run appends a row to. Default: [`DEFAULT_REPORT`].
+    /// Markdown file each finished run appends a row to, relative to the project root and
+    /// inside it (not under `.gantry/`). Default: [`DEFAULT_REPORT`].
     #[serde(default)]
-    pub report: Option<String>,
+    pub report: Option<Spanned<String>>,
 }
 
 impl Pipeline {
     /// The outcomes report path.
     #[must_use]
     pub fn report_path(&self) -> &str {
-        self.report.as_deref().unwrap_or(DEFAULT_REPORT)
+        self.report.as_ref().map_or(DEFAULT_REPORT, |r| r.as_str())
     }
 
     /// The index of the stage called `name`.
@@ -69,7 +71,8 @@ pub struct Budget {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
-    /// Unique name within the pipeline.
+    /// Unique name within the pipeline. It names the stage's log directory, so it may not
+    /// be empty, `.` or `..`, nor contain `/`, `\`, NUL or other control characters.
     pub name: Spanned<String>,
     /// Stages this one waits for. Absent: the stage written before it (none for the
     /// first). `[]`: starts at once. Stages whose needs are met run in parallel.
@@ -94,9 +97,10 @@ pub struct Stage {
 pub struct Checkpoint {
     /// The role (from `agents:`) that signs.
     pub role: Spanned<String>,
-    /// Artefact paths that must exist (and match the run's manifest) before signing.
+    /// Artefact paths that must exist (and match the run's manifest) before signing;
+    /// relative to the project root and inside it.
     #[serde(default, deserialize_with = "super::null_default")]
-    pub requires: Vec<String>,
+    pub requires: StringList,
     /// Whether the signer must write a summary. Default: optional.
     #[serde(default)]
     pub summary: Summary,

@@ -8,8 +8,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::StrategyKind;
-use crate::Spanned;
 use crate::units::{Duration, quote, string_serde};
+use crate::{Spanned, StringList};
 
 /// One step. It has exactly one action key — `run`, `deploy`, `smoke`, `doctor` or
 /// `status` — plus optional controls.
@@ -24,9 +24,10 @@ use crate::units::{Duration, quote, string_serde};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// Name shown in logs and reports. Default: derived from the action.
+    /// Name shown in logs and reports. Default: derived from the action. Any text without
+    /// control characters: log file names are derived from it by a slug, never used as is.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
     /// Shell command (run with `sh -c` in its own process group).
     #[serde(default)]
     pub run: Option<Spanned<String>>,
@@ -73,9 +74,10 @@ pub struct Step {
     /// While running, append an ISO-8601 line to `heartbeat.log` this often.
     #[serde(default)]
     pub heartbeat: Option<Duration>,
-    /// Files the step produces; hashed into the run's `sha256_manifest.txt`.
+    /// Files the step produces, relative to the project root and inside it; hashed into
+    /// the run's `sha256_manifest.txt`.
     #[serde(default, deserialize_with = "super::null_default")]
-    pub artefacts: Vec<String>,
+    pub artefacts: StringList,
 }
 
 /// A step's action, borrowed from a validated [`Step`].
@@ -151,7 +153,7 @@ impl Step {
     #[must_use]
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {
-            return name.clone();
+            return name.value.clone();
         }
         match self.action() {
             Some(StepAction::Run(cmd)) => format!("run: {cmd}"),
@@ -189,9 +191,10 @@ pub struct StatusStep {
     /// Report format. Default: markdown.
     #[serde(default)]
     pub format: StatusFormat,
-    /// Write the report to this path. Default: the report location from `reports:`.
+    /// Write the report to this path, relative to the project root and inside it (not
+    /// under `.gantry/`). Default: the report location from `reports:`.
     #[serde(default)]
-    pub output: Option<String>,
+    pub output: Option<Spanned<String>>,
     /// Also sync the report to the project's GitHub status issue. Default: false.
     #[serde(default)]
     pub issue: bool,

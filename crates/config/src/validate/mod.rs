@@ -2,11 +2,16 @@
 //! [`ConfigError::Invalid`].
 
 mod monitor;
+mod paths;
 mod pipeline;
+mod secrets;
 mod service;
 mod smoke;
 
+pub use secrets::MIN_SECRET_CHARS;
 pub use smoke::{SmokeCheck, SmokeTarget};
+
+use std::collections::BTreeMap;
 
 use crate::error::{Located, SourceFile};
 use crate::{Config, ConfigError, Pos};
@@ -26,8 +31,13 @@ impl Problems<'_> {
     }
 }
 
-/// Every semantic problem in `config`, sorted by position.
-pub(crate) fn validate(config: &Config, file: &SourceFile) -> Vec<ConfigError> {
+/// Every semantic problem in `config`, sorted by position. `env` is the process
+/// environment, for checks of values gantry.yaml only names (declared secrets).
+pub(crate) fn validate(
+    config: &Config,
+    file: &SourceFile,
+    env: &BTreeMap<String, String>,
+) -> Vec<ConfigError> {
     let mut p = Problems {
         file,
         list: Vec::new(),
@@ -46,6 +56,8 @@ pub(crate) fn validate(config: &Config, file: &SourceFile) -> Vec<ConfigError> {
     }
     service::check_services(config, &mut p);
     pipeline::check_pipelines(config, &mut p);
+    paths::check_paths(config, &mut p);
+    secrets::check_secrets(config, env, &mut p);
     monitor::check_monitor(config, &mut p);
     monitor::check_notify(config, &mut p);
 

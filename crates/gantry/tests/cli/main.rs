@@ -2,7 +2,9 @@
 //! One test binary with modules, so the suite links once.
 
 mod agents;
+mod config_refusals;
 mod init_config;
+mod keys;
 mod ledger_concurrency;
 mod ledger_proofs;
 mod ledger_tamper;
