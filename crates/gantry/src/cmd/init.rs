@@ -18,6 +18,11 @@ keys/
 *.pem
 state.json
 *.tmp
+# The running control plane's own files.
+serve.lock
+serve.json
+serve.pid
+serve.log
 ";
 
 pub fn run(dir: Option<&Path>, args: &InitArgs, json: bool) -> anyhow::Result<()> {
