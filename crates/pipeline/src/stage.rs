@@ -28,6 +28,11 @@ pub(crate) fn record_skip(ctx: &Ctx, i: usize, reason: &str) {
     });
 }
 
+/// A file name for a step: its name (masked by the caller) with anything but letters,
+/// digits, `-` and `_` turned into `-`, at most 40 characters. The name rather than the
+/// index alone, so `ls` of a run says which log is which; masking comes first because
+/// slugging would change a secret's characters (and cutting at 40 could keep a prefix of
+/// it) so that masking afterwards would no longer find it.
 fn slug(name: &str) -> String {
     let s: String = name
         .chars()
@@ -160,10 +165,11 @@ struct StepResult {
 
 async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepResult {
     let name = step.display_name();
-    let log_path = ctx
-        .run_dir
-        .join(stage)
-        .join(format!("{:02}-{}.log", j + 1, slug(&name)));
+    let log_path = ctx.stage_dir(stage).join(format!(
+        "{:02}-{}.log",
+        j + 1,
+        slug(&ctx.recorder.masker().mask(&name))
+    ));
     let log_rel = ctx.rel(&log_path);
     let log = match StepLog::open(&log_path, ctx.recorder.masker().clone()) {
         Ok(log) => log,
@@ -248,10 +254,7 @@ async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepRes
         exit_code,
         duration_ms,
         log: log_rel,
-        reason: outcome
-            .as_ref()
-            .err()
-            .map(|r| ctx.recorder.masker().mask(r)),
+        reason: outcome.as_ref().err().cloned(),
     });
     check_files_budget(ctx);
     StepResult { outcome, artefacts }
@@ -329,7 +332,8 @@ async fn attempt_once(
     };
     let mut stop = ctx.stop_tx.subscribe();
     let observer = ctx.observer.clone();
-    let (run, stage_s) = (ctx.run.clone(), stage.to_string());
+    // Masked like the stage in the other events, so a view finds the step's line by it.
+    let (run, stage_s) = (ctx.run.clone(), ctx.recorder.masker().mask(stage));
     let mut on_line = move |line: &str| {
         observer.event(&Event::StepOutput {
             run: run.clone(),

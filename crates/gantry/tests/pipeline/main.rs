@@ -6,6 +6,7 @@ mod dag;
 mod evidence;
 mod output;
 mod resume;
+mod secrets;
 mod steps;
 
 use gantry_test_support::TestProject;
