@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::actions::Actions;
 use crate::budget;
-use crate::error::{PipelineError, io_err};
+use crate::error::PipelineError;
 use crate::events::{Event, Observer};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::mask::Masker;
@@ -229,8 +229,7 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
         }
         None => new_run_id(),
     };
-    let run_dir = req.root.join(".gantry/runs").join(&run);
-    std::fs::create_dir_all(&run_dir).map_err(io_err(&run_dir))?;
+    let run_dir = crate::rundir::prepare(&req.root, &run)?;
     let manifest = Manifest::load(&run_dir.join(MANIFEST_FILE))?;
 
     let mut done: Vec<Option<StageEnd>> = vec![None; pipeline.stages.len()];

@@ -63,10 +63,15 @@ pub(crate) async fn run_stage(ctx: &Arc<Ctx>, i: usize) -> StageEnd {
         stage: name.clone(),
     });
 
-    let mut stage_failed: Option<String> = None;
+    // Refused before any step runs, so that no `failure()` step writes through it either.
+    let dir_refused = crate::rundir::check_stage_dir(&ctx.stage_dir(&name)).err();
+    if let Some(reason) = &dir_refused {
+        ctx.fail(&format!("stage '{name}': {reason}"));
+    }
+    let mut stage_failed = dir_refused.clone();
     let mut manifest_changed = false;
     for (j, step) in stage.steps.iter().enumerate() {
-        if ctx.stopped().is_some() {
+        if ctx.stopped().is_some() || dir_refused.is_some() {
             break;
         }
         let condition = step.condition.unwrap_or_default();

@@ -29,7 +29,9 @@ impl StepLog {
     pub fn open(path: &Path, masker: Masker) -> io::Result<StepLog> {
         let options = {
             let mut o = OpenOptions::new();
-            o.create(true).append(true).read(true);
+            // A planted link (a resumed run's directory came from elsewhere) is not
+            // followed: the log would be appended to whatever it points at.
+            crate::rundir::no_follow(o.create(true).append(true).read(true));
             o
         };
         let mut file = match options.open(path) {

@@ -6,6 +6,7 @@ mod dag;
 mod evidence;
 mod output;
 mod resume;
+mod rundir;
 mod secrets;
 mod steps;
 
