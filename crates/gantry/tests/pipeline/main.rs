@@ -1,5 +1,6 @@
 //! Pipeline integration tests: the real `gantry` binary running real subprocesses.
 
+mod agent_io;
 mod budget;
 mod checkpoints;
 mod dag;
