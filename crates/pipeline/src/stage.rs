@@ -204,6 +204,16 @@ async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepRes
         });
         log.note(&format!("attempt {attempt} of {attempts}: {name}"));
         last = attempt_once(ctx, stage, j, step, &log).await;
+        // A step whose log is cut did not leave the evidence a passed step must: it fails,
+        // and retrying would only cut the log again.
+        if let Some(e) = log.write_error() {
+            let reason = match &last.0 {
+                Ok(()) => format!("step log: {e}"),
+                Err(r) => format!("{r}; step log: {e}"),
+            };
+            last = (Err(reason), last.1, "failed");
+            break;
+        }
         let retryable = last.0.is_err() && ctx.stopped().is_none();
         if !retryable || attempt == attempts {
             break;

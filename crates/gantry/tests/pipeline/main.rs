@@ -4,6 +4,7 @@ mod agent_io;
 mod budget;
 mod checkpoints;
 mod dag;
+mod disk_full;
 mod evidence;
 mod output;
 mod resume;
