@@ -30,8 +30,8 @@ pub(crate) struct Pattern {
     starts: [bool; 256],
     /// The most bytes one match can span (every character in its longest form).
     max_span: usize,
-    /// Holds a space, which form encoding may write as `+`.
-    space: bool,
+    /// The bytes the value holds, to tell which escapes could be part of it.
+    bytes: [bool; 256],
 }
 
 impl Pattern {
@@ -52,12 +52,15 @@ impl Pattern {
                 json.max(3 * c.len_utf8())
             })
             .sum();
-        let space = value.contains(' ');
+        let mut bytes = [false; 256];
+        for &b in value.as_bytes() {
+            bytes[usize::from(b)] = true;
+        }
         Pattern {
             value,
             starts,
             max_span,
-            space,
+            bytes,
         }
     }
 
@@ -69,9 +72,15 @@ impl Pattern {
         self.max_span
     }
 
-    /// Whether only the raw value can occur in text with these escape characters.
-    pub(crate) fn only_raw(&self, percent_or_backslash: bool, plus: bool) -> bool {
-        !(percent_or_backslash || (plus && self.space))
+    /// Whether only the raw value can occur in a text with these escapes: none of them
+    /// stands for a character of the value (the usual case, even in JSON logs).
+    pub(crate) fn only_raw(&self, escapes: &[Escape]) -> bool {
+        escapes.iter().all(|x| match x.unit {
+            Unit::Byte(b) => !self.bytes[usize::from(b)],
+            Unit::Char(c) if c.is_ascii() => !self.bytes[usize::from(c as u8)],
+            Unit::Char(c) => !self.value.contains(c),
+            Unit::Inert => true,
+        })
     }
 
     /// The end of the longest match starting at `start`, if one does.
@@ -79,6 +88,15 @@ impl Pattern {
         if !text
             .get(start)
             .is_some_and(|&b| self.starts[usize::from(b)])
+        {
+            return None;
+        }
+        // Most candidates are an unrelated `%` or `\`: turned away before allocating.
+        if !self
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| may_start(text, start, c))
         {
             return None;
         }
@@ -102,20 +120,58 @@ impl Pattern {
     }
 
     /// `text` with every match replaced by `mask`, leftmost first; `None` if there is none.
+    #[cfg(test)]
     pub(crate) fn replace(&self, text: &str, mask: &str) -> Option<String> {
+        self.replace_with(text, mask, &escapes(text))
+    }
+
+    /// Like `replace`, given the `escapes` of `text`. A match starts with the value's first
+    /// character, raw (found by a fast search) or at an escape, so only those are tried.
+    pub(crate) fn replace_with(
+        &self,
+        text: &str,
+        mask: &str,
+        escapes: &[Escape],
+    ) -> Option<String> {
+        let first = self.value.chars().next()?;
         let bytes = text.as_bytes();
         let mut out: Vec<u8> = Vec::new();
-        let (mut last, mut i, mut found) = (0, 0, false);
+        let (mut last, mut i, mut e, mut found) = (0, 0, 0, false);
+        // The next raw first character at or after `i`; searched again only once passed.
+        let mut raw = text.find(first);
         while i < bytes.len() {
-            match self.match_at(bytes, i) {
+            if raw.is_some_and(|r| r < i) {
+                raw = text
+                    .get(i..)
+                    .and_then(|rest| rest.find(first))
+                    .map(|k| i + k);
+            }
+            while escapes
+                .get(e)
+                .is_some_and(|x| x.at < i || !x.may_begin(first))
+            {
+                e += 1;
+            }
+            let at = match (raw, escapes.get(e).map(|x| x.at)) {
+                (Some(r), Some(x)) => r.min(x),
+                (Some(r), None) => r,
+                (None, Some(x)) => x,
+                (None, None) => break,
+            };
+            match self.match_at(bytes, at) {
                 Some(end) => {
                     found = true;
-                    out.extend_from_slice(&bytes[last..i]);
+                    out.extend_from_slice(&bytes[last..at]);
                     out.extend_from_slice(mask.as_bytes());
                     last = end;
                     i = end;
                 }
-                None => i += 1,
+                None => {
+                    i = at + 1;
+                    while !text.is_char_boundary(i) {
+                        i += 1;
+                    }
+                }
             }
         }
         if !found {
@@ -129,6 +185,58 @@ impl Pattern {
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         )
     }
+}
+
+/// An escape in a text: where it is and the character (or, for `%XX`, the byte) it
+/// stands for, decoded once per text for every pattern to look at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Escape {
+    at: usize,
+    unit: Unit,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Unit {
+    /// `%XX`: one byte of a character's UTF-8.
+    Byte(u8),
+    /// A JSON escape, or `+` for a space.
+    Char(char),
+    /// A `%` or `\` that escapes nothing: matches only as itself.
+    Inert,
+}
+
+impl Escape {
+    /// Whether a match of a value starting with `first` may begin here.
+    fn may_begin(&self, first: char) -> bool {
+        let mut buf = [0u8; 4];
+        match self.unit {
+            Unit::Byte(b) => first.encode_utf8(&mut buf).as_bytes()[0] == b,
+            Unit::Char(c) => c == first,
+            Unit::Inert => false,
+        }
+    }
+}
+
+/// The escapes in `text` (`%XX`, JSON `\` escapes, `+`), in order.
+pub(crate) fn escapes(text: &str) -> Vec<Escape> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for (at, &b) in bytes.iter().enumerate() {
+        let unit = match b {
+            b'%' => match (bytes.get(at + 1), bytes.get(at + 2)) {
+                (Some(&h), Some(&l)) => match (hex(h), hex(l)) {
+                    (Some(h), Some(l)) => Unit::Byte(h << 4 | l),
+                    _ => Unit::Inert,
+                },
+                _ => Unit::Inert,
+            },
+            b'\\' => json_escape(&bytes[at..]).map_or(Unit::Inert, |(c, _)| Unit::Char(c)),
+            b'+' => Unit::Char(' '),
+            _ => continue,
+        };
+        out.push(Escape { at, unit });
+    }
+    out
 }
 
 /// Where one character `c` written at `p` can end, in each form it may take.
@@ -162,6 +270,23 @@ fn char_ends(text: &[u8], p: usize, c: char, out: &mut Vec<usize>) {
         && decoded == c
     {
         out.push(p + len);
+    }
+}
+
+/// Whether `c` can begin at `p` in some form: a cheap necessary condition for a match.
+fn may_start(text: &[u8], p: usize, c: char) -> bool {
+    let mut buf = [0u8; 4];
+    let first = c.encode_utf8(&mut buf).as_bytes()[0];
+    match text.get(p) {
+        Some(&b) if b == first => true,
+        Some(b'%') => {
+            let h = text.get(p + 1).copied().and_then(hex);
+            let l = text.get(p + 2).copied().and_then(hex);
+            matches!((h, l), (Some(h), Some(l)) if h << 4 | l == first)
+        }
+        Some(b'\\') => json_escape(&text[p..]).is_some_and(|(d, _)| d == c),
+        Some(b'+') => c == ' ',
+        _ => false,
     }
 }
 
