@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 /// Longest answer read from an external agent.
-const MAX_ANSWER: u64 = 1024 * 1024;
+const MAX_ANSWER: usize = 1024 * 1024;
+/// How much of an agent's stderr a failure's reason quotes: its end, where errors are.
+const STDERR_KEPT: usize = 2 * 1024;
 /// How long an external agent may think when the checkpoint sets no timeout.
 pub const DEFAULT_AGENT_TIMEOUT: Duration = Duration::from_secs(600);
 /// How often a manual checkpoint looks for a signature.
@@ -135,19 +137,21 @@ pub async fn external(
     let mut stdin = child.stdin.take();
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
+    // Task in, answer and stderr out, all at once: an agent blocks once a pipe's buffer
+    // (64 KiB) is full, so handling one pipe after another deadlocks an agent that is
+    // chatty on stderr before it answers, or one that answers before reading its task.
     let io = async {
-        if let Some(mut stdin) = stdin.take() {
-            // An agent may answer without reading its task; a closed pipe is fine.
-            let _ = stdin.write_all(&input).await;
-        }
-        let mut out = String::new();
-        let mut err = String::new();
-        if let Some(o) = stdout.take() {
-            let _ = o.take(MAX_ANSWER).read_to_string(&mut out).await;
-        }
-        if let Some(e) = stderr.take() {
-            let _ = e.take(MAX_ANSWER).read_to_string(&mut err).await;
-        }
+        let feed = async {
+            if let Some(mut stdin) = stdin.take() {
+                // An agent may answer without reading its task; a closed pipe is fine.
+                let _ = stdin.write_all(&input).await;
+            }
+        };
+        let ((), out, err) = tokio::join!(
+            feed,
+            read_head(stdout.take(), MAX_ANSWER),
+            read_tail(stderr.take(), STDERR_KEPT)
+        );
         let status = child.wait().await;
         (out, err, status)
     };
@@ -167,6 +171,7 @@ pub async fn external(
         }
     };
     let status = status.map_err(|e| format!("agent command `{command}`: {e}"))?;
+    let (out, overflow) = out;
     if !status.success() {
         let err = err.trim();
         return Err(format!(
@@ -178,7 +183,47 @@ pub async fn external(
             }
         ));
     }
+    if overflow {
+        return Err(format!(
+            "agent command `{command}`: its answer is longer than {} KiB",
+            MAX_ANSWER / 1024
+        ));
+    }
     parse_answer(&out, summary_required).map_err(|e| format!("agent command `{command}`: {e}"))
+}
+
+/// Reads PIPE to its end, keeping the first LIMIT bytes; says whether there was more.
+async fn read_head(pipe: Option<impl AsyncRead + Unpin>, limit: usize) -> (String, bool) {
+    let mut kept = Vec::new();
+    let mut more = false;
+    if let Some(mut pipe) = pipe {
+        let mut buf = vec![0u8; 64 * 1024];
+        // A read error ends the stream like its end does: what came is all there is.
+        while let Ok(n @ 1..) = pipe.read(&mut buf).await {
+            let room = limit.saturating_sub(kept.len());
+            kept.extend_from_slice(&buf[..n.min(room)]);
+            more |= n > room;
+        }
+    }
+    (String::from_utf8_lossy(&kept).into_owned(), more)
+}
+
+/// Reads PIPE to its end, keeping about the last LIMIT bytes.
+async fn read_tail(pipe: Option<impl AsyncRead + Unpin>, limit: usize) -> String {
+    let mut kept = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = pipe.read(&mut buf).await {
+            kept.extend_from_slice(&buf[..n]);
+            if kept.len() > 2 * limit {
+                kept.drain(..kept.len() - limit);
+            }
+        }
+    }
+    if kept.len() > limit {
+        kept.drain(..kept.len() - limit);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 #[cfg(test)]
@@ -203,6 +248,43 @@ mod tests {
                 .approve
         );
         assert!(parse_answer(r#"{"decision":"veto"}"#, false).is_err());
+    }
+
+    fn ask(command: &str) -> Result<Decision, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let task = serde_json::json!({"task": "checkpoint", "pad": "x".repeat(200 * 1024)});
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(external(
+                command,
+                dir.path(),
+                &task,
+                Duration::from_secs(60),
+                false,
+            ))
+    }
+
+    #[test]
+    fn agent_chatty_on_stderr_before_reading_its_task_is_heard() {
+        // 1 MiB on stderr before the 200 KiB task is even read: sequential pipes deadlock.
+        let d = ask(
+            "head -c 1048576 /dev/zero | tr '\\0' e >&2; cat >/dev/null; echo '{\"decision\":\"approve\",\"summary\":\"ok\"}'",
+        )
+        .unwrap();
+        assert!(d.approve);
+        assert_eq!(d.summary, "ok");
+    }
+
+    #[test]
+    fn failing_agent_quotes_the_end_of_its_stderr_and_too_long_answers_are_refused() {
+        let err = ask("head -c 100000 /dev/zero | tr '\\0' a >&2; echo the-reason >&2; exit 3")
+            .unwrap_err();
+        assert!(err.ends_with("the-reason"), "{}", &err[err.len() - 40..]);
+        assert!(err.len() < 3 * STDERR_KEPT, "{} bytes", err.len());
+        let err = ask("head -c 2000000 /dev/zero | tr '\\0' a").unwrap_err();
+        assert!(err.contains("longer than 1024 KiB"), "{err}");
     }
 
     #[test]

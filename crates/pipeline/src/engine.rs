@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::actions::Actions;
 use crate::budget;
-use crate::error::{PipelineError, io_err};
+use crate::error::PipelineError;
 use crate::events::{Event, Observer};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::mask::Masker;
@@ -106,8 +106,15 @@ impl Ctx {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Shows an event, masked like a ledger body.
     pub fn emit(&self, event: Event) {
-        self.observer.event(&event);
+        self.observer.event(&event.masked(self.recorder.masker()));
+    }
+
+    /// Where a stage's step logs go. The name is masked first: secrets never reach file
+    /// names, and the ledger records the path masked anyway.
+    pub fn stage_dir(&self, stage: &str) -> PathBuf {
+        self.run_dir.join(self.recorder.masker().mask(stage))
     }
 
     /// Marks the run failed, keeping the first reason for the run's record.
@@ -202,9 +209,8 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
         .and_then(|d| pipeline.stage_order().map(|_| d))
         .map_err(|e| PipelineError::Order(req.pipeline.clone(), e))?;
 
-    let mut env_all = req.env.clone();
-    env_all.extend(pipeline.env.clone());
-    let masker = Masker::from_env(&pipeline.secrets, &env_all);
+    // Known before the first step starts: a step may print another step's secret.
+    let masker = Masker::for_pipeline(&pipeline, &req.env);
     let recorder = Recorder::new(services.ledger.clone(), masker);
     let operator = Arc::new(services.operator);
 
@@ -223,8 +229,7 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
         }
         None => new_run_id(),
     };
-    let run_dir = req.root.join(".gantry/runs").join(&run);
-    std::fs::create_dir_all(&run_dir).map_err(io_err(&run_dir))?;
+    let run_dir = crate::rundir::prepare(&req.root, &run)?;
     let manifest = Manifest::load(&run_dir.join(MANIFEST_FILE))?;
 
     let mut done: Vec<Option<StageEnd>> = vec![None; pipeline.stages.len()];

@@ -21,6 +21,8 @@ pub enum PipelineError {
         then: String,
         now: String,
     },
+    #[error("{path}: refused as a run directory: {reason}")]
+    RunDirRefused { path: PathBuf, reason: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -72,10 +72,8 @@ fn append_heartbeat(path: &Path, label: &str, started: Instant) {
         gantry_ledger::now_ts(),
         started.elapsed().as_secs()
     );
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    if let Ok(mut f) =
+        crate::rundir::no_follow(std::fs::OpenOptions::new().create(true).append(true)).open(path)
     {
         let _ = f.write_all(line.as_bytes());
     }

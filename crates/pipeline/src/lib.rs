@@ -21,6 +21,7 @@ mod mask;
 mod queue;
 mod recorder;
 pub mod report;
+mod rundir;
 mod running;
 mod stage;
 mod steplog;

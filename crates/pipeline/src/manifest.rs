@@ -67,7 +67,10 @@ impl Manifest {
     /// Writes the manifest and returns its own hash.
     pub fn write(&self, path: &Path) -> Result<String, PipelineError> {
         let text = self.render();
-        std::fs::write(path, &text).map_err(io_err(path))?;
+        let mut options = std::fs::OpenOptions::new();
+        crate::rundir::no_follow(options.create(true).write(true).truncate(true));
+        let mut file = options.open(path).map_err(io_err(path))?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_err(path))?;
         Ok(sha256_bytes(text.as_bytes()))
     }
 }

@@ -55,10 +55,7 @@ impl RunningGroups {
             std::fs::create_dir_all(dir)?;
         }
         // Whatever an earlier attempt left was dealt with before this one could start.
-        OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
+        crate::rundir::no_follow(OpenOptions::new().create(true).write(true).truncate(true))
             .open(&self.path)
     }
 
@@ -116,6 +113,11 @@ fn recorded(path: &Path) -> Vec<i32> {
 /// Kills the process groups an interrupted run left running (recorded at `running`) and
 /// clears the record; returns how many were still there to kill.
 pub fn kill_leftovers(running: &Path) -> usize {
+    // A record reached through a planted link names groups that are not the run's, and
+    // clearing it would truncate whatever the link points at.
+    if !crate::rundir::confined_file(running) {
+        return 0;
+    }
     let mut killed = 0;
     for pgid in recorded(running) {
         if killpg(Pid::from_raw(pgid), Signal::SIGKILL).is_ok() {

@@ -28,6 +28,11 @@ pub(crate) fn record_skip(ctx: &Ctx, i: usize, reason: &str) {
     });
 }
 
+/// A file name for a step: its name (masked by the caller) with anything but letters,
+/// digits, `-` and `_` turned into `-`, at most 40 characters. The name rather than the
+/// index alone, so `ls` of a run says which log is which; masking comes first because
+/// slugging would change a secret's characters (and cutting at 40 could keep a prefix of
+/// it) so that masking afterwards would no longer find it.
 fn slug(name: &str) -> String {
     let s: String = name
         .chars()
@@ -58,10 +63,15 @@ pub(crate) async fn run_stage(ctx: &Arc<Ctx>, i: usize) -> StageEnd {
         stage: name.clone(),
     });
 
-    let mut stage_failed: Option<String> = None;
+    // Refused before any step runs, so that no `failure()` step writes through it either.
+    let dir_refused = crate::rundir::check_stage_dir(&ctx.stage_dir(&name)).err();
+    if let Some(reason) = &dir_refused {
+        ctx.fail(&format!("stage '{name}': {reason}"));
+    }
+    let mut stage_failed = dir_refused.clone();
     let mut manifest_changed = false;
     for (j, step) in stage.steps.iter().enumerate() {
-        if ctx.stopped().is_some() {
+        if ctx.stopped().is_some() || dir_refused.is_some() {
             break;
         }
         let condition = step.condition.unwrap_or_default();
@@ -160,10 +170,11 @@ struct StepResult {
 
 async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepResult {
     let name = step.display_name();
-    let log_path = ctx
-        .run_dir
-        .join(stage)
-        .join(format!("{:02}-{}.log", j + 1, slug(&name)));
+    let log_path = ctx.stage_dir(stage).join(format!(
+        "{:02}-{}.log",
+        j + 1,
+        slug(&ctx.recorder.masker().mask(&name))
+    ));
     let log_rel = ctx.rel(&log_path);
     let log = match StepLog::open(&log_path, ctx.recorder.masker().clone()) {
         Ok(log) => log,
@@ -193,6 +204,16 @@ async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepRes
         });
         log.note(&format!("attempt {attempt} of {attempts}: {name}"));
         last = attempt_once(ctx, stage, j, step, &log).await;
+        // A step whose log is cut did not leave the evidence a passed step must: it fails,
+        // and retrying would only cut the log again.
+        if let Some(e) = log.write_error() {
+            let reason = match &last.0 {
+                Ok(()) => format!("step log: {e}"),
+                Err(r) => format!("{r}; step log: {e}"),
+            };
+            last = (Err(reason), last.1, "failed");
+            break;
+        }
         let retryable = last.0.is_err() && ctx.stopped().is_none();
         if !retryable || attempt == attempts {
             break;
@@ -248,10 +269,7 @@ async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepRes
         exit_code,
         duration_ms,
         log: log_rel,
-        reason: outcome
-            .as_ref()
-            .err()
-            .map(|r| ctx.recorder.masker().mask(r)),
+        reason: outcome.as_ref().err().cloned(),
     });
     check_files_budget(ctx);
     StepResult { outcome, artefacts }
@@ -329,7 +347,8 @@ async fn attempt_once(
     };
     let mut stop = ctx.stop_tx.subscribe();
     let observer = ctx.observer.clone();
-    let (run, stage_s) = (ctx.run.clone(), stage.to_string());
+    // Masked like the stage in the other events, so a view finds the step's line by it.
+    let (run, stage_s) = (ctx.run.clone(), ctx.recorder.masker().mask(stage));
     let mut on_line = move |line: &str| {
         observer.event(&Event::StepOutput {
             run: run.clone(),

@@ -21,6 +21,8 @@ struct Inner {
     /// Hash of every byte in the file so far; `None` once a write failed part way, after
     /// which only reading the file back tells what it holds.
     hash: Option<Sha256>,
+    /// The first write that failed (a full disk, say): the log is cut from there on.
+    error: Option<String>,
 }
 
 impl StepLog {
@@ -29,7 +31,9 @@ impl StepLog {
     pub fn open(path: &Path, masker: Masker) -> io::Result<StepLog> {
         let options = {
             let mut o = OpenOptions::new();
-            o.create(true).append(true).read(true);
+            // A planted link (a resumed run's directory came from elsewhere) is not
+            // followed: the log would be appended to whatever it points at.
+            crate::rundir::no_follow(o.create(true).append(true).read(true));
             o
         };
         let mut file = match options.open(path) {
@@ -56,6 +60,7 @@ impl StepLog {
             inner: Mutex::new(Inner {
                 file,
                 hash: Some(hash),
+                error: None,
             }),
             masker,
         })
@@ -65,14 +70,25 @@ impl StepLog {
     pub(crate) fn write_masked(&self, stream: &str, line: &str) {
         let ts = gantry_ledger::now_ts();
         let text = format!("{ts} {stream} {line}\n");
-        // A log write error must not kill the step; the log's hash will show what was kept.
+        // A failed write does not stop the step (a deploy cut off half way is worse than
+        // one whose output is lost); the step fails when it ends (`write_error`), and the
+        // log's hash shows what was kept.
         if let Ok(mut inner) = self.inner.lock() {
             let written = inner.file.write_all(text.as_bytes());
             match (written, inner.hash.as_mut()) {
                 (Ok(()), Some(hash)) => hash.update(text.as_bytes()),
-                _ => inner.hash = None,
+                (Ok(()), None) => {}
+                (Err(e), _) => {
+                    inner.hash = None;
+                    inner.error.get_or_insert_with(|| e.to_string());
+                }
             }
         }
+    }
+
+    /// Why the log could not be written in full, if it could not.
+    pub fn write_error(&self) -> Option<String> {
+        self.inner.lock().ok().and_then(|inner| inner.error.clone())
     }
 
     /// Writes a line from gantry itself (attempt headers, reasons), masked.

@@ -1,11 +1,15 @@
 //! Pipeline integration tests: the real `gantry` binary running real subprocesses.
 
+mod agent_io;
 mod budget;
 mod checkpoints;
 mod dag;
+mod disk_full;
 mod evidence;
 mod output;
 mod resume;
+mod rundir;
+mod secrets;
 mod steps;
 
 use gantry_test_support::TestProject;

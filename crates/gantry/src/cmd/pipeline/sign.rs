@@ -63,7 +63,7 @@ pub fn run(project: &Project, args: &SignArgs, json: bool) -> anyhow::Result<()>
     let masker = config
         .pipelines
         .get(&run.pipeline)
-        .map(|p| Masker::from_env(&p.secrets, &std::env::vars().collect()))
+        .map(|p| Masker::for_pipeline(p, &std::env::vars().collect()))
         .unwrap_or_default();
     let ledger = project.open_ledger(&config)?;
     let (key, source) = project.keys().load(&args.role).map_err(exit::usage)?;
