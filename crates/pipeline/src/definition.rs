@@ -11,9 +11,13 @@ use crate::error::PipelineError;
 /// comments, formatting and other pipelines do not change it; any change to what would run
 /// does. The model serializes deterministically (ordered maps, values without positions).
 #[must_use]
-pub fn definition_sha256(pipeline: &Pipeline) -> String {
+pub fn definition_sha256(pipeline: &Pipeline, masker: &crate::Masker) -> String {
+    // Hashed with its secrets masked: the hash goes into the ledger, and the hash of a
+    // definition holding a short or guessable secret value would let anyone holding the
+    // ledger test guesses offline. A changed secret value is not a changed pipeline either.
+    let value = serde_json::to_value(pipeline).unwrap_or_default();
     // Serializing plain data to a Vec cannot fail; an empty input would still hash.
-    let bytes = serde_json::to_vec(pipeline).unwrap_or_default();
+    let bytes = serde_json::to_vec(&masker.mask_json(&value)).unwrap_or_default();
     hex::encode(Sha256::digest(&bytes))
 }
 
@@ -57,8 +61,21 @@ mod tests {
             "    # a comment\n    stages:\n      - name: a\n        steps:\n          - run: 'true'\n",
         );
         let c = pipeline("    stages:\n      - { name: a, steps: [ { run: 'false' } ] }\n");
-        assert_eq!(definition_sha256(&a), definition_sha256(&b));
-        assert_ne!(definition_sha256(&a), definition_sha256(&c));
+        let none = crate::Masker::default();
+        assert_eq!(definition_sha256(&a, &none), definition_sha256(&b, &none));
+        assert_ne!(definition_sha256(&a, &none), definition_sha256(&c, &none));
+    }
+
+    #[test]
+    fn secret_values_do_not_reach_the_hash() {
+        let with = |token: &str| {
+            let p = pipeline(&format!(
+                "    env: {{ DEPLOY_TOKEN: {token} }}\n    stages:\n      - {{ name: a, steps: [ {{ run: 'true' }} ] }}\n"
+            ));
+            let masker = crate::Masker::for_pipeline(&p, &Default::default());
+            definition_sha256(&p, &masker)
+        };
+        assert_eq!(with("s3cret-one"), with("an0ther-secret"));
     }
 
     #[test]

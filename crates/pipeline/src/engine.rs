@@ -211,10 +211,10 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
 
     // Known before the first step starts: a step may print another step's secret.
     let masker = Masker::for_pipeline(&pipeline, &req.env);
+    let definition = crate::definition::definition_sha256(&pipeline, &masker);
     let recorder = Recorder::new(services.ledger.clone(), masker);
     let operator = Arc::new(services.operator);
 
-    let definition = crate::definition::definition_sha256(&pipeline);
     let resumed = req.resume.is_some();
     let run = match &req.resume {
         Some(prior) => {

@@ -315,12 +315,7 @@ mod tests {
     fn format_md_documents_every_rule() {
         let doc = include_str!("../../ledger/FORMAT.md");
         for r in RULES {
-            let row = format!(
-                "| `{}` | {} | {} |",
-                r.kinds,
-                r.owner.describe(),
-                r.writer
-            );
+            let row = format!("| `{}` | {} | {} |", r.kinds, r.owner.describe(), r.writer);
             assert!(doc.contains(&row), "FORMAT.md lacks the row\n{row}");
         }
     }
