@@ -225,22 +225,7 @@ mod tests {
         assert_eq!(rule_for("ledger.sealed").unwrap().owner, Owner::System);
     }
 
-    fn entry(seq: u64, role: &str, kind: &str, body: Value) -> Entry {
-        Entry {
-            seq,
-            ts: String::new(),
-            kind: kind.into(),
-            actor: gantry_ledger::Actor {
-                role: role.into(),
-                id: format!("{role}-agent"),
-                key: String::new(),
-            },
-            body,
-            prev: String::new(),
-            hash: String::new(),
-            sig: String::new(),
-        }
-    }
+    use crate::test_entry as entry;
 
     #[test]
     fn a_checkpoint_is_decided_only_by_the_role_it_names() {

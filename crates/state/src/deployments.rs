@@ -209,26 +209,13 @@ impl ServiceView {
 
 #[cfg(test)]
 mod tests {
-    use gantry_ledger::{Actor, Entry};
+    use gantry_ledger::Entry;
     use serde_json::json;
 
     use crate::State;
 
     fn entry(seq: u64, kind: &str, body: serde_json::Value) -> Entry {
-        Entry {
-            seq,
-            ts: String::new(),
-            kind: kind.into(),
-            actor: Actor {
-                role: "gantry".into(),
-                id: "gantry".into(),
-                key: String::new(),
-            },
-            body,
-            prev: String::new(),
-            hash: String::new(),
-            sig: String::new(),
-        }
+        crate::test_entry(seq, "gantry", kind, body)
     }
 
     #[test]

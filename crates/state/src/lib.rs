@@ -134,6 +134,26 @@ impl State {
     }
 }
 
+/// An entry for the fold's unit tests: signed by `role` (agent id `<role>-agent`), with
+/// no real hash or signature (the fold never checks them).
+#[cfg(test)]
+pub(crate) fn test_entry(seq: u64, role: &str, kind: &str, body: serde_json::Value) -> Entry {
+    Entry {
+        seq,
+        ts: String::new(),
+        kind: kind.into(),
+        actor: gantry_ledger::Actor {
+            role: role.into(),
+            id: format!("{role}-agent"),
+            key: String::new(),
+        },
+        body,
+        prev: String::new(),
+        hash: String::new(),
+        sig: String::new(),
+    }
+}
+
 pub(crate) fn str_field(body: &serde_json::Value, name: &str) -> String {
     body.get(name)
         .and_then(|v| v.as_str())

@@ -353,26 +353,13 @@ fn apply_checkpoint(run: &mut Run, entry: &Entry) {
 
 #[cfg(test)]
 mod tests {
-    use gantry_ledger::{Actor, Entry};
+    use gantry_ledger::Entry;
     use serde_json::json;
 
     use super::*;
 
-    fn entry(seq: u64, kind: &str, body: Value) -> Entry {
-        Entry {
-            seq,
-            ts: String::new(),
-            kind: kind.into(),
-            actor: Actor {
-                role: "operator".into(),
-                id: "Ops".into(),
-                key: String::new(),
-            },
-            body,
-            prev: String::new(),
-            hash: String::new(),
-            sig: String::new(),
-        }
+    fn entry(seq: u64, kind: &str, body: serde_json::Value) -> Entry {
+        crate::test_entry(seq, "operator", kind, body)
     }
 
     #[test]

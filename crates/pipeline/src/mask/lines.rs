@@ -68,6 +68,20 @@ mod tests {
         out.concat()
     }
 
+    /// `bytes` cut at the given offsets (clamped, in any order), as a writer's chunks.
+    fn cut(bytes: &[u8], cuts: Vec<usize>) -> Vec<&[u8]> {
+        let mut points: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut last = 0;
+        for p in points {
+            chunks.push(&bytes[last..p]);
+            last = p;
+        }
+        chunks.push(&bytes[last..]);
+        chunks
+    }
+
     proptest! {
         // Whatever the chunking and line-length limit, the secret never survives.
         #[test]
@@ -80,17 +94,7 @@ mod tests {
             let secret = "S3CR3T-VALUE";
             let m = Masker::new(vec![secret.to_string()]);
             let text = format!("{prefix}{secret}{suffix}{secret}");
-            let bytes = text.as_bytes();
-            let mut points: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut last = 0;
-            for p in points {
-                chunks.push(&bytes[last..p]);
-                last = p;
-            }
-            chunks.push(&bytes[last..]);
-            let out = feed_all(&m, max_line, &chunks);
+            let out = feed_all(&m, max_line, &cut(text.as_bytes(), cuts));
             prop_assert!(!out.contains("S3CR3T"), "{out}");
             prop_assert_eq!(out.matches(MASK).count(), 2);
         }
@@ -103,17 +107,7 @@ mod tests {
         ) {
             let m = Masker::new(vec!["S3CR3T/VALUE".to_string()]);
             let text = "a S3CR3T%2FVALUE b \"S3CR3T\\/VALUE\" c %53%33CR3T/VALUE";
-            let bytes = text.as_bytes();
-            let mut points: Vec<usize> = cuts.into_iter().map(|c| c.min(bytes.len())).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut last = 0;
-            for p in points {
-                chunks.push(&bytes[last..p]);
-                last = p;
-            }
-            chunks.push(&bytes[last..]);
-            let out = feed_all(&m, max_line, &chunks);
+            let out = feed_all(&m, max_line, &cut(text.as_bytes(), cuts));
             prop_assert!(!out.contains("CR3T"), "{out}");
             prop_assert_eq!(out.matches(MASK).count(), 3);
         }
