@@ -32,6 +32,11 @@ pub fn canary(analysis: Option<&str>) -> String {
     )
 }
 
+/// One instance per version with `strategy`, no analysis.
+pub fn config_with(strategy: &str) -> String {
+    config(1, strategy, None)
+}
+
 /// Starts a deployment of `version` of `web`; returns its id.
 pub async fn deploy(p: &Plane, version: &str) -> String {
     p.app()

@@ -212,3 +212,25 @@ async fn operations_on_a_running_rollback_are_refused() {
     assert_eq!(p.until_done(&id, LIMIT).await.phase, Phase::RolledBack);
     assert_eq!(p.driver.web_traffic().weights.get("v1"), Some(&100));
 }
+
+/// `resume` ends only an operator's pause: a wait for `gantry promote` is ended by
+/// `promote`, and a resume is refused with that reason.
+#[tokio::test(start_paused = true)]
+async fn resume_is_refused_for_a_wait_for_promote() {
+    let project = Project::new(&crate::config_with(
+        "{ canary: { steps: [ {weight: 20} ] } }",
+    ));
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    let id = deploy(&p, "v2").await;
+    p.until_status(&id, LIMIT, "waiting for promote", |s| s.waiting_for_promote)
+        .await;
+    let err = p.app().operate("web", Op::Resume).await.unwrap_err();
+    assert!(
+        err.to_string().contains("`gantry promote` ends its pause"),
+        "{err}"
+    );
+    p.app().operate("web", Op::Promote).await.expect("promote");
+    assert_eq!(p.until_done(&id, LIMIT).await.phase, Phase::Succeeded);
+}

@@ -100,9 +100,13 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
     result.map_err(|e| exit::failed(e.to_string()))
 }
 
-/// Another control plane holds the lock: a run-time failure (exit 1) naming it.
+/// Another control plane holds the lock: a conflict naming it (a lock that cannot be
+/// taken for another reason is a plain failure).
 fn lock_error(e: ServerError) -> anyhow::Error {
-    exit::failed(e.to_string())
+    match e {
+        ServerError::AlreadyServing { .. } => exit::with_code(exit::CONFLICT, e),
+        e => exit::failed(e),
+    }
 }
 
 /// The last line `gantry serve` wrote to its log (its error, when it exited early).
