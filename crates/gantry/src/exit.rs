@@ -1,5 +1,7 @@
 //! One place that decides exit codes: 2 for usage and config errors, 1 for everything that
-//! failed at run time (a verification failure above all).
+//! failed at run time (a verification failure above all), and distinct codes for what a
+//! script driving deployments must tell apart: rolled back (3), conflict (4), control
+//! plane unavailable (5), refused (7). README lists them.
 
 use std::fmt;
 
@@ -20,6 +22,26 @@ impl std::error::Error for Exit {}
 
 pub const USAGE: u8 = 2;
 pub const FAILED: u8 = 1;
+/// A deployment that did not succeed: failed and rolled back, or aborted.
+pub const ROLLED_BACK: u8 = 3;
+/// The control plane refused because of its state: another operation in progress (a
+/// running deployment, a rollback, another `gantry serve`), an emergency stop in force,
+/// or an operation the deployment's phase does not allow.
+pub const CONFLICT: u8 = 4;
+/// No control plane to talk to: not running, unreachable, or not taking changes now
+/// (restoring after a restart, or unable to write its ledger).
+pub const UNAVAILABLE: u8 = 5;
+/// The control plane refused the caller: its token, or its role's permission.
+pub const REFUSED: u8 = 7;
+
+/// An error with its own exit code.
+pub fn with_code(code: u8, message: impl fmt::Display) -> anyhow::Error {
+    Exit {
+        code,
+        message: message.to_string(),
+    }
+    .into()
+}
 
 /// A usage or configuration error (exit 2).
 pub fn usage(message: impl fmt::Display) -> anyhow::Error {

@@ -45,7 +45,13 @@ pub struct App {
     pub(crate) deployments: Mutex<BTreeMap<String, Arc<Deployment>>>,
     /// Deployments from before this start, replayed from the ledger.
     pub(crate) past: Mutex<BTreeMap<String, gantry_deploy::DeploymentStatus>>,
+    /// The emergency stop as the router sees it: every service answers 503.
     pub(crate) emergency: AtomicBool,
+    /// No instance may start (set with the emergency stop, cleared by `start` just before
+    /// it starts the stable versions): checked right before every driver start.
+    pub(crate) halted: AtomicBool,
+    /// The traffic table; the only way to the driver's `set_traffic` ([`App::publish`]).
+    routes: Mutex<BTreeMap<String, Traffic>>,
     pub(crate) next_instance: AtomicU64,
     /// Serialises operations that change which instances run (deploy start, rollback,
     /// emergency stop, start), so two of them never interleave on one service.
@@ -54,6 +60,13 @@ pub struct App {
     /// `gantry serve --stop` asked for the shutdown (else a signal did).
     pub(crate) stop_requested: AtomicBool,
     pub(crate) events_done: Notify,
+    /// False until recovery has restored every service: mutating calls wait (503).
+    restored: tokio::sync::watch::Sender<bool>,
+    /// Cancels the restore (an emergency stop during it).
+    restore_task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The first ledger write that failed: from then on mutating calls are refused and the
+    /// status is CRITICAL, since nothing the control plane does could be proven.
+    ledger_failure: Mutex<Option<String>>,
 }
 
 impl App {
@@ -79,11 +92,108 @@ impl App {
             deployments: Mutex::new(BTreeMap::new()),
             past: Mutex::new(BTreeMap::new()),
             emergency: AtomicBool::new(emergency),
+            halted: AtomicBool::new(emergency),
+            routes: Mutex::new(BTreeMap::new()),
             next_instance: AtomicU64::new(first_instance),
             ops: tokio::sync::Mutex::new(()),
             shutdown: Notify::new(),
             stop_requested: AtomicBool::new(false),
             events_done: Notify::new(),
+            restored: tokio::sync::watch::Sender::new(false),
+            restore_task: Mutex::new(None),
+            ledger_failure: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn halted(&self) -> bool {
+        self.halted.load(Ordering::Acquire)
+    }
+
+    /// Changes the traffic of `service` and hands the result to the driver, all under one
+    /// lock: writes never interleave, and each carries the emergency stop as it is when
+    /// written, so a shift computed before the stop can never write it back to "off".
+    pub(crate) fn publish(&self, service: &str, change: impl FnOnce(&mut Traffic)) {
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        let traffic = routes
+            .entry(service.to_string())
+            .or_insert_with(|| self.driver.traffic(service));
+        change(traffic);
+        traffic.emergency_stop = self.emergency.load(Ordering::Acquire);
+        self.driver.set_traffic(service, traffic);
+    }
+
+    /// The traffic of `service` as last published.
+    pub(crate) fn traffic(&self, service: &str) -> Traffic {
+        let routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        routes
+            .get(service)
+            .cloned()
+            .unwrap_or_else(|| self.driver.traffic(service))
+    }
+
+    pub(crate) fn set_restore_task(&self, task: tokio::task::AbortHandle) {
+        *self.restore_task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+    }
+
+    /// Stops a restore in progress where it is, and waits until it has stopped.
+    pub(crate) async fn cancel_restore(&self) {
+        let task = self
+            .restore_task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            self.wait_restored().await;
+        }
+    }
+
+    pub(crate) fn restored(&self) {
+        self.restored.send_replace(true);
+    }
+
+    pub(crate) async fn wait_restored(&self) {
+        let mut rx = self.restored.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+
+    /// Why the ledger cannot be written, once a write failed.
+    pub fn ledger_failure(&self) -> Option<String> {
+        self.ledger_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether a mutating call may run now: not while recovery restores the services (it
+    /// would run beside the restore), and never again after a ledger write failed.
+    pub(crate) fn admit(&self) -> Result<(), crate::ServerError> {
+        if let Some(why) = self.ledger_failure() {
+            return Err(crate::ServerError::Unavailable {
+                reason: format!(
+                    "the control plane cannot write its ledger ({why}); it refuses every change until restarted with a writable ledger"
+                ),
+                retry_after: None,
+            });
+        }
+        if !*self.restored.borrow() {
+            return Err(crate::ServerError::Unavailable {
+                reason:
+                    "the control plane is restoring services after a restart; try again shortly"
+                        .into(),
+                retry_after: Some(1),
+            });
+        }
+        Ok(())
+    }
+
+    fn ledger_failed(&self, why: String) {
+        let mut failure = self
+            .ledger_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if failure.is_none() {
+            *failure = Some(why);
         }
     }
 
@@ -109,8 +219,8 @@ impl App {
             })
     }
 
-    /// Appends one entry (durable on return). A ledger failure is logged, not fatal: the
-    /// control plane keeps traffic flowing even if it cannot write evidence.
+    /// Appends one entry (durable on return). A ledger failure keeps traffic flowing but
+    /// is loud: it is remembered, every later mutating call is refused and `ps` is CRITICAL.
     pub(crate) async fn record(&self, by: By, kind: &str, body: Value) -> Option<Entry> {
         let signer = match by {
             By::Operator => Arc::clone(&self.operator),
@@ -123,10 +233,12 @@ impl App {
             Ok(Ok(e)) => Some(e),
             Ok(Err(err)) => {
                 tracing::error!(%kind, error = %err, "cannot write ledger entry");
+                self.ledger_failed(format!("{kind}: {err}"));
                 None
             }
             Err(err) => {
                 tracing::error!(%kind, error = %err, "ledger writer task failed");
+                self.ledger_failed(format!("{kind}: ledger writer task failed: {err}"));
                 None
             }
         }
@@ -162,10 +274,7 @@ impl App {
         weights: &BTreeMap<String, u32>,
         by_instances: bool,
     ) {
-        let mut traffic = self.driver.traffic(service);
-        traffic.weights = weights.clone();
-        traffic.emergency_stop = self.emergency.load(Ordering::Acquire);
-        self.driver.set_traffic(service, &traffic);
+        self.publish(service, |t| t.weights = weights.clone());
         if let Some(d) = dep {
             d.set_weights(weights.clone());
         }
@@ -190,9 +299,7 @@ impl App {
     }
 
     pub(crate) fn set_preview(&self, service: &str, version: Option<&str>) {
-        let mut traffic: Traffic = self.driver.traffic(service);
-        traffic.preview = version.map(str::to_string);
-        self.driver.set_traffic(service, &traffic);
+        self.publish(service, |t| t.preview = version.map(str::to_string));
     }
 
     /// Drains and stops `count` instances of `version` (all when `None`), concurrently.

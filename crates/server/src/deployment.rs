@@ -14,7 +14,7 @@ use crate::app::{App, By};
 /// What the operator asked of a running deployment.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Requests {
-    /// `promote` requests not yet used: each ends one pause (the current or the next).
+    /// A `promote` not yet taken by the pause it was given in (never kept for a later one).
     pub advance: u32,
     /// `promote --full`: skip every remaining step up to the promotion.
     pub full: bool,
@@ -22,6 +22,8 @@ pub(crate) struct Requests {
     pub abort: bool,
     /// Abort without rolling back (emergency stop: everything is being stopped).
     pub emergency: bool,
+    /// The executor is in a pause step now: only then is a `promote` taken.
+    pub in_pause: bool,
 }
 
 pub struct Deployment {
@@ -30,7 +32,18 @@ pub struct Deployment {
     status: Mutex<DeploymentStatus>,
     requests: Mutex<Requests>,
     pub(crate) wake: Notify,
-    pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The supervised task executing the plan, and how to cancel it where it is.
+    pub(crate) task: Mutex<Option<Task>>,
+    /// Held across "check the phase, record, set the phase", by operator operations and by
+    /// the executor alike: a pause can then never be written after `succeeded`.
+    pub(crate) transition: tokio::sync::Mutex<()>,
+}
+
+/// A running deployment task: `cancel` stops the executor at its next await point (an
+/// emergency stop); `done` ends once its supervisor has settled it.
+pub(crate) struct Task {
+    pub cancel: tokio::task::AbortHandle,
+    pub done: tokio::task::JoinHandle<()>,
 }
 
 pub(crate) enum Failure {
@@ -67,6 +80,7 @@ impl Deployment {
             requests: Mutex::new(Requests::default()),
             wake: Notify::new(),
             task: Mutex::new(None),
+            transition: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -113,8 +127,21 @@ impl Deployment {
         b
     }
 
-    /// Records entry into `phase` (and sets it).
+    /// Records entry into `phase` (and sets it), after any operator operation in progress.
     pub(crate) async fn enter(&self, app: &App, phase: Phase, by: By, extra: Value, text: String) {
+        let _t = self.transition.lock().await;
+        self.enter_held(app, phase, by, extra, text).await;
+    }
+
+    /// [`Deployment::enter`] for a caller that holds `transition`.
+    pub(crate) async fn enter_held(
+        &self,
+        app: &App,
+        phase: Phase,
+        by: By,
+        extra: Value,
+        text: String,
+    ) {
         if let Some(r) = extra.get("reason").and_then(Value::as_str) {
             let r = r.to_string();
             self.with_status(|s| s.reason = Some(r));

@@ -16,6 +16,13 @@ pub enum ServerError {
     /// The request conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The control plane cannot take mutating calls now (503): it is still restoring after
+    /// a restart (`retry_after` seconds), or it can no longer write its ledger (no retry).
+    #[error("{reason}")]
+    Unavailable {
+        reason: String,
+        retry_after: Option<u64>,
+    },
     /// Another `gantry serve` holds the project's lock; nothing was read or written.
     #[error(
         "another `gantry serve` is running for this project ({holder}; it holds {}); \
@@ -49,10 +56,24 @@ pub enum ServerError {
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
+        if let ServerError::Unavailable {
+            retry_after: Some(secs),
+            ..
+        } = &self
+        {
+            let secs = secs.to_string();
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, secs)],
+                Json(json!({ "error": self.to_string() })),
+            )
+                .into_response();
+        }
         let status = match &self {
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
             ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ServerError::Conflict(_) => StatusCode::CONFLICT,
+            ServerError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()

@@ -7,14 +7,60 @@ use gantry_deploy::{Phase, plan_rollback};
 use serde_json::{Value, json};
 
 use crate::app::{App, By};
-use crate::deployment::{Deployment, Failure};
+use crate::deployment::{Deployment, Failure, Task};
 use crate::steps::run_steps;
 
+/// Runs `dep` as a supervised task: the executor in its own task (cancelled where it is by
+/// an emergency stop), and a supervisor that catches its panic — the deployment is then
+/// failed and rolled back, and the service is free for the next operation.
+pub(crate) fn spawn(app: &Arc<App>, dep: &Arc<Deployment>) {
+    let work = tokio::spawn(execute(Arc::clone(app), Arc::clone(dep)));
+    let cancel = work.abort_handle();
+    let done = tokio::spawn(supervise(Arc::clone(app), Arc::clone(dep), work));
+    *dep.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(Task { cancel, done });
+}
+
+async fn supervise(app: Arc<App>, dep: Arc<Deployment>, work: tokio::task::JoinHandle<()>) {
+    let Err(e) = work.await else { return };
+    // Cancelled: the emergency stop that cancelled it settles it.
+    let Ok(panic) = e.try_into_panic() else {
+        return;
+    };
+    let what = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "no message".into());
+    let reason = format!("the deployment task panicked: {what}");
+    tracing::error!(deployment = %dep.id, %reason);
+    // In a task of its own, so that a second panic (in the rollback) is caught as well.
+    let settle = tokio::spawn(fail_and_roll_back(
+        Arc::clone(&app),
+        Arc::clone(&dep),
+        reason,
+        None,
+    ));
+    if let Err(e) = settle.await
+        && e.is_panic()
+    {
+        tracing::error!(deployment = %dep.id, "rolling back after a panic panicked too");
+        dep.enter(
+            &app,
+            Phase::Failed,
+            By::System,
+            json!({"reason": "the deployment task and its rollback panicked"}),
+            "failed: the deployment task and its rollback panicked".into(),
+        )
+        .await;
+        finish(&app, &dep, dep.plan.from.clone());
+    }
+}
+
 /// Executes `dep`'s plan to the end (success, rollback or abort).
-pub(crate) async fn execute(app: Arc<App>, dep: Arc<Deployment>) {
+async fn execute(app: Arc<App>, dep: Arc<Deployment>) {
     let outcome = run_steps(&app, &dep).await;
     match outcome {
-        Ok(()) => {
+        Ok(transition) => {
             let (phase, text) = if dep.plan.strategy == "rollback" {
                 (Phase::RolledBack, format!("rolled back to {}", dep.plan.to))
             } else {
@@ -23,8 +69,10 @@ pub(crate) async fn execute(app: Arc<App>, dep: Arc<Deployment>) {
                     format!("{} serves all traffic", dep.plan.to),
                 )
             };
-            dep.enter(&app, phase, By::System, json!({}), text).await;
+            dep.enter_held(&app, phase, By::System, json!({}), text)
+                .await;
             finish(&app, &dep, Some(dep.plan.to.clone()));
+            drop(transition);
         }
         Err(Failure::Abort) if dep.requests().emergency => {
             dep.enter(
@@ -53,54 +101,64 @@ pub(crate) async fn execute(app: Arc<App>, dep: Arc<Deployment>) {
             finish(&app, &dep, stable);
         }
         Err(Failure::Failed { reason, figures }) => {
-            // The measured figures go with the failure and with the rollback it triggers.
-            let mut failed = json!({"reason": reason});
-            if let (Some(b), Some(Value::Object(f))) = (failed.as_object_mut(), figures.clone()) {
-                b.extend(f);
-            }
-            dep.enter(
-                &app,
-                Phase::Failed,
-                By::System,
-                failed,
-                format!("failed: {reason}"),
-            )
-            .await;
-            if let Some(from) = dep.plan.from.clone() {
-                let mut body = json!({
-                    "id": dep.id, "service": dep.plan.service, "from": dep.plan.to,
-                    "to": from, "reason": reason,
-                });
-                if let (Some(b), Some(Value::Object(f))) = (body.as_object_mut(), figures) {
-                    b.extend(f);
-                }
-                app.record_for(
-                    Some(&dep),
-                    By::System,
-                    "rollback.triggered",
-                    body,
-                    format!("rollback to {from} triggered"),
-                )
-                .await;
-            }
-            let stable = roll_back(&app, &dep).await;
-            if let Some(to) = &stable {
-                dep.enter(
-                    &app,
-                    Phase::RolledBack,
-                    By::System,
-                    json!({"to": to, "reason": reason}),
-                    format!("rolled back to {to}"),
-                )
-                .await;
-            }
-            finish(&app, &dep, stable);
+            fail_and_roll_back(Arc::clone(&app), Arc::clone(&dep), reason, figures).await;
         }
     }
 }
 
+/// Records the failure (with the measured figures, also on the rollback it triggers) and
+/// returns traffic to the stable version.
+async fn fail_and_roll_back(
+    app: Arc<App>,
+    dep: Arc<Deployment>,
+    reason: String,
+    figures: Option<Value>,
+) {
+    let mut failed = json!({"reason": reason});
+    if let (Some(b), Some(Value::Object(f))) = (failed.as_object_mut(), figures.clone()) {
+        b.extend(f);
+    }
+    dep.enter(
+        &app,
+        Phase::Failed,
+        By::System,
+        failed,
+        format!("failed: {reason}"),
+    )
+    .await;
+    if let Some(from) = dep.plan.from.clone() {
+        let mut body = json!({
+            "id": dep.id, "service": dep.plan.service, "from": dep.plan.to,
+            "to": from, "reason": reason,
+        });
+        if let (Some(b), Some(Value::Object(f))) = (body.as_object_mut(), figures) {
+            b.extend(f);
+        }
+        app.record_for(
+            Some(&dep),
+            By::System,
+            "rollback.triggered",
+            body,
+            format!("rollback to {from} triggered"),
+        )
+        .await;
+    }
+    let stable = roll_back(&app, &dep).await;
+    if let Some(to) = &stable {
+        dep.enter(
+            &app,
+            Phase::RolledBack,
+            By::System,
+            json!({"to": to, "reason": reason}),
+            format!("rolled back to {to}"),
+        )
+        .await;
+    }
+    finish(&app, &dep, stable);
+}
+
 /// The deployment is over: the service's stable version is `stable` (if any).
-fn finish(app: &App, dep: &Deployment, stable: Option<String>) {
+pub(crate) fn finish(app: &App, dep: &Deployment, stable: Option<String>) {
     let mut svcs = app.svcs();
     let svc = svcs.entry(dep.plan.service.clone()).or_default();
     if let Some(v) = stable

@@ -46,8 +46,9 @@ pub use error::ServerError;
 pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
 
-/// Everything `gantry serve` needs, prepared by the binary.
-pub struct ServeOptions {
+/// What the control plane itself needs (no API): the binary adds the API around it, tests
+/// drive it in-process through [`ControlPlane`].
+pub struct CoreOptions {
     pub config: Config,
     pub ledger: Ledger,
     pub system: Signer,
@@ -56,15 +57,124 @@ pub struct ServeOptions {
     pub operator: Signer,
     /// `.gantry/`: instance logs go under `logs/`.
     pub gantry_dir: PathBuf,
+    /// Where instances run and how traffic reaches them (the binary picks the driver).
+    pub driver: Arc<dyn Driver>,
+    /// The driver's instance transitions, each recorded as an `instance.*` entry.
+    pub events: mpsc::UnboundedReceiver<InstanceEvent>,
+}
+
+/// Everything `gantry serve` needs, prepared by the binary.
+pub struct ServeOptions {
+    pub core: CoreOptions,
     /// Where the API listens (loopback; port 0 picks one).
     pub listen: SocketAddr,
     pub token: Token,
     /// Held for as long as the control plane runs; it gets the API address once bound.
     pub lock: ServeLock,
-    /// Where instances run and how traffic reaches them (the binary picks the driver).
-    pub driver: Arc<dyn Driver>,
-    /// The driver's instance transitions, each recorded as an `instance.*` entry.
-    pub events: mpsc::UnboundedReceiver<InstanceEvent>,
+}
+
+/// A running control plane without its HTTP API: what `gantry serve` wraps, and what the
+/// in-process tests drive (every operation of the API is a method of [`App`]).
+pub struct ControlPlane {
+    app: Arc<App>,
+    pump: tokio::task::JoinHandle<()>,
+}
+
+impl ControlPlane {
+    /// Replays the ledger, reclaims the previous control plane's orphans, opens every
+    /// service, records `control.started` (with `api`, when there is one) and starts
+    /// restoring the services in the background; until that is done, mutating operations
+    /// are refused as unavailable.
+    pub async fn start(
+        opts: CoreOptions,
+        api: Option<SocketAddr>,
+    ) -> Result<ControlPlane, ServerError> {
+        let entries = opts.ledger.entries()?;
+        // Recovery and history see only what the rule table admits: a deployment entry or an
+        // emergency stop signed by a role that may not write it changes nothing here either.
+        let (state, admitted) = State::replay_admitted(&entries);
+        let past = history::replay(admitted);
+        let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
+        let app = Arc::new(App::new(
+            opts.config,
+            opts.driver,
+            committer,
+            opts.system,
+            opts.operator,
+            opts.gantry_dir.join("logs"),
+            state.ledger.entries + 1,
+            state.services.emergency_stop,
+        ));
+        *app.past.lock().unwrap_or_else(|e| e.into_inner()) = past;
+        recovery::seed(&app, &state);
+        let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
+        let (killed, adopted) = recovery::reclaim_orphans(&app, &state).await;
+        for (name, svc) in &app.config.services {
+            app.driver.open(name, svc.listen.0)?;
+        }
+        let mut body = serde_json::json!({"pid": std::process::id(),
+            "services": app.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
+        if let Some(api) = api {
+            body["api"] = api.to_string().into();
+        }
+        app.record(By::System, "control.started", body).await;
+        {
+            let restore = {
+                let app = Arc::clone(&app);
+                tokio::spawn(async move { recovery::restore(&app, &state, killed, adopted).await })
+            };
+            app.set_restore_task(restore.abort_handle());
+            let app = Arc::clone(&app);
+            // Done, failed or cancelled: mutating calls are taken from then on.
+            tokio::spawn(async move {
+                if let Err(e) = restore.await
+                    && e.is_panic()
+                {
+                    tracing::error!("the restore after a restart panicked");
+                }
+                app.restored();
+            });
+        }
+        Ok(ControlPlane { app, pump })
+    }
+
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    /// Waits until recovery has restored every service.
+    pub async fn restored(&self) {
+        self.app.wait_restored().await;
+    }
+
+    /// Stops every instance through the driver and records `control.stopped`.
+    pub async fn shutdown(self) {
+        let app = self.app;
+        let instances: usize = app
+            .config
+            .services
+            .keys()
+            .map(|s| app.driver.instances(s).len())
+            .sum();
+        app.driver.shutdown().await;
+        // Let the pump write the last instance entries (stopped) before exiting.
+        app.events_done.notify_one();
+        let _ = self.pump.await;
+        let by_operator = app
+            .stop_requested
+            .load(std::sync::atomic::Ordering::Acquire);
+        app.record(
+            if by_operator {
+                By::Operator
+            } else {
+                By::System
+            },
+            "control.stopped",
+            serde_json::json!({"pid": std::process::id(), "instances_stopped": instances,
+                "reason": if by_operator { "gantry serve --stop" } else { "signal" }}),
+        )
+        .await;
+    }
 }
 
 /// Runs the control plane until SIGTERM or Ctrl-C. `ready` gets the API address once it
@@ -72,30 +182,8 @@ pub struct ServeOptions {
 pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(), ServerError> {
     // Dropped only when this function returns: the lock outlives the last entry written.
     let lock = opts.lock;
-    let entries = opts.ledger.entries()?;
-    // Recovery and history see only what the rule table admits: a deployment entry or an
-    // emergency stop signed by a role that may not write it changes nothing here either.
-    let (state, admitted) = State::replay_admitted(&entries);
-    let past = history::replay(admitted);
-    let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
-    let (driver, events) = (opts.driver, opts.events);
-    let app = Arc::new(App::new(
-        opts.config,
-        driver,
-        committer,
-        opts.system,
-        opts.operator,
-        opts.gantry_dir.join("logs"),
-        state.ledger.entries + 1,
-        state.services.emergency_stop,
-    ));
-    *app.past.lock().unwrap_or_else(|e| e.into_inner()) = past;
-    let pump = tokio::spawn(pump_events(Arc::clone(&app), events));
-
-    let (killed, adopted) = recovery::reclaim_orphans(&app, &state).await;
-    for (name, svc) in &app.config.services {
-        app.driver.open(name, svc.listen.0)?;
-    }
+    // Bound first, so a taken port fails before any orphan is touched; connections wait
+    // in the backlog until the API serves.
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -103,36 +191,24 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
         tracing::warn!(error = %e, "cannot write the API address into the lock file");
     }
-    app.record(
-        By::System,
-        "control.started",
-        serde_json::json!({"api": addr.to_string(), "pid": std::process::id(),
-            "services": app.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()}),
-    )
-    .await;
-    {
-        let app = Arc::clone(&app);
-        tokio::spawn(async move { recovery::restore(&app, &state, killed, adopted).await });
-    }
     ready(addr);
     tracing::info!(%addr, "control plane listening");
+    let app = Arc::clone(plane.app());
     let api = api::router(Arc::clone(&app), opts.token);
-    let shutdown = {
-        let app = Arc::clone(&app);
-        async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-                _ = app.shutdown.notified() => {}
-            }
-            tracing::info!("shutting down: stopping instances");
+    let shutdown = async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            _ = app.shutdown.notified() => {}
         }
+        tracing::info!("shutting down: stopping instances");
     };
     // The peer address is for the log line of a refused call.
     axum::serve(
@@ -141,30 +217,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    let instances: usize = app
-        .config
-        .services
-        .keys()
-        .map(|s| app.driver.instances(s).len())
-        .sum();
-    app.driver.shutdown().await;
-    // Let the pump write the last instance entries (stopped) before exiting.
-    app.events_done.notify_one();
-    let _ = pump.await;
-    let by_operator = app
-        .stop_requested
-        .load(std::sync::atomic::Ordering::Acquire);
-    app.record(
-        if by_operator {
-            By::Operator
-        } else {
-            By::System
-        },
-        "control.stopped",
-        serde_json::json!({"pid": std::process::id(), "instances_stopped": instances,
-            "reason": if by_operator { "gantry serve --stop" } else { "signal" }}),
-    )
-    .await;
+    plane.shutdown().await;
     Ok(())
 }
 

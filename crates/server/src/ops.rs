@@ -12,7 +12,6 @@ use serde_json::json;
 use crate::ServerError;
 use crate::app::{App, By};
 use crate::deployment::Deployment;
-use crate::execute::execute;
 
 /// API request bodies refuse unknown fields: a misspelt option must not be dropped.
 #[derive(Debug, Deserialize)]
@@ -56,11 +55,20 @@ fn strategy_for(
 }
 
 impl App {
+    /// A deployment id never used before: the counter continues the ledger's, and an id the
+    /// ledger knows (even from an entry the rule table refused to count) is skipped.
     pub(crate) fn next_id(&self, service: &str) -> String {
+        let past = self.past.lock().unwrap_or_else(|e| e.into_inner());
+        let ours = self.deployments_mut();
         let mut svcs = self.svcs();
         let svc = svcs.entry(service.to_string()).or_default();
-        svc.deployments += 1;
-        format!("{service}-{}", svc.deployments)
+        loop {
+            svc.deployments += 1;
+            let id = format!("{service}-{}", svc.deployments);
+            if !past.contains_key(&id) && !ours.contains_key(&id) {
+                return id;
+            }
+        }
     }
 
     fn refuse_if_stopped(&self) -> Result<(), ServerError> {
@@ -104,6 +112,7 @@ impl App {
                     .join(", ")
             )));
         }
+        self.admit()?;
         let _guard = self.ops.lock().await;
         self.refuse_if_stopped()?;
         self.refuse_if_active(service)?;
@@ -134,13 +143,27 @@ impl App {
             ),
         )
         .await;
+        // A deployment that cannot be recorded does not run: nothing could prove it.
+        if self.ledger_failure().is_some() {
+            self.forget(service, &dep);
+            self.admit()?;
+        }
         self.spawn(&dep);
         Ok(dep.status())
     }
 
+    /// Takes back a deployment that never ran.
+    fn forget(&self, service: &str, dep: &Deployment) {
+        self.deployments_mut().remove(&dep.id);
+        if let Some(s) = self.svcs().get_mut(service)
+            && s.active.as_ref().is_some_and(|a| a.id == dep.id)
+        {
+            s.active = None;
+        }
+    }
+
     pub(crate) fn spawn(self: &Arc<Self>, dep: &Arc<Deployment>) {
-        let task = tokio::spawn(execute(Arc::clone(self), Arc::clone(dep)));
-        *dep.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        crate::execute::spawn(self, dep);
     }
 
     pub(crate) fn deployments_mut(
@@ -162,9 +185,12 @@ impl App {
             .ok_or_else(|| ServerError::NotFound(format!("no deployment '{id}' in the ledger")))
     }
 
-    /// promote, pause, resume or abort the service's running deployment.
+    /// promote, pause, resume or abort the service's running deployment. Each is checked
+    /// against the deployment's phase and applied (and recorded) under its transition
+    /// lock, so none lands after the deployment's end; a refusal says why.
     pub async fn operate(&self, service: &str, op: Op) -> Result<DeploymentStatus, ServerError> {
         self.service_config(service)?;
+        self.admit()?;
         let dep = self
             .svcs()
             .get(service)
@@ -172,22 +198,48 @@ impl App {
             .ok_or_else(|| {
                 ServerError::Conflict(format!("no deployment of {service} is running"))
             })?;
-        let phase = dep.status().phase;
-        phase.allows(op).map_err(ServerError::Conflict)?;
+        let _t = dep.transition.lock().await;
+        let status = dep.status();
+        status.phase.allows(op).map_err(ServerError::Conflict)?;
+        if dep.plan.strategy == "rollback" {
+            return Err(ServerError::Conflict(format!(
+                "{} is a rollback to {}: it runs to its end (an emergency stop ends it where it is)",
+                dep.id, dep.plan.to
+            )));
+        }
         match op {
-            // A promote also ends an operator's pause, as in Argo Rollouts.
-            Op::Promote => dep.request(|r| {
-                r.advance += 1;
-                r.pause = false;
-            }),
-            Op::PromoteFull => dep.request(|r| {
-                r.full = true;
-                r.pause = false;
-            }),
+            Op::Promote => {
+                let req = dep.requests();
+                if !req.in_pause && !status.operator_paused {
+                    return Err(ServerError::Conflict(format!(
+                        "{} is not in a pause (step {}/{}: {}); `promote` ends a pause, `promote --full` skips every remaining step",
+                        dep.id, status.step, status.steps, status.current
+                    )));
+                }
+                // A promote also ends an operator's pause, as in Argo Rollouts.
+                dep.request(|r| {
+                    if r.in_pause {
+                        r.advance = 1;
+                    }
+                    r.pause = false;
+                });
+                if status.operator_paused {
+                    self.resumed(&dep, json!({"resumed": true, "by": "promote"}))
+                        .await;
+                }
+            }
+            Op::PromoteFull => {
+                dep.request(|r| {
+                    r.full = true;
+                    r.pause = false;
+                });
+                dep.with_status(|s| s.operator_paused = false);
+            }
             Op::Abort => dep.request(|r| r.abort = true),
             Op::Pause => {
                 dep.request(|r| r.pause = true);
-                dep.enter(
+                dep.with_status(|s| s.operator_paused = true);
+                dep.enter_held(
                     self,
                     Phase::Paused,
                     By::Operator,
@@ -197,18 +249,31 @@ impl App {
                 .await;
             }
             Op::Resume => {
+                if !status.operator_paused {
+                    return Err(ServerError::Conflict(format!(
+                        "{} was not paused by the operator ({}); `gantry promote` ends its pause",
+                        dep.id,
+                        status.reason.as_deref().unwrap_or("paused")
+                    )));
+                }
                 dep.request(|r| r.pause = false);
-                dep.enter(
-                    self,
-                    Phase::Progressing,
-                    By::Operator,
-                    json!({"resumed": true}),
-                    "resumed by the operator".into(),
-                )
-                .await;
+                self.resumed(&dep, json!({"resumed": true})).await;
             }
         }
         Ok(dep.status())
+    }
+
+    /// Records the end of an operator's pause (the caller holds the transition lock).
+    async fn resumed(&self, dep: &Deployment, body: serde_json::Value) {
+        dep.with_status(|s| s.operator_paused = false);
+        dep.enter_held(
+            self,
+            Phase::Progressing,
+            By::Operator,
+            body,
+            "resumed by the operator".into(),
+        )
+        .await;
     }
 
     /// Plans a return to `to` (default: the previous stable version); runs it unless
@@ -225,6 +290,7 @@ impl App {
             Some(self.ops.lock().await)
         };
         if !req.dry_run {
+            self.admit()?;
             self.refuse_if_stopped()?;
         }
         self.refuse_if_active(service)?;

@@ -3,7 +3,10 @@
 //! on the stable address, or, for blue-green before the switch, on the preview address.
 
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The runtime's clock, so that tests on a paused clock run a 30 s pause in no time.
+use tokio::time::Instant;
 
 use gantry_deploy::{Figures, LastAnalysis, Phase, Tally, Verdict, judge};
 use serde_json::json;
@@ -46,6 +49,26 @@ fn take_promote(dep: &Deployment) -> Option<PauseEnd> {
 }
 
 pub(crate) async fn pause(
+    app: &App,
+    dep: &Deployment,
+    config: &gantry_config::Service,
+    hold: Hold,
+    tally: &mut Tally,
+) -> Result<PauseEnd, Failure> {
+    dep.request(|r| {
+        r.in_pause = true;
+        r.advance = 0;
+    });
+    let end = hold_pause(app, dep, config, hold, tally).await;
+    // A promote that came too late for this pause is not kept for the next one.
+    dep.request(|r| {
+        r.in_pause = false;
+        r.advance = 0;
+    });
+    end
+}
+
+async fn hold_pause(
     app: &App,
     dep: &Deployment,
     config: &gantry_config::Service,

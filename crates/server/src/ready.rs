@@ -92,22 +92,9 @@ impl App {
         })
     }
 
-    /// Starts `count` instances of `version` and waits until all are ready, the progress
-    /// deadline passes, or `cancelled` says to stop waiting. Err: why it did not get ready.
-    pub(crate) async fn start_and_wait(
-        &self,
-        service: &str,
-        version: &str,
-        count: u32,
-        deadline: Duration,
-        cancelled: impl Fn() -> bool,
-    ) -> Result<(), String> {
-        self.start_and_wait_with(service, version, count, &[], deadline, cancelled)
-            .await
-    }
-
-    /// [`App::start_and_wait`], also waiting for `running` (instances already there, e.g.
-    /// adopted after a restart) to be ready.
+    /// Starts `count` instances of `version` and waits until they and `running` (instances
+    /// already there, e.g. adopted after a restart) are all ready, the progress deadline
+    /// passes, or `cancelled` says to stop waiting. Err: why they did not get ready.
     pub(crate) async fn start_and_wait_with(
         &self,
         service: &str,
@@ -119,7 +106,7 @@ impl App {
     ) -> Result<(), String> {
         let mut rollout = Rollout::new(deadline);
         let gate = || {
-            if cancelled() {
+            if cancelled() || self.halted() {
                 Gate::Cancelled
             } else {
                 Gate::Go
@@ -144,14 +131,37 @@ impl App {
         gate: impl Fn() -> Gate,
     ) -> Result<(), NotReady> {
         let mut ids = running.to_vec();
+        let mut held = false;
         for _ in 0..count {
+            // A safe point before each new instance: held while paused, ended by a cancel.
+            loop {
+                match gate() {
+                    Gate::Go => break,
+                    Gate::Cancelled => return Err(NotReady::plain("cancelled")),
+                    Gate::Paused => {
+                        if !held {
+                            held = true;
+                            rollout.observe(Progress::Paused);
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            if held {
+                held = false;
+                rollout.observe(Progress::Resumed);
+            }
+            // Final for everything in flight: no instance starts once an emergency stop is
+            // in force, whoever asks (a rollback, a restore, a deployment).
+            if self.halted() {
+                return Err(NotReady::plain("an emergency stop is in force"));
+            }
             let spec = self.spec(service, version).map_err(NotReady::plain)?;
             ids.push(spec.instance.clone());
             self.driver.start(spec).await.map_err(NotReady::plain)?;
             rollout.observe(Progress::Created);
         }
         let mut ready_seen = 0;
-        let mut held = false;
         let result = loop {
             let ours: Vec<InstanceStatus> = self
                 .driver

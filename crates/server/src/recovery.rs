@@ -75,6 +75,21 @@ pub(crate) async fn reclaim_orphans(
     (out, adopted)
 }
 
+/// Sets each service's stable version, history and deployment counter from the ledger,
+/// before any call is taken: ids then continue the ledger's and never repeat.
+pub(crate) fn seed(app: &App, state: &State) {
+    let mut svcs = app.svcs();
+    for (name, svc) in &app.config.services {
+        let view = state.services.services.get(name);
+        let s = svcs.entry(name.clone()).or_default();
+        s.stable = view
+            .and_then(|v| v.stable.clone())
+            .filter(|v| svc.releases.contains_key(v));
+        s.history = view.map(|v| v.history.clone()).unwrap_or_default();
+        s.deployments = view.map_or(0, |v| v.deployments);
+    }
+}
+
 /// Restores every service and settles interrupted deployments.
 pub(crate) async fn restore(
     app: &Arc<App>,
@@ -90,13 +105,6 @@ pub(crate) async fn restore(
         let mut stable = view
             .and_then(|v| v.stable.clone())
             .filter(|v| svc.releases.contains_key(v));
-        {
-            let mut svcs = app.svcs();
-            let s = svcs.entry(name.clone()).or_default();
-            s.stable = stable.clone();
-            s.history = view.map(|v| v.history.clone()).unwrap_or_default();
-            s.deployments = view.map_or(0, |v| v.deployments);
-        }
         let interrupted = view
             .and_then(|v| v.deployment.clone())
             .filter(|d| d.in_progress());
@@ -140,9 +148,7 @@ pub(crate) async fn restore(
             );
         }
         if emergency {
-            let mut t = app.driver.traffic(name);
-            t.emergency_stop = true;
-            app.driver.set_traffic(name, &t);
+            app.publish(name, |_| {});
             continue;
         }
         if let Some(v) = &stable {

@@ -11,7 +11,12 @@ use crate::deployment::{Deployment, Failure};
 use crate::pause::{Hold, PauseEnd, pause};
 use crate::ready::{Gate, Rollout};
 
-pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure> {
+/// Runs every step; on success returns the transition lock, taken at a moment when the
+/// operator has not paused the deployment, so its end is recorded before any later pause.
+pub(crate) async fn run_steps<'d>(
+    app: &App,
+    dep: &'d Deployment,
+) -> Result<tokio::sync::MutexGuard<'d, ()>, Failure> {
     let service = dep.plan.service.clone();
     let config = app
         .service_config(&service)
@@ -40,20 +45,22 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
             s.step = i + 1;
             s.current = step.to_string();
         });
-        let req = dep.requests();
-        if req.abort {
-            return Err(Failure::Abort);
-        }
         if i == 0 {
-            dep.enter(
-                app,
-                Phase::Progressing,
-                By::System,
-                json!({}),
-                format!("progressing: {step}"),
-            )
-            .await;
+            // Not over an operator's pause that came before the first step.
+            let _t = dep.transition.lock().await;
+            if dep.status().phase == Phase::Started {
+                dep.enter_held(
+                    app,
+                    Phase::Progressing,
+                    By::System,
+                    json!({}),
+                    format!("progressing: {step}"),
+                )
+                .await;
+            }
         }
+        safe_point(app, dep, &mut rollout).await?;
+        let req = dep.requests();
         if req.full && i < promote_at {
             if !full_recorded {
                 full_recorded = true;
@@ -75,7 +82,7 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
             Step::Start { version, count } => {
                 let gate = || {
                     let req = dep.requests();
-                    if req.abort {
+                    if req.abort || app.halted() {
                         Gate::Cancelled
                     } else if req.pause {
                         Gate::Paused
@@ -173,7 +180,47 @@ pub(crate) async fn run_steps(app: &App, dep: &Deployment) -> Result<(), Failure
             }
         }
     }
-    Ok(())
+    loop {
+        safe_point(app, dep, &mut rollout).await?;
+        let t = dep.transition.lock().await;
+        if !dep.requests().pause {
+            return Ok(t);
+        }
+    }
+}
+
+/// A safe point between two steps (and before each instance a step starts): while the
+/// operator's pause lasts, no instance is started, no weight changed, nothing scaled down.
+/// The pause is not measured against the progress deadline. Abort and emergency stop end
+/// the wait (and the deployment).
+pub(crate) async fn safe_point(
+    app: &App,
+    dep: &Deployment,
+    rollout: &mut Rollout,
+) -> Result<(), Failure> {
+    let mut held = false;
+    let out = loop {
+        let r = dep.requests();
+        if r.abort || app.halted() {
+            break Err(Failure::Abort);
+        }
+        if !r.pause {
+            break Ok(());
+        }
+        if !held {
+            held = true;
+            rollout.observe(Progress::Paused);
+        }
+        // The tick covers a wake-up sent between the check and the wait.
+        tokio::select! {
+            _ = dep.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    };
+    if held {
+        rollout.observe(Progress::Resumed);
+    }
+    out
 }
 
 /// Whether `promote --full` skips step `i` (before the promotion at `promote_at`): every

@@ -1,8 +1,10 @@
 //! Shared fixtures for gantry's integration tests: a project in a temporary directory and a
 //! builder for running the real `gantry` binary in it.
 
+pub mod fake_driver;
 pub mod forge;
 pub mod pipeline;
+pub mod plane;
 pub mod tmpfs;
 
 use std::path::{Path, PathBuf};

@@ -108,7 +108,7 @@ fn bad_requests_are_refused_with_reasons() {
         .says("no service 'nope'");
     env.p
         .gantry(&["promote", "web"])
-        .fails_with(1)
+        .fails_with(4)
         .says("no deployment of web is running");
     env.p.gantry(&["stop"]).fails_with(2).says("--emergency");
 }

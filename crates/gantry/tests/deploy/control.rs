@@ -26,7 +26,7 @@ fn emergency_stop_refuses_traffic_and_start_recovers() {
     assert_eq!(ps["services"][0]["instances"].as_array().unwrap().len(), 0);
     env.p
         .gantry(&["deploy", "web", "--version", "v2"])
-        .fails_with(1)
+        .fails_with(4)
         .says("emergency stop");
     for pgid in instance_groups(env.p.path()) {
         assert!(!group_alive(pgid), "instance group {pgid} still running");
@@ -172,6 +172,11 @@ fn after_sigkill_of_serve_mid_deploy_a_restart_rolls_back_and_leaves_no_orphans(
     for g in &groups {
         assert!(!group_alive(*g), "orphan group {g} survived");
     }
+    // Without a control plane the CLI says so, with its own exit code.
+    env.p
+        .gantry(&["ps"])
+        .fails_with(5)
+        .says("the control plane");
 }
 
 /// `GET /v1/deployments/{id}` with the admin token.

@@ -68,7 +68,7 @@ fn a_never_ready_version_fails_at_the_deadline_after_the_last_progress() {
     let started = Instant::now();
     env.p
         .gantry(&["deploy", "web", "--version", "never", "--wait"])
-        .fails_with(1)
+        .fails_with(3)
         .says("past the progress deadline (5000ms");
     let took = started.elapsed();
     assert!(

@@ -29,7 +29,7 @@ fn issue7_a_second_serve_exits_naming_the_first_and_leaves_the_ledger_alone() {
         &["--json", "serve"][..],
     ] {
         gantry_exits(&env.p, args, &[], 30)
-            .fails_with(1)
+            .fails_with(4)
             .says("another `gantry serve` is running for this project")
             .says(&first)
             .says(&format!("API on {}", env.serve.url))

@@ -98,7 +98,7 @@ fn blue_green_judges_green_on_the_preview_and_never_switches_to_a_failing_one() 
     let on_preview = Load::start(SocketAddr::from(([127, 0, 0, 1], preview)), 60, 2);
     env.p
         .gantry(&["deploy", "web", "--version", "v3", "--wait"])
-        .fails_with(1)
+        .fails_with(3)
         .says("analysis of the preview traffic failed")
         .says("error rate");
     std::thread::sleep(Duration::from_millis(300));

@@ -15,7 +15,7 @@ fn a_version_with_errors_is_rolled_back_automatically() {
     let run = env
         .p
         .gantry(&["deploy", "web", "--version", "v3", "--wait"])
-        .fails_with(1)
+        .fails_with(3)
         .says("rolled back")
         .says("error rate");
     let out = run.stdout();
@@ -71,7 +71,7 @@ fn a_slow_version_is_rolled_back_on_latency() {
     std::thread::sleep(Duration::from_millis(300));
     env.p
         .gantry(&["deploy", "web", "--version", "slow", "--wait"])
-        .fails_with(1)
+        .fails_with(3)
         .says("p99 latency");
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
@@ -94,7 +94,7 @@ fn a_never_ready_version_gets_no_traffic_and_is_rolled_back_at_the_deadline() {
     let load = Load::start(env.addr(), 100, 4);
     env.p
         .gantry(&["deploy", "web", "--version", "never", "--wait"])
-        .fails_with(1)
+        .fails_with(3)
         .says("progress deadline");
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
@@ -163,7 +163,7 @@ fn rollback_dry_run_changes_nothing_then_rollback_returns_to_the_previous_versio
     // --to names the version; the one running is refused.
     env.p
         .gantry(&["rollback", "web", "--to", "v1"])
-        .fails_with(1)
+        .fails_with(4)
         .says("already runs v1");
     env.p.gantry(&["ledger", "verify"]).ok();
 }

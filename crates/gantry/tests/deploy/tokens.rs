@@ -109,7 +109,7 @@ fn issue7_gantry_token_is_used_over_the_token_file() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert_eq!(run.status.code(), Some(7), "refused: {stderr}");
     assert!(
         stderr.contains("refused the token from GANTRY_TOKEN")
             && stderr.contains("wrong bearer token"),

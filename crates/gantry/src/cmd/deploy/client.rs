@@ -26,7 +26,7 @@ impl Client {
             _ => {
                 let path = project.gantry_dir().join(SERVE_FILE);
                 let text = std::fs::read_to_string(&path).map_err(|_| {
-                    exit::failed(format!(
+                    exit::with_code(exit::UNAVAILABLE, format!(
                         "the control plane is not running in {} (no {}); start it with `gantry serve` or `gantry serve --detach`",
                         project.root.display(),
                         path.display()
@@ -67,12 +67,20 @@ impl Client {
         let req = req.bearer_auth(&self.token);
         self.rt.block_on(async {
             let resp = req.send().await.map_err(|e| {
-                exit::failed(format!(
-                    "cannot reach the control plane at {}: {e}; is `gantry serve` running?",
-                    self.base
-                ))
+                exit::with_code(
+                    exit::UNAVAILABLE,
+                    format!(
+                        "cannot reach the control plane at {}: {e}; is `gantry serve` running?",
+                        self.base
+                    ),
+                )
             })?;
             let status = resp.status();
+            let retry = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             if status.is_success() {
                 return Ok(body);
@@ -83,10 +91,22 @@ impl Client {
             );
             Err(match status.as_u16() {
                 400 | 404 => exit::usage(msg),
-                401 => exit::failed(format!(
-                    "the control plane at {} refused the token from {}: {msg}",
-                    self.base, self.token_source
-                )),
+                401 => exit::with_code(
+                    exit::REFUSED,
+                    format!(
+                        "the control plane at {} refused the token from {}: {msg}",
+                        self.base, self.token_source
+                    ),
+                ),
+                403 => exit::with_code(exit::REFUSED, msg),
+                409 => exit::with_code(exit::CONFLICT, msg),
+                503 => exit::with_code(
+                    exit::UNAVAILABLE,
+                    match retry {
+                        Some(secs) => format!("{msg} (retry after {secs}s)"),
+                        None => msg,
+                    },
+                ),
                 _ => exit::failed(msg),
             })
         })

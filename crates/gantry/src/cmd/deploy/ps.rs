@@ -11,6 +11,11 @@ pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
         return output::json(&ps);
     }
     println!("status: {}", ps["status"].as_str().unwrap_or_default());
+    if let Some(why) = ps["ledger_error"].as_str() {
+        println!(
+            "ledger: cannot be written ({why}); every change is refused until `gantry serve` restarts with a writable ledger"
+        );
+    }
     let refused = &ps["api"]["refused"];
     if refused["total"].as_u64().is_some_and(|n| n > 0) {
         // Someone is calling without the right token: worth a look at the serve log.

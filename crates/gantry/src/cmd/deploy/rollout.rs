@@ -68,9 +68,9 @@ pub fn wait(client: &Client, id: &str, json: bool, success: &str) -> anyhow::Res
             let reason = status["reason"].as_str().unwrap_or("no reason recorded");
             let msg = format!("deployment {id} {}: {reason}", phase.replace('_', " "));
             return Err(if json {
-                exit::silent(exit::FAILED)
+                exit::silent(exit::ROLLED_BACK)
             } else {
-                exit::failed(msg)
+                exit::with_code(exit::ROLLED_BACK, msg)
             });
         }
         if tty && show && status["waiting_for_promote"].as_bool() == Some(true) {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gantry_driver_local::{LocalDriver, LocalOptions};
-use gantry_server::{ServeLock, ServeOptions, ServerError, Token};
+use gantry_server::{CoreOptions, ServeLock, ServeOptions, ServerError, Token};
 use serde_json::{Value, json};
 
 use super::ServeArgs;
@@ -62,16 +62,18 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
         // The local driver: instances as process groups behind gantry's router.
         let (driver, events) = LocalDriver::with_router(LocalOptions::default());
         let opts = ServeOptions {
-            config,
-            ledger,
-            system,
-            operator,
-            gantry_dir: gantry_dir.clone(),
+            core: CoreOptions {
+                config,
+                ledger,
+                system,
+                operator,
+                gantry_dir: gantry_dir.clone(),
+                driver: std::sync::Arc::new(driver),
+                events,
+            },
             listen: args.listen,
             token,
             lock,
-            driver: std::sync::Arc::new(driver),
-            events,
         };
         gantry_server::run(opts, |addr| {
             let info = json!({"url": format!("http://{addr}"), "pid": std::process::id()});
@@ -98,9 +100,13 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
     result.map_err(|e| exit::failed(e.to_string()))
 }
 
-/// Another control plane holds the lock: a run-time failure (exit 1) naming it.
+/// Another control plane holds the lock: a conflict naming it (a lock that cannot be
+/// taken for another reason is a plain failure).
 fn lock_error(e: ServerError) -> anyhow::Error {
-    exit::failed(e.to_string())
+    match e {
+        ServerError::AlreadyServing { .. } => exit::with_code(exit::CONFLICT, e),
+        e => exit::failed(e),
+    }
 }
 
 /// The last line `gantry serve` wrote to its log (its error, when it exited early).

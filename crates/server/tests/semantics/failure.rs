@@ -1,0 +1,80 @@
+//! Failure is loud: a panicking deployment task is caught (failed, rolled back, the owner
+//! keeps working); a ledger write failure stops mutating calls and makes the status
+//! CRITICAL.
+
+use std::io::Write;
+
+use gantry_deploy::Phase;
+use gantry_server::{DeployRequest, ServerError};
+use gantry_test_support::plane::Project;
+
+use crate::{LIMIT, canary, deploy, live};
+
+/// Issue 13: a deployment task that panicked left `active` set forever: every deploy and
+/// rollback was 409 and `abort` set a flag nothing read.
+#[tokio::test(start_paused = true)]
+async fn issue13_a_panicking_driver_fails_the_deployment_and_rolls_back() {
+    let project = Project::new(&canary(None));
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    p.driver.panic_on_start("v2");
+    let id = deploy(&p, "v2").await;
+    let s = p.until_done(&id, LIMIT).await;
+    assert_eq!(s.phase, Phase::RolledBack, "{:?}", s.reason);
+    let reason = s.reason.unwrap_or_default();
+    assert!(reason.contains("panicked"), "the reason says so: {reason}");
+    let phases = project.phases(&id);
+    assert_eq!(phases[phases.len() - 2..], ["failed", "rolled_back"]);
+    assert_eq!(p.driver.web_traffic().weights.get("v1"), Some(&100));
+    // The control plane keeps working.
+    live(&p, "v3").await;
+}
+
+/// Issue 13: ledger write failures were only logged: the API answered 200 and `ps` said
+/// OPERATIONAL after the committer died.
+#[tokio::test(start_paused = true)]
+async fn issue13_a_ledger_write_failure_refuses_changes_and_is_critical() {
+    let project = Project::new(&canary(None));
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    let before = std::fs::read(project.ledger_path()).expect("ledger");
+    // A line the writer cannot chain to: every append from now on fails.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(project.ledger_path())
+        .expect("open ledger");
+    f.write_all(b"not an entry\n").expect("corrupt");
+    drop(f);
+    let req = || DeployRequest {
+        version: "v2".into(),
+        strategy: None,
+    };
+    match p.app().deploy("web", req()).await {
+        Err(ServerError::Unavailable { reason, .. }) => {
+            assert!(reason.contains("cannot write its ledger"), "{reason}")
+        }
+        other => panic!("a deploy that cannot be recorded must be refused: {other:?}"),
+    }
+    let ps = p.app().ps();
+    assert_eq!(ps.status, "CRITICAL");
+    assert!(
+        ps.ledger_error
+            .as_deref()
+            .is_some_and(|e| e.contains("corrupt")),
+        "ps names the failure: {:?}",
+        ps.ledger_error
+    );
+    assert!(matches!(
+        p.app().deploy("web", req()).await,
+        Err(ServerError::Unavailable { .. })
+    ));
+    assert!(
+        p.driver.instances_of("web", "v2").is_empty(),
+        "nothing unrecorded was started"
+    );
+    // What was recorded before is still there.
+    let after = std::fs::read(project.ledger_path()).expect("ledger");
+    assert!(after.starts_with(&before));
+}
