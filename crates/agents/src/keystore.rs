@@ -256,6 +256,9 @@ impl KeyStore {
             .and_then(|()| file.sync_all())
             .map_err(io(&tmp))?;
         fs::rename(&tmp, &path).map_err(io(&path))?;
+        // The rename is durable only once the directory is: a key that vanishes after a
+        // crash would leave its `agent.registered` entry pointing at nothing.
+        gantry_ledger::durable::sync_dir(&self.dir).map_err(io(&self.dir))?;
         Ok(())
     }
 

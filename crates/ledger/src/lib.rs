@@ -3,6 +3,7 @@
 
 mod chain;
 mod compose;
+pub mod durable;
 mod entry;
 mod error;
 pub mod intoto;

@@ -67,10 +67,9 @@ impl Manifest {
     /// Writes the manifest and returns its own hash.
     pub fn write(&self, path: &Path) -> Result<String, PipelineError> {
         let text = self.render();
-        let mut options = std::fs::OpenOptions::new();
-        crate::rundir::no_follow(options.create(true).write(true).truncate(true));
-        let mut file = options.open(path).map_err(io_err(path))?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io_err(path))?;
+        // Its hash goes into the ledger: the file must be whole and on disk before that
+        // entry is. Renamed into place, so a symlink there is replaced, not written through.
+        gantry_ledger::durable::write_atomic(path, text.as_bytes(), 0o644).map_err(io_err(path))?;
         Ok(sha256_bytes(text.as_bytes()))
     }
 }

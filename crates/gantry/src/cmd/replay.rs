@@ -8,9 +8,7 @@ use crate::project::Project;
 pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
     let state = project.state()?;
     let path = project.state_path();
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, state.to_json())
-        .and_then(|()| std::fs::rename(&tmp, &path))
+    gantry_ledger::durable::write_atomic(&path, state.to_json().as_bytes(), 0o644)
         .with_context(|| format!("cannot write {}", path.display()))?;
     if json {
         return output::json(&json!({
