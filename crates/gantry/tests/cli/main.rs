@@ -2,7 +2,9 @@
 //! One test binary with modules, so the suite links once.
 
 mod agents;
+mod independent_verifier;
 mod init_config;
+mod ledger_audit;
 mod ledger_concurrency;
 mod ledger_proofs;
 mod ledger_tamper;
