@@ -20,13 +20,29 @@ pub(crate) struct Canonical {
 }
 
 pub(crate) fn canonical(e: &Entry) -> Canonical {
+    let body = body_bytes(e);
+    let seq = Number::from(e.seq);
+    Canonical {
+        hash: preimage_hash(e, &seq, &body),
+        line: line_bytes(e, &seq, &body),
+    }
+}
+
+/// The stored line alone (a writer already has the hash).
+pub(crate) fn line(e: &Entry) -> Vec<u8> {
+    line_bytes(e, &Number::from(e.seq), &body_bytes(e))
+}
+
+fn body_bytes(e: &Entry) -> Vec<u8> {
     let mut body = Vec::with_capacity(256);
     write_value(&e.body, &mut body);
-    let seq = Number::from(e.seq);
-    let hash = preimage_hash(e, &seq, &body);
+    body
+}
+
+fn line_bytes(e: &Entry, seq: &Number, body: &[u8]) -> Vec<u8> {
     let mut line = Vec::with_capacity(body.len() + 320);
     line.extend_from_slice(b"{\"seq\":");
-    write_number(&seq, &mut line);
+    write_number(seq, &mut line);
     line.extend_from_slice(b",\"ts\":");
     write_str(&e.ts, &mut line);
     line.extend_from_slice(b",\"kind\":");
@@ -38,7 +54,7 @@ pub(crate) fn canonical(e: &Entry) -> Canonical {
     line.extend_from_slice(b",\"key\":");
     write_str(&e.actor.key, &mut line);
     line.extend_from_slice(b"},\"body\":");
-    line.extend_from_slice(&body);
+    line.extend_from_slice(body);
     line.extend_from_slice(b",\"prev\":");
     write_str(&e.prev, &mut line);
     line.extend_from_slice(b",\"hash\":");
@@ -46,7 +62,7 @@ pub(crate) fn canonical(e: &Entry) -> Canonical {
     line.extend_from_slice(b",\"sig\":");
     write_str(&e.sig, &mut line);
     line.push(b'}');
-    Canonical { line, hash }
+    line
 }
 
 /// SHA-256 of the JCS form of `{seq, ts, kind, actor, body, prev}`: the member names are

@@ -76,7 +76,7 @@ impl Entry {
 
     /// The line as stored: the canonical form (FORMAT.md), plus '\n'.
     pub fn to_line(&self) -> Result<String> {
-        let mut line = canonical(self).line;
+        let mut line = crate::canon::line(self);
         line.push(b'\n');
         // Built from &str pieces and ASCII punctuation only.
         String::from_utf8(line).map_err(|e| LedgerError::InvalidLine(e.to_string()))
