@@ -80,7 +80,11 @@ fn appends(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(5)).sample_size(10);
     g.throughput(Throughput::Elements(1000));
     g.bench_function("group_commit_1000", |b| {
-        b.iter(|| s.ledger.append_batch(&s.operator, batch(1000)).expect("append"))
+        b.iter(|| {
+            s.ledger
+                .append_batch(&s.operator, batch(1000))
+                .expect("append")
+        })
     });
     g.throughput(Throughput::Elements(1));
     g.bench_function("single_durable", |b| {
@@ -93,7 +97,9 @@ fn appends(c: &mut Criterion) {
     g.finish();
 
     let group = best(5, || {
-        s.ledger.append_batch(&s.operator, batch(10_000)).expect("append");
+        s.ledger
+            .append_batch(&s.operator, batch(10_000))
+            .expect("append");
     });
     let single = best(3, || {
         for i in 0..200 {
@@ -115,7 +121,9 @@ fn appends(c: &mut Criterion) {
 fn verification(c: &mut Criterion) {
     let s = setup();
     for _ in 0..100 {
-        s.ledger.append_batch(&s.operator, batch(1000)).expect("append");
+        s.ledger
+            .append_batch(&s.operator, batch(1000))
+            .expect("append");
     }
     let entries = s.ledger.entries().expect("entries");
     let n = entries.len() as u64;
@@ -139,7 +147,10 @@ fn verification(c: &mut Criterion) {
         .take(20_000)
         .map(|e| {
             let h = e.hash_bytes().expect("hash");
-            (gantry_ledger::signing_message(&h), e.signature().expect("sig"))
+            (
+                gantry_ledger::signing_message(&h),
+                e.signature().expect("sig"),
+            )
         })
         .collect();
     let reference = best(3, || {

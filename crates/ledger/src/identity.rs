@@ -32,7 +32,10 @@ impl Identity {
     pub fn from_entries(entries: &[Entry]) -> Result<Identity> {
         let mut registry = Registry::new();
         for e in entries {
-            if matches!(e.kind.as_str(), KIND_GENESIS | KIND_REGISTERED | KIND_ROTATED) {
+            if matches!(
+                e.kind.as_str(),
+                KIND_GENESIS | KIND_REGISTERED | KIND_ROTATED
+            ) {
                 let _ = registry.apply(e);
             }
         }
@@ -57,7 +60,10 @@ impl Identity {
 
     /// The system key that signs now.
     pub fn current(&self) -> Option<&SystemKey> {
-        self.system_keys.iter().rev().find(|k| k.until_seq.is_none())
+        self.system_keys
+            .iter()
+            .rev()
+            .find(|k| k.until_seq.is_none())
     }
 
     /// The C2SP verifier key of a system key, under this ledger's origin.
@@ -77,7 +83,11 @@ impl Identity {
         self.system_keys
             .iter()
             .rev()
-            .find_map(|k| open_checkpoint(note, &self.origin, &k.key).ok().map(|c| (c, k)))
+            .find_map(|k| {
+                open_checkpoint(note, &self.origin, &k.key)
+                    .ok()
+                    .map(|c| (c, k))
+            })
             .ok_or_else(|| {
                 LedgerError::Note(
                     "the checkpoint is not signed by any system key this ledger has had".into(),

@@ -130,7 +130,9 @@ pub fn public_key_from_base64(b64: &str) -> Result<VerifyingKey> {
     // RFC 8032 decoding refuses y >= p and a negative zero x; the decoder here does not, so
     // one key could otherwise be registered under several spellings.
     if key.to_edwards().compress().to_bytes() != arr {
-        return Err(LedgerError::Key("public key is not canonically encoded".into()));
+        return Err(LedgerError::Key(
+            "public key is not canonically encoded".into(),
+        ));
     }
     Ok(key)
 }
@@ -204,9 +206,15 @@ mod tests {
             if VerifyingKey::from_bytes(&enc).is_ok_and(|k| !k.is_weak()) {
                 found += 1;
             }
-            assert!(public_key_from_base64(&STANDARD.encode(enc)).is_err(), "y = p + {y}");
+            assert!(
+                public_key_from_base64(&STANDARD.encode(enc)).is_err(),
+                "y = p + {y}"
+            );
         }
-        assert!(found > 0, "no non-canonical encoding decodes: the check is untested");
+        assert!(
+            found > 0,
+            "no non-canonical encoding decodes: the check is untested"
+        );
         let k = generate_key().verifying_key();
         assert_eq!(
             public_key_from_base64(&public_key_to_base64(&k)).unwrap(),

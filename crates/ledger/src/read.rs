@@ -26,13 +26,19 @@ pub fn read_entries(path: &Path) -> Result<ReadOutcome> {
 /// is needed to know who may sign, without holding the whole ledger in memory.
 pub fn read_registry(path: &Path) -> Result<ReadOutcome> {
     read_entries_where(path, |e| {
-        matches!(e.kind.as_str(), KIND_GENESIS | KIND_REGISTERED | KIND_ROTATED)
+        matches!(
+            e.kind.as_str(),
+            KIND_GENESIS | KIND_REGISTERED | KIND_ROTATED
+        )
     })
 }
 
 /// Reads the file line by line and keeps the entries `keep` selects; every line is still
 /// parsed strictly, so a corrupt line fails the read wherever it is.
-pub fn read_entries_where(path: &Path, mut keep: impl FnMut(&Entry) -> bool) -> Result<ReadOutcome> {
+pub fn read_entries_where(
+    path: &Path,
+    mut keep: impl FnMut(&Entry) -> bool,
+) -> Result<ReadOutcome> {
     let file = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             LedgerError::NotFound(path.to_path_buf())
@@ -64,8 +70,8 @@ pub fn read_entries_where(path: &Path, mut keep: impl FnMut(&Entry) -> bool) -> 
             line,
             message,
         };
-        let text = std::str::from_utf8(&buf[..n - 1])
-            .map_err(|_| corrupt("line is not UTF-8".into()))?;
+        let text =
+            std::str::from_utf8(&buf[..n - 1]).map_err(|_| corrupt("line is not UTF-8".into()))?;
         let entry = Entry::parse_line(text).map_err(|e| corrupt(e.to_string()))?;
         if keep(&entry) {
             entries.push(entry);

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn constants_are_the_eight_torsion_points() {
         let mut mine = SMALL_ORDER_ENCODINGS.to_vec();
-        let mut theirs: Vec<[u8; 32]> = EIGHT_TORSION.iter().map(|p| p.compress().to_bytes()).collect();
+        let mut theirs: Vec<[u8; 32]> = EIGHT_TORSION
+            .iter()
+            .map(|p| p.compress().to_bytes())
+            .collect();
         mine.sort();
         theirs.sort();
         assert_eq!(mine, theirs);
@@ -157,7 +160,10 @@ mod tests {
             (ED25519_BASEPOINT_POINT * s).compress().to_bytes(),
             s.to_bytes(),
         );
-        assert!(weak.verify(msg, &sig).is_ok(), "cofactorless equation holds");
+        assert!(
+            weak.verify(msg, &sig).is_ok(),
+            "cofactorless equation holds"
+        );
         assert!(!agree(&weak, msg, &sig));
         for enc in SMALL_ORDER_ENCODINGS {
             if let Ok(weak) = VerifyingKey::from_bytes(&enc) {

@@ -32,8 +32,8 @@ impl fmt::Display for Path<'_> {
         match self {
             Path::Root(name) => f.write_str(name),
             Path::Key(parent, key) => {
-                let plain = !key.is_empty()
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let plain =
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                 if plain {
                     write!(f, "{parent}.{key}")
                 } else {
@@ -204,8 +204,7 @@ impl<'de> Visitor<'de> for ValueVisitor<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(v) = seq.next_element_seed(StrictValue(Path::Index(&self.0, items.len())))?
-        {
+        while let Some(v) = seq.next_element_seed(StrictValue(Path::Index(&self.0, items.len())))? {
             items.push(v);
         }
         Ok(Value::Array(items))
@@ -256,9 +255,9 @@ fn expect_end<'de, A: MapAccess<'de>>(
 ) -> Result<(), A::Error> {
     match map.next_key::<String>()? {
         None => Ok(()),
-        Some(k) if order.contains(&k.as_str()) => Err(de::Error::custom(format!(
-            "{object}duplicate field {k:?}"
-        ))),
+        Some(k) if order.contains(&k.as_str()) => {
+            Err(de::Error::custom(format!("{object}duplicate field {k:?}")))
+        }
         Some(k) => Err(de::Error::custom(format!("{object}unknown field {k:?}"))),
     }
 }
@@ -288,9 +287,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
         expect_key(&mut m, "seq", "", order)?;
         let seq: u64 = m.next_value()?;
         if seq > MAX_SAFE_INTEGER {
-            return Err(de::Error::custom(format!(
-                "seq {seq} is beyond ±(2^53−1)"
-            )));
+            return Err(de::Error::custom(format!("seq {seq} is beyond ±(2^53−1)")));
         }
         expect_key(&mut m, "ts", "", order)?;
         let ts: String = m.next_value()?;
@@ -395,7 +392,13 @@ mod tests {
             let err = parse(&format!("{{\"n\":{bad}}}")).unwrap_err();
             assert!(err.contains("body.n: number"), "{bad}: {err}");
         }
-        for good in ["9007199254740991", "-9007199254740991", "0.1", "-0", "1e-300"] {
+        for good in [
+            "9007199254740991",
+            "-9007199254740991",
+            "0.1",
+            "-0",
+            "1e-300",
+        ] {
             assert!(parse(&format!("{{\"n\":{good}}}")).is_ok(), "{good}");
         }
     }

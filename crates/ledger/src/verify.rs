@@ -50,8 +50,7 @@ pub fn verify_against(path: &Path, note: Option<&str>) -> Result<VerifyReport> {
         }
     })?;
     let reader = BufReader::with_capacity(1 << 20, file);
-    run(reader, anchor.map(|cp| (cp, note.unwrap_or_default())))
-        .map_err(io_err(path))
+    run(reader, anchor.map(|cp| (cp, note.unwrap_or_default()))).map_err(io_err(path))
 }
 
 /// Verifies ledger lines from any reader.
@@ -149,7 +148,9 @@ fn run(reader: impl BufRead, anchor: Option<(Checkpoint, &str)>) -> std::io::Res
             None => (None, v.chain.last_hash.clone()),
         };
         // Only what precedes the first failure counts as verified.
-        let verified = failure.as_ref().map_or(v.line, |f| f.line.saturating_sub(1));
+        let verified = failure
+            .as_ref()
+            .map_or(v.line, |f| f.line.saturating_sub(1));
         Ok(VerifyReport {
             entries: verified,
             seals: v.seal_lines.iter().filter(|l| **l <= verified).count() as u64,

@@ -20,7 +20,9 @@ fn report(fx: &Fixture) -> VerifyReport {
 #[track_caller]
 fn fails_at(fx: &Fixture, line: u64, check: Check, needle: &str) {
     let r = report(fx);
-    let f = r.failure.unwrap_or_else(|| panic!("verifies, expected {check} at line {line}"));
+    let f = r
+        .failure
+        .unwrap_or_else(|| panic!("verifies, expected {check} at line {line}"));
     assert_eq!((f.line, f.check), (line, check), "{f}");
     assert!(f.message.contains(needle), "{needle:?} not in: {f}");
     assert_eq!(r.entries, line - 1);
@@ -89,13 +91,21 @@ fn issue12_integer_beyond_2_53_is_refused_by_writer_and_reader() {
     let fx = fixture(2);
     let err = fx
         .ledger
-        .append(&fx.operator, "x.big", json!({"order": {"amount": 9007199254740993u64}}))
+        .append(
+            &fx.operator,
+            "x.big",
+            json!({"order": {"amount": 9007199254740993u64}}),
+        )
         .unwrap_err();
     assert!(matches!(err, LedgerError::InvalidEntry(_)), "{err}");
     assert!(err.to_string().contains("body.order.amount"), "{err}");
     assert_eq!(lines(&fx.path).len(), 4, "nothing was written");
     fx.ledger
-        .append(&fx.operator, "x.big", json!({"n": 9007199254740991u64, "s": "9007199254740993"}))
+        .append(
+            &fx.operator,
+            "x.big",
+            json!({"n": 9007199254740991u64, "s": "9007199254740993"}),
+        )
         .unwrap();
     assert!(report(&fx).is_ok());
 
@@ -118,17 +128,29 @@ fn issue12_numbers_have_one_spelling() {
     // A writer given 2.0 stores 2, and returns what readers will read.
     let e = fx
         .ledger
-        .append(&fx.operator, "x.f", json!({"a": 2.0, "b": 0.5, "c": [1e-7]}))
+        .append(
+            &fx.operator,
+            "x.f",
+            json!({"a": 2.0, "b": 0.5, "c": [1e-7]}),
+        )
         .unwrap();
     let stored = lines(&fx.path).pop().unwrap();
-    assert!(stored.contains(r#""body":{"a":2,"b":0.5,"c":[1e-7]}"#), "{stored}");
+    assert!(
+        stored.contains(r#""body":{"a":2,"b":0.5,"c":[1e-7]}"#),
+        "{stored}"
+    );
     assert_eq!(Entry::parse_line(&stored).unwrap(), e);
     // Respelling a number keeps the value (and the hash) but not the line.
     let mut ls = lines(&fx.path);
     let n = ls.len();
     ls[n - 1] = stored.replace(r#""a":2,"#, r#""a":2.0,"#);
     write_lines(&fx.path, &ls);
-    fails_at(&fx, n as u64, Check::Parse, "not in canonical form at column");
+    fails_at(
+        &fx,
+        n as u64,
+        Check::Parse,
+        "not in canonical form at column",
+    );
 }
 
 #[test]
@@ -142,7 +164,10 @@ fn issue12_reader_refuses_fields_in_another_order() {
     write_lines(&fx.path, &ls);
     fails_at(&fx, 4, Check::Parse, "fields must be seq, ts, kind, actor");
     let mut ls = lines(&fx.path);
-    ls[3] = ls[4].replace(r#"{"role":"operator","id":"OpsAgent""#, r#"{"id":"OpsAgent","role":"operator""#);
+    ls[3] = ls[4].replace(
+        r#"{"role":"operator","id":"OpsAgent""#,
+        r#"{"id":"OpsAgent","role":"operator""#,
+    );
     write_lines(&fx.path, &ls[..4]);
     fails_at(&fx, 4, Check::Parse, "actor: field \"id\"");
 }
@@ -189,7 +214,11 @@ fn issue12_reader_refuses_extra_fields_in_registry_bodies() {
     let key = generate_key().verifying_key();
     let mut body = registered_body("planner", "Plan", &key);
     body["note"] = json!("unexamined");
-    let e = append_signed(&fx, forge(&last(&fx), &fx.system, KIND_REGISTERED, body.clone()), &fx.system);
+    let e = append_signed(
+        &fx,
+        forge(&last(&fx), &fx.system, KIND_REGISTERED, body.clone()),
+        &fx.system,
+    );
     fails_at(&fx, e.seq, Check::Key, "unexpected field \"note\"");
     assert!(fx.ledger.append(&fx.system, KIND_REGISTERED, body).is_err());
 
@@ -197,7 +226,11 @@ fn issue12_reader_refuses_extra_fields_in_registry_bodies() {
     let fx = fixture(0);
     let mut body = rotated_body("operator", "OpsAgent", &fx.operator.fingerprint(), &key);
     body["why"] = json!(1);
-    let e = append_signed(&fx, forge(&last(&fx), &fx.system, KIND_ROTATED, body), &fx.system);
+    let e = append_signed(
+        &fx,
+        forge(&last(&fx), &fx.system, KIND_ROTATED, body),
+        &fx.system,
+    );
     fails_at(&fx, e.seq, Check::Key, "unexpected field \"why\"");
 
     // A genesis with an extra field, re-signed by its own key.
@@ -247,7 +280,10 @@ fn issue12_report_stops_counting_at_the_first_failure() {
         .filter(|l| l.contains(KIND_SEALED))
         .count() as u64;
     assert_eq!((r.seals, seals_before), (2, 2));
-    assert_eq!(r.last_hash, Entry::parse_line(&lines(&fx.path)[118]).unwrap().hash);
+    assert_eq!(
+        r.last_hash,
+        Entry::parse_line(&lines(&fx.path)[118]).unwrap().hash
+    );
 }
 
 fn sealed(fx: &Fixture) -> Entry {
@@ -267,7 +303,9 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
     assert!(r.is_ok(), "{:?}", r.failure);
     assert_eq!(r.anchored.as_ref().unwrap().size, size);
     for i in 0..5 {
-        fx.ledger.append(&fx.operator, "x.more", json!({"i": i})).unwrap();
+        fx.ledger
+            .append(&fx.operator, "x.more", json!({"i": i}))
+            .unwrap();
     }
     assert!(verify_against(&fx.path, Some(&cp)).unwrap().is_ok());
 
@@ -295,7 +333,10 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
     // A checkpoint of another log, or signed by a stranger, is refused.
     let stranger = generate_key();
     let forged = gantry_ledger::note::sign_checkpoint("test.gantry", 3, &[0; 32], &stranger);
-    let f = verify_against(&fx.path, Some(&forged)).unwrap().failure.unwrap();
+    let f = verify_against(&fx.path, Some(&forged))
+        .unwrap()
+        .failure
+        .unwrap();
     assert!(f.message.contains("not signed by any system key"), "{f}");
     let f = verify_against(&fx.path, Some(&cp.replace("test.gantry", "other.log")))
         .unwrap()
@@ -357,7 +398,12 @@ fn issue12_offline_consistency_across_a_system_key_rotation() {
     let both = [old_vkey.clone(), new_vkey.clone()];
     let (a, b) = check_consistency(&note(&old_seal), &note(&new_seal), &proof, &both).unwrap();
     assert_eq!((a.size, b.size), (o, n));
-    let err = check_consistency(&note(&old_seal), &note(&new_seal), &proof, &[new_vkey.clone()]);
+    let err = check_consistency(
+        &note(&old_seal),
+        &note(&new_seal),
+        &proof,
+        std::slice::from_ref(&new_vkey),
+    );
     assert!(err.unwrap_err().to_string().contains("old checkpoint"));
     // Swapped checkpoints, or a proof for other sizes, do not pass.
     assert!(check_consistency(&note(&new_seal), &note(&old_seal), &proof, &both).is_err());

@@ -85,7 +85,8 @@ fn busy_ledger() -> TestProject {
     p.gantry(&["agent", "keygen", "auditor"]).ok();
     p.append("auditor", "audit.note", r#"{"ok":true}"#).ok();
     p.gantry(&["agent", "rotate", "planner"]).ok();
-    p.append("planner", "plan.after_rotation", r#"{"i":1}"#).ok();
+    p.append("planner", "plan.after_rotation", r#"{"i":1}"#)
+        .ok();
     // Kept for a forgery by the retired system key.
     fs::copy(
         p.path().join(".gantry/keys/gantry.pem"),
@@ -94,7 +95,8 @@ fn busy_ledger() -> TestProject {
     .unwrap();
     p.gantry(&["agent", "rotate", "gantry"]).ok();
     for i in 0..4 {
-        p.append("operator", "ops.tick", format!(r#"{{"i":{i}}}"#)).ok();
+        p.append("operator", "ops.tick", format!(r#"{{"i":{i}}}"#))
+            .ok();
     }
     p.gantry(&["ledger", "seal"]).ok();
     p.append("verifier", "review.done", r#"{"i":2}"#).ok();
@@ -205,7 +207,10 @@ fn variants(p: &TestProject) -> Vec<(String, Vec<u8>)> {
         ls[at] = ls[at].replace("\"whole\":2}", "\"whole\":2.0}");
     }));
     out.push(edit("safe integer bumped past 2^53", &|ls| {
-        let at = ls.iter().position(|l| l.contains("9007199254740991,")).unwrap();
+        let at = ls
+            .iter()
+            .position(|l| l.contains("9007199254740991,"))
+            .unwrap();
         ls[at] = ls[at].replace("9007199254740991,", "9007199254740993,");
     }));
     out.push(edit("escape respelled", &|ls| {
@@ -219,8 +224,14 @@ fn variants(p: &TestProject) -> Vec<(String, Vec<u8>)> {
     let system = signer(p, "gantry", "gantry");
     let add = |name: &str, e: Entry| (name.to_string(), join(&with_line(&lines, &e)));
     out.push(add("well-formed forgery", forged(&last, &op, |_| {})));
-    out.push(add("ts yesterday", forged(&last, &op, |e| e.ts = "yesterday".into())));
-    out.push(add("empty kind", forged(&last, &op, |e| e.kind = String::new())));
+    out.push(add(
+        "ts yesterday",
+        forged(&last, &op, |e| e.ts = "yesterday".into()),
+    ));
+    out.push(add(
+        "empty kind",
+        forged(&last, &op, |e| e.kind = String::new()),
+    ));
     out.push(add(
         "registration with an extra field",
         forged(&last, &system, |e| {
@@ -244,7 +255,8 @@ fn variants(p: &TestProject) -> Vec<(String, Vec<u8>)> {
             let size = e.seq - 1;
             let root = [7u8; 32];
             let origin = "gantry/test";
-            let note = gantry_ledger::note::sign_checkpoint(origin, size, &root, system.signing_key());
+            let note =
+                gantry_ledger::note::sign_checkpoint(origin, size, &root, system.signing_key());
             e.kind = "ledger.sealed".into();
             e.body = json!({"size": size, "root": STANDARD.encode(root), "checkpoint": note});
         }),
@@ -326,7 +338,11 @@ fn issue12_independent_verifier_agrees_with_gantry_on_valid_and_tampered_ledgers
         .args(&files)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let verdicts: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -348,9 +364,15 @@ fn issue12_independent_verifier_agrees_with_gantry_on_valid_and_tampered_ledgers
         );
         failed += usize::from(!g.0);
     }
-    let expect_ok = ["original", "torn tail", "last two removed", "well-formed forgery"];
+    let expect_ok = [
+        "original",
+        "torn tail",
+        "last two removed",
+        "well-formed forgery",
+    ];
     for ((name, _), g) in variants.iter().zip(&gantry) {
-        let should_pass = expect_ok.contains(&name.as_str()) || name == "nonce with torsion point 0";
+        let should_pass =
+            expect_ok.contains(&name.as_str()) || name == "nonce with torsion point 0";
         if !name.starts_with("flip") {
             assert_eq!(g.0, should_pass, "{name}: {}", g.3);
         }

@@ -121,7 +121,10 @@ fn issue12_system_key_rotation_then_seal_export_and_verify() {
     let rotation = last_entry(&p);
     assert_eq!(rotation["kind"], "agent.rotated");
     assert_eq!(rotation["actor"]["key"], old_fp.as_str());
-    let new_fp = rotation["body"]["fingerprint"].as_str().unwrap().to_string();
+    let new_fp = rotation["body"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Seals after it are signed by the new key, and the ledger verifies.
     fill(&p, 2);
@@ -134,14 +137,25 @@ fn issue12_system_key_rotation_then_seal_export_and_verify() {
     assert_eq!(keys["retired_verifier_keys"][0], old_vkey.as_str());
 
     // Old proofs still check (against the key that signed them); new ones need the new key.
-    p.gantry(&["ledger", "check-proof", "old-proof.json"])
-        .ok();
-    p.gantry(&["ledger", "check-proof", "old-proof.json", "--key", &new_vkey])
-        .fails_with(1);
+    p.gantry(&["ledger", "check-proof", "old-proof.json"]).ok();
+    p.gantry(&[
+        "ledger",
+        "check-proof",
+        "old-proof.json",
+        "--key",
+        &new_vkey,
+    ])
+    .fails_with(1);
     p.gantry(&["ledger", "prove", "6", "--out", "new-proof.json"])
         .ok();
-    p.gantry(&["ledger", "check-proof", "new-proof.json", "--key", &new_vkey])
-        .ok();
+    p.gantry(&[
+        "ledger",
+        "check-proof",
+        "new-proof.json",
+        "--key",
+        &new_vkey,
+    ])
+    .ok();
 
     // Exports are signed by the new system key.
     p.gantry(&["ledger", "export", "--out", "evidence.jsonl"])
@@ -168,17 +182,15 @@ fn issue12_interrupted_system_rotation_is_completed_not_lost() {
     fill(&p, 2);
     // The state a crash leaves between recording the rotation and installing the key.
     let keys = p.path().join(".gantry/keys");
-    let old = gantry_ledger::key_from_pem(&fs::read_to_string(keys.join("gantry.pem")).unwrap())
-        .unwrap();
+    let old =
+        gantry_ledger::key_from_pem(&fs::read_to_string(keys.join("gantry.pem")).unwrap()).unwrap();
     let next = gantry_ledger::generate_key();
     let pem = gantry_ledger::key_to_pem(&next);
     write_private(&keys.join("gantry-next.pem"), &pem);
     let system = gantry_ledger::Signer::system(old.clone());
-    let ledger = gantry_ledger::Ledger::open(
-        &p.ledger_path(),
-        gantry_ledger::LedgerOptions::default(),
-    )
-    .unwrap();
+    let ledger =
+        gantry_ledger::Ledger::open(&p.ledger_path(), gantry_ledger::LedgerOptions::default())
+            .unwrap();
     ledger
         .rotate_agent(
             &system,
@@ -188,7 +200,9 @@ fn issue12_interrupted_system_rotation_is_completed_not_lost() {
             &next.verifying_key(),
         )
         .unwrap();
-    p.gantry(&["ledger", "seal"]).fails_with(1).says("rotated out");
+    p.gantry(&["ledger", "seal"])
+        .fails_with(1)
+        .says("rotated out");
     p.gantry(&["agent", "rotate", "gantry"])
         .ok()
         .says("completed an interrupted rotation");
@@ -228,7 +242,10 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
         .ok()
         .says(&format!("checkpoint of the first {old_size} entries"));
     let note = fs::read_to_string(p.path().join("cp-old.txt")).unwrap();
-    assert!(note.starts_with(&format!("gantry/test\n{old_size}\n")), "{note}");
+    assert!(
+        note.starts_with(&format!("gantry/test\n{old_size}\n")),
+        "{note}"
+    );
     fill(&p, 4);
     p.gantry(&["ledger", "verify", "--against", "cp-old.txt"])
         .ok()
@@ -254,16 +271,36 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
     for f in ["cp-old.txt", "cp-new.txt", "proof.json"] {
         fs::copy(p.path().join(f), elsewhere.path().join(f)).unwrap();
     }
-    let args = ["ledger", "check-consistency", "cp-old.txt", "cp-new.txt", "proof.json"];
+    let args = [
+        "ledger",
+        "check-consistency",
+        "cp-old.txt",
+        "cp-new.txt",
+        "proof.json",
+    ];
     elsewhere
         .gantry(&[&args[..], &["--key", &key]].concat())
         .ok()
         .says(&format!("extends the tree of size {old_size}"));
     elsewhere
-        .gantry(&["ledger", "check-consistency", "cp-new.txt", "cp-old.txt", "proof.json", "--key", &key])
+        .gantry(&[
+            "ledger",
+            "check-consistency",
+            "cp-new.txt",
+            "cp-old.txt",
+            "proof.json",
+            "--key",
+            &key,
+        ])
         .fails_with(1);
     elsewhere
-        .gantry(&["ledger", "check-consistency", "cp-old.txt", "cp-new.txt", "proof.json"])
+        .gantry(&[
+            "ledger",
+            "check-consistency",
+            "cp-old.txt",
+            "cp-new.txt",
+            "proof.json",
+        ])
         .fails_with(2)
         .says("--key");
 
@@ -300,13 +337,20 @@ fn issue12_consistency_claims_verified_only_between_signed_checkpoints() {
     let run = p.gantry(&["ledger", "consistency", "0", &sealed.to_string(), "--json"]);
     assert_eq!(run.code(), 2, "{}", run.stdout());
     assert!(!run.stdout().contains("\"verified\":true"));
-    assert!(run.stderr().contains("nothing to prove"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("nothing to prove"),
+        "{}",
+        run.stderr()
+    );
     let out = p.gantry(&["ledger", "consistency", "3", &sealed.to_string(), "--json"]);
     assert_eq!(out.code(), 1);
     let out = out.json();
     assert_eq!(out["verified"], false);
     assert!(
-        out["reason"].as_str().unwrap().contains("no seal of size 3"),
+        out["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no seal of size 3"),
         "{out}"
     );
 }
@@ -325,8 +369,12 @@ fn issue12_numbers_beyond_2_53_are_refused_and_cannot_be_edited_in() {
     .fails_with(2)
     .says("stdin line 2: body.n[1]: number");
     assert_eq!(p.ledger_lines().len(), before, "nothing committed");
-    p.append("operator", "ops.big", r#"{"amount": 9007199254740991, "id": "9007199254740993"}"#)
-        .ok();
+    p.append(
+        "operator",
+        "ops.big",
+        r#"{"amount": 9007199254740991, "id": "9007199254740993"}"#,
+    )
+    .ok();
     p.gantry(&["ledger", "verify"]).ok();
 
     // Editing the digits into the file is caught, and `show` does not display them.
@@ -340,7 +388,11 @@ fn issue12_numbers_beyond_2_53_are_refused_and_cannot_be_edited_in() {
     let show = p.gantry(&["ledger", "show"]);
     assert_ne!(show.code(), 0);
     assert!(!show.stdout().contains("9007199254740993"));
-    assert!(show.stderr().contains(&format!("line {n}")), "{}", show.stderr());
+    assert!(
+        show.stderr().contains(&format!("line {n}")),
+        "{}",
+        show.stderr()
+    );
 }
 
 #[test]
@@ -361,11 +413,22 @@ fn issue7_failed_append_leaves_no_empty_broken_file() {
             .collect::<Vec<_>>()
     };
     for _ in 0..3 {
-        let out = limited(&p, 1, &["ledger", "append", "--as", "operator", "--kind", "ops.x"]);
-        assert!(!out.status.success(), "the append must fail under the limit");
+        let out = limited(
+            &p,
+            1,
+            &["ledger", "append", "--as", "operator", "--kind", "ops.x"],
+        );
+        assert!(
+            !out.status.success(),
+            "the append must fail under the limit"
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("File too large"), "{err}");
-        assert!(broken_files().is_empty(), "left behind: {:?}", broken_files());
+        assert!(
+            broken_files().is_empty(),
+            "left behind: {:?}",
+            broken_files()
+        );
         assert_eq!(fs::read(p.ledger_path()).unwrap(), bytes, "file changed");
     }
     // Without the limit the torn tail is moved aside once, and recorded.

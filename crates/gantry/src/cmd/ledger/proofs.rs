@@ -190,9 +190,9 @@ pub fn consistency(
             println!("{}", serde_json::to_string_pretty(&proof)?);
         }
         match &verdict {
-            Ok(()) => println!(
-                "OK: the signed tree of size {new} extends the signed tree of size {old}"
-            ),
+            Ok(()) => {
+                println!("OK: the signed tree of size {new} extends the signed tree of size {old}")
+            }
             Err(reason) => println!("NOT VERIFIED: {reason}"),
         }
         if let Some(path) = out {
@@ -273,9 +273,7 @@ pub fn check_consistency(
 
 pub fn verifier_key(project: &Project, json: bool) -> anyhow::Result<()> {
     let id = identity(project, json)?;
-    let current = id
-        .current()
-        .context("the ledger has no valid system key")?;
+    let current = id.current().context("the ledger has no valid system key")?;
     let vkey = id.verifier_key(current);
     if json {
         let retired: Vec<String> = id
@@ -387,7 +385,9 @@ pub fn export(
         Some(path) => {
             fs::write(path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
             if json {
-                output::json(&json!({"out": path, "envelopes": entries.len(), "keyid": system.fingerprint()}))?;
+                output::json(
+                    &json!({"out": path, "envelopes": entries.len(), "keyid": system.fingerprint()}),
+                )?;
             } else {
                 println!(
                     "wrote {} DSSE envelopes (in-toto Statement v1) to {}, signed by the system key {}",
