@@ -79,9 +79,20 @@ pub enum LedgerCommand {
     /// List entries, with filters
     Show(ShowArgs),
     /// Check chain, hashes, signatures, key validity and seals; exit 1 naming the first bad entry
-    Verify,
+    Verify {
+        /// Also require the ledger to contain and extend this signed checkpoint (from
+        /// `gantry ledger checkpoint`): catches entries removed from the end
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
+    },
     /// Append a seal: the Merkle root of all entries so far, as a signed checkpoint
     Seal,
+    /// Print the latest signed checkpoint (C2SP note), to keep elsewhere or give a witness
+    Checkpoint {
+        /// Write it to this file instead of stdout
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// Print an inclusion proof for entry SEQ against the latest seal that covers it
     Prove {
         seq: u64,
@@ -98,11 +109,33 @@ pub enum LedgerCommand {
         #[arg(long)]
         key: Option<String>,
     },
-    /// Prove that the tree of size NEW extends the tree of size OLD
-    Consistency { old: u64, new: u64 },
+    /// Prove that the tree of size NEW extends the tree of size OLD (both sealed sizes, so the
+    /// proof can be checked against signed checkpoints)
+    Consistency {
+        old: u64,
+        new: u64,
+        /// Write the proof to this file (for `check-consistency`)
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Check offline that checkpoint NEW extends checkpoint OLD, with a proof from
+    /// `gantry ledger consistency OLD_SIZE NEW_SIZE --out PROOF`
+    CheckConsistency {
+        /// Older checkpoint file (from `gantry ledger checkpoint`)
+        old: PathBuf,
+        /// Newer checkpoint file
+        new: PathBuf,
+        /// Consistency proof file
+        proof: PathBuf,
+        /// Verifier key, or a file holding it; repeat for a log whose key was rotated
+        /// between the checkpoints; default: every system key of this project's ledger
+        #[arg(long)]
+        key: Vec<String>,
+    },
     /// Print the checkpoint verifier key (C2SP note format) of this ledger
     VerifierKey,
-    /// Export entries for standard verifiers
+    /// Export entries for standard verifiers, signed by the system key; refused unless the
+    /// whole ledger verifies
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::InToto)]
         format: ExportFormat,
@@ -129,10 +162,11 @@ pub struct AppendArgs {
     /// Entry body, JSON
     #[arg(long, default_value = "{}", conflicts_with = "stdin")]
     pub body: String,
-    /// Read one `{"kind": ..., "body": ...}` per line from stdin; all in one group commit
+    /// Read one `{"kind": ..., "body": ...}` per line from stdin, committed in group commits
+    /// of bounded size as it streams (memory stays flat whatever the input size)
     #[arg(long)]
     pub stdin: bool,
-    /// With --stdin: commit every N lines instead of once at the end (for streaming writers)
+    /// With --stdin: commit every N lines (default: 1000, or sooner once 4 MiB are pending)
     #[arg(long, requires = "stdin", value_name = "N")]
     pub batch: Option<usize>,
 }

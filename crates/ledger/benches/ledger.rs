@@ -1,9 +1,16 @@
-//! Durable append throughput (group commit and single appends) and verification speed.
+//! Durable append throughput (group commit and single appends) and strict verification
+//! speed, each with its peer measured in the same run:
+//! - verify: whole-file `verify` (strict parse, canonical check, hash, strict signatures on
+//!   all cores) against `verify_strict` alone on one thread over the same signatures;
+//! - append: group commit against one durable append per entry.
+//!
+//! Prints a summary with entries/s, the ratios, the number of cores and the load average,
+//! since other work on the machine moves every figure.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gantry_ledger::{Ledger, LedgerOptions, NewEntry, Signer, generate_key, verify};
+use gantry_ledger::{Entry, Ledger, LedgerOptions, NewEntry, Signer, generate_key, verify};
 use serde_json::json;
 
 struct Setup {
@@ -40,6 +47,33 @@ fn body(i: u64) -> serde_json::Value {
     json!({"pipeline": "release", "stage": "deploy", "run": i, "status": "started"})
 }
 
+fn batch(n: u64) -> Vec<NewEntry> {
+    (0..n)
+        .map(|i| NewEntry::new("pipeline.state.started", body(i)))
+        .collect()
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Best of `rounds` runs of `f`, in seconds.
+fn best(rounds: usize, mut f: impl FnMut()) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn appends(c: &mut Criterion) {
     let s = setup();
     let mut g = c.benchmark_group("append");
@@ -47,10 +81,9 @@ fn appends(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1000));
     g.bench_function("group_commit_1000", |b| {
         b.iter(|| {
-            let items = (0..1000)
-                .map(|i| NewEntry::new("pipeline.state.started", body(i)))
-                .collect();
-            s.ledger.append_batch(&s.operator, items).expect("append");
+            s.ledger
+                .append_batch(&s.operator, batch(1000))
+                .expect("append")
         })
     });
     g.throughput(Throughput::Elements(1));
@@ -62,27 +95,77 @@ fn appends(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    let group = best(5, || {
+        s.ledger
+            .append_batch(&s.operator, batch(10_000))
+            .expect("append");
+    });
+    let single = best(3, || {
+        for i in 0..200 {
+            s.ledger
+                .append(&s.operator, "pipeline.state.started", body(i))
+                .expect("append");
+        }
+    });
+    let (group_rate, single_rate) = (10_000.0 / group, 200.0 / single);
+    println!(
+        "SUMMARY append: group commit {group_rate:.0} entries/s (10k per fsync), single durable \
+         {single_rate:.0} entries/s, ratio {:.0}x; {} cores, load {}",
+        group_rate / single_rate,
+        cores(),
+        load()
+    );
 }
 
 fn verification(c: &mut Criterion) {
     let s = setup();
     for _ in 0..100 {
-        let items = (0..1000)
-            .map(|i| NewEntry::new("pipeline.state.started", body(i)))
-            .collect();
-        s.ledger.append_batch(&s.operator, items).expect("append");
+        s.ledger
+            .append_batch(&s.operator, batch(1000))
+            .expect("append");
     }
-    let n = s.ledger.entries().expect("entries").len() as u64;
+    let entries = s.ledger.entries().expect("entries");
+    let n = entries.len() as u64;
     let mut g = c.benchmark_group("verify");
     g.measurement_time(Duration::from_secs(10)).sample_size(10);
     g.throughput(Throughput::Elements(n));
-    g.bench_function(format!("ledger_{n}_entries"), |b| {
+    g.bench_function(format!("strict_{n}_entries"), |b| {
         b.iter(|| {
             let r = verify(&s.path).expect("verify");
             assert!(r.is_ok());
         })
     });
     g.finish();
+
+    let whole = best(5, || assert!(verify(&s.path).expect("verify").is_ok()));
+    // The peer: the signature checks alone, dalek's verify_strict on one thread.
+    let key = s.operator.verifying_key();
+    let signed: Vec<([u8; 49], ed25519_dalek::Signature)> = entries
+        .iter()
+        .filter(|e: &&Entry| e.actor.role == "operator")
+        .take(20_000)
+        .map(|e| {
+            let h = e.hash_bytes().expect("hash");
+            (
+                gantry_ledger::signing_message(&h),
+                e.signature().expect("sig"),
+            )
+        })
+        .collect();
+    let reference = best(3, || {
+        for (m, sig) in &signed {
+            assert!(key.verify_strict(m, sig).is_ok());
+        }
+    });
+    let (rate, reference_rate) = (n as f64 / whole, signed.len() as f64 / reference);
+    println!(
+        "SUMMARY verify: {rate:.0} entries/s for {n} entries (strict signatures, canonical lines); \
+         verify_strict alone on one thread {reference_rate:.0}/s, ratio {:.2}; {} cores, load {}",
+        rate / reference_rate,
+        cores(),
+        load()
+    );
 }
 
 criterion_group!(benches, appends, verification);

@@ -11,8 +11,8 @@ use crate::keys::{SYSTEM_ROLE, Signer};
 use crate::note::sign_checkpoint;
 
 pub(crate) fn check_kind(kind: &str) -> Result<()> {
-    if kind.is_empty() || kind.contains(char::is_whitespace) {
-        return Err(LedgerError::Registry(format!("invalid kind {kind:?}")));
+    if let Some(problem) = crate::strict::kind_problem(kind) {
+        return Err(LedgerError::InvalidEntry(problem));
     }
     if matches!(kind, KIND_GENESIS | KIND_SEALED | KIND_RECOVERED) {
         return Err(LedgerError::Registry(format!(
@@ -20,6 +20,19 @@ pub(crate) fn check_kind(kind: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether `signer`'s key may sign the next entry of `chain`.
+pub(crate) fn can_sign(chain: &Chain, signer: &Signer) -> bool {
+    let actor = Actor {
+        role: signer.role().to_string(),
+        id: signer.id().to_string(),
+        key: signer.fingerprint(),
+    };
+    chain
+        .registry
+        .key_for(&actor, chain.seq + 1)
+        .is_ok_and(|k| k == signer.verifying_key())
 }
 
 /// Signs and chains one entry after checking the signer's key is valid at its seq.

@@ -3,12 +3,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::Signature;
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use crate::canon::{canonical, write_value};
 use crate::error::{LedgerError, Result};
 use crate::keys::Signer;
+use crate::strict::{Path, StrictEntry, check_numbers};
 
 /// Domain separation for entry signatures, so a ledger signature can never be replayed as
 /// a signature over anything else the same key signs (checkpoints, DSSE envelopes).
@@ -32,6 +34,8 @@ pub struct Actor {
     pub key: String,
 }
 
+/// Serialize gives the fields in format order, for JSON output and export; the stored line
+/// is written by [`Entry::to_line`] and read by [`Entry::parse_line`], which are stricter.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
@@ -61,44 +65,26 @@ impl NewEntry {
     }
 }
 
-/// The hashed part of an entry: everything except `hash` and `sig`.
-#[derive(Serialize)]
-struct HashedView<'a> {
-    seq: u64,
-    ts: &'a str,
-    kind: &'a str,
-    actor: &'a Actor,
-    body: &'a Value,
-    prev: &'a str,
-}
-
 impl Entry {
-    /// Strict parse of one ledger line (a trailing '\n' is allowed): unknown or duplicate
-    /// fields are errors. Semantic checks (hash, signature, chain) are `verify`'s job.
+    /// Strict parse of one ledger line (a trailing '\n' is allowed): the rules of FORMAT.md
+    /// *Entry* (field order, no unknown or duplicate keys, number range, `ts` and `kind`
+    /// shapes) and the line must be byte for byte its canonical form. Semantic checks
+    /// (hash, signature, chain) are `verify`'s job.
     pub fn parse_line(line: &str) -> Result<Entry> {
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        serde_json::from_str(line).map_err(|e| LedgerError::InvalidLine(e.to_string()))
+        Ok(parse_checked(line)?.0)
     }
 
-    /// The line as stored: compact JSON with fields in format order, plus '\n'.
+    /// The line as stored: the canonical form (FORMAT.md), plus '\n'.
     pub fn to_line(&self) -> Result<String> {
-        let mut s = serde_json::to_string(self)?;
-        s.push('\n');
-        Ok(s)
+        let mut line = crate::canon::line(self);
+        line.push(b'\n');
+        // Built from &str pieces and ASCII punctuation only.
+        String::from_utf8(line).map_err(|e| LedgerError::InvalidLine(e.to_string()))
     }
 
     /// SHA-256 of the RFC 8785 canonical JSON of {seq, ts, kind, actor, body, prev}.
     pub fn compute_hash(&self) -> Result<[u8; 32]> {
-        let view = HashedView {
-            seq: self.seq,
-            ts: &self.ts,
-            kind: &self.kind,
-            actor: &self.actor,
-            body: &self.body,
-            prev: &self.prev,
-        };
-        let canonical = serde_json_canonicalizer::to_vec(&view)?;
-        Ok(Sha256::digest(&canonical).into())
+        Ok(canonical(self).hash)
     }
 
     /// The stored `hash` as raw bytes, if it is 64 hex digits.
@@ -122,6 +108,7 @@ impl Entry {
         body: Value,
         prev: &str,
     ) -> Result<Entry> {
+        let body = canonical_body(body)?;
         let mut entry = Entry {
             seq,
             ts,
@@ -136,11 +123,59 @@ impl Entry {
             hash: String::new(),
             sig: String::new(),
         };
-        let hash = entry.compute_hash()?;
+        let hash = canonical(&entry).hash;
         entry.hash = hex::encode(hash);
         entry.sig = STANDARD.encode(signer.sign(&signing_message(&hash)).to_bytes());
         Ok(entry)
     }
+}
+
+/// Parses a line strictly and returns it with the hash its content has (not yet compared
+/// with the stored `hash`).
+pub(crate) fn parse_checked(line: &str) -> Result<(Entry, [u8; 32])> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let mut de = serde_json::Deserializer::from_str(line);
+    let entry = StrictEntry
+        .deserialize(&mut de)
+        .and_then(|e| de.end().map(|()| e))
+        .map_err(|e| LedgerError::InvalidLine(e.to_string()))?;
+    let canon = canonical(&entry);
+    if canon.line != line.as_bytes() {
+        return Err(LedgerError::InvalidLine(not_canonical(line, &canon.line)));
+    }
+    Ok((entry, canon.hash))
+}
+
+/// Names the first byte where a line departs from its canonical form.
+fn not_canonical(line: &str, canon: &[u8]) -> String {
+    let at = line
+        .bytes()
+        .zip(canon)
+        .position(|(a, b)| a != *b)
+        .unwrap_or(line.len().min(canon.len()));
+    let snippet = |b: &[u8]| {
+        let end = (at + 24).min(b.len());
+        String::from_utf8_lossy(&b[at..end]).into_owned()
+    };
+    format!(
+        "not in canonical form at column {}: found {:?} where the canonical line has {:?} \
+         (no whitespace, body keys in RFC 8785 order, numbers and strings as RFC 8785 writes them)",
+        at + 1,
+        snippet(line.as_bytes()),
+        snippet(canon)
+    )
+}
+
+/// Refuses numbers the hash cannot hold exactly and gives non-integers the spelling they
+/// will have when read back, so the entry a writer returns equals the one readers parse.
+fn canonical_body(body: Value) -> Result<Value> {
+    let has_float = check_numbers(&body, Path::Root("body")).map_err(LedgerError::InvalidEntry)?;
+    if !has_float {
+        return Ok(body);
+    }
+    let mut bytes = Vec::new();
+    write_value(&body, &mut bytes);
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 /// The bytes an entry signature covers: context string then the 32 raw hash bytes.

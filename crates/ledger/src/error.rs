@@ -15,6 +15,9 @@ pub enum LedgerError {
     },
     #[error("invalid ledger line: {0}")]
     InvalidLine(String),
+    /// An entry a writer refuses to build (nothing was written).
+    #[error("invalid entry: {0}")]
+    InvalidEntry(String),
     #[error("ledger {path} is corrupt at line {line}: {message}")]
     Corrupt {
         path: PathBuf,

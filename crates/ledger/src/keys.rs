@@ -71,7 +71,9 @@ impl Signer {
     }
 }
 
-/// OpenSSH-style fingerprint: "SHA256:" + unpadded base64 of SHA-256(raw public key).
+/// "SHA256:" + unpadded base64 of SHA-256(the 32 raw public-key bytes). Written like an
+/// OpenSSH fingerprint, but `ssh-keygen -l` hashes the SSH wire blob, so it prints another
+/// value for the same key (FORMAT.md).
 pub fn fingerprint(key: &VerifyingKey) -> String {
     let digest = Sha256::digest(key.as_bytes());
     format!("SHA256:{}", STANDARD_NO_PAD.encode(digest))
@@ -125,6 +127,13 @@ pub fn public_key_from_base64(b64: &str) -> Result<VerifyingKey> {
     if key.is_weak() {
         return Err(LedgerError::Key("public key has small order".into()));
     }
+    // RFC 8032 decoding refuses y >= p and a negative zero x; the decoder here does not, so
+    // one key could otherwise be registered under several spellings.
+    if key.to_edwards().compress().to_bytes() != arr {
+        return Err(LedgerError::Key(
+            "public key is not canonically encoded".into(),
+        ));
+    }
     Ok(key)
 }
 
@@ -146,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_matches_openssh_style() {
+    fn fingerprint_hashes_the_raw_key() {
         // RFC 8032 test 1 public key; expected value computed independently with
         // `printf <raw key> | sha256sum | xxd -r -p | base64` minus padding.
         let pk = hex::decode("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
@@ -187,6 +196,25 @@ mod tests {
         let mut id = [0u8; 32];
         id[0] = 1;
         assert!(public_key_from_base64(&STANDARD.encode(id)).is_err());
+        // p + y (little-endian: 0xed + y, 0xff.., 0x7f) spells y non-canonically for y < 19;
+        // the decoder accepts some of them as points. RFC 8032 refuses them all.
+        let mut found = 0;
+        for y in 0u8..19 {
+            let mut enc = [0xffu8; 32];
+            enc[0] = 0xed + y;
+            enc[31] = 0x7f;
+            if VerifyingKey::from_bytes(&enc).is_ok_and(|k| !k.is_weak()) {
+                found += 1;
+            }
+            assert!(
+                public_key_from_base64(&STANDARD.encode(enc)).is_err(),
+                "y = p + {y}"
+            );
+        }
+        assert!(
+            found > 0,
+            "no non-canonical encoding decodes: the check is untested"
+        );
         let k = generate_key().verifying_key();
         assert_eq!(
             public_key_from_base64(&public_key_to_base64(&k)).unwrap(),

@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde_json::{Value, json};
 
 use crate::chain::Chain;
-use crate::compose::{check_kind, push_entry, seal_entry};
+use crate::compose::{can_sign, check_kind, push_entry, seal_entry};
 use crate::entry::{
     Entry, KIND_GENESIS, KIND_RECOVERED, KIND_REGISTERED, KIND_ROTATED, NewEntry, now_ts,
 };
@@ -323,14 +323,20 @@ impl Ledger {
         let (Some(n), Some(sealer)) = (self.opts.seal_every, self.opts.sealer.as_ref()) else {
             return Ok(());
         };
-        if n > 0 && chain.seq.is_multiple_of(n) {
+        // A sealer rotated out since this handle was opened (`agent rotate gantry` in another
+        // process) can no longer sign: the seal is left to a holder of the current key
+        // rather than failing the caller's entries.
+        if n > 0 && chain.seq.is_multiple_of(n) && can_sign(chain, sealer) {
             let origin = chain.origin().unwrap_or(&self.opts.origin).to_string();
             written.push(seal_entry(chain, sealer, &origin, ts)?);
         }
         Ok(())
     }
 
-    /// Moves a torn tail aside, then writes all lines with one write and one fsync.
+    /// Moves a torn tail aside, then writes all lines with one write and one fsync. If any
+    /// step fails, the file is put back as the batch found it and the copy of the torn
+    /// tail is removed, so a failed append leaves nothing behind (not even an empty
+    /// `.broken.N`); only if that too fails does the copy stay, as the bytes' safe place.
     fn write_locked(
         &self,
         file: &File,
@@ -343,23 +349,55 @@ impl Ledger {
         for e in entries {
             buf.extend_from_slice(e.to_line()?.as_bytes());
         }
-        if let Some((torn, broken)) = recovery {
-            let mut bf = OpenOptions::new()
-                .create_new(true)
-                .write(true)
-                .open(&broken)
-                .map_err(io_err(&broken))?;
-            bf.write_all(&torn.bytes).map_err(io_err(&broken))?;
-            bf.sync_all().map_err(io_err(&broken))?;
-            sync_parent(&broken)?;
-            file.set_len(torn.offset).map_err(io_err(&self.path))?;
-            file.sync_all().map_err(io_err(&self.path))?;
-            cur.offset = torn.offset;
+        let (start, torn_bytes, broken) = match &recovery {
+            Some((torn, broken)) => {
+                copy_aside(&torn.bytes, broken)?;
+                (torn.offset, torn.bytes.as_slice(), Some(broken.as_path()))
+            }
+            None => (cur.offset, &[][..], None),
+        };
+        let written = (|| {
+            let mut f = file;
+            if broken.is_some() {
+                file.set_len(start)?;
+                file.sync_all()?;
+            }
+            f.write_all(&buf)?;
+            file.sync_data()
+        })();
+        if let Err(source) = written {
+            let err = LedgerError::Io {
+                path: self.path.clone(),
+                source,
+            };
+            let restored = (|| {
+                let mut f = file;
+                file.set_len(start)?;
+                f.write_all(torn_bytes)?;
+                file.sync_all()
+            })();
+            return match (restored, broken) {
+                (Ok(()), Some(broken)) => {
+                    let _ = std::fs::remove_file(broken);
+                    let _ = sync_parent(broken);
+                    Err(err)
+                }
+                (Ok(()), None) => Err(err),
+                (Err(again), _) => Err(LedgerError::Corrupt {
+                    path: self.path.clone(),
+                    line: cur.lines + 1,
+                    message: format!(
+                        "append failed ({err}) and the file could not be put back ({again}); \
+                         complete lines are valid entries, the unfinished tail is {}",
+                        broken.map_or("still at the end".to_string(), |b| format!(
+                            "copied to {}",
+                            b.display()
+                        ))
+                    ),
+                }),
+            };
         }
-        let mut f = file;
-        f.write_all(&buf).map_err(io_err(&self.path))?;
-        file.sync_data().map_err(io_err(&self.path))?;
-        cur.offset += buf.len() as u64;
+        cur.offset = start + buf.len() as u64;
         cur.lines += entries.len() as u64;
         cur.chain = chain;
         Ok(())
@@ -377,6 +415,26 @@ impl Ledger {
     pub fn verify(&self) -> Result<crate::report::VerifyReport> {
         crate::verify::verify(&self.path)
     }
+}
+
+/// Writes the torn bytes to a new file and makes them durable; on any failure the file is
+/// removed again.
+fn copy_aside(bytes: &[u8], broken: &Path) -> Result<()> {
+    let mut bf = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .open(broken)
+        .map_err(io_err(broken))?;
+    let done = bf
+        .write_all(bytes)
+        .and_then(|()| bf.sync_all())
+        .map_err(io_err(broken))
+        .and_then(|()| sync_parent(broken));
+    if done.is_err() {
+        drop(bf);
+        let _ = std::fs::remove_file(broken);
+    }
+    done
 }
 
 /// `<ledger>.broken`, or `<ledger>.broken.N` if earlier recoveries already used it.

@@ -127,7 +127,8 @@ fn subproof(m: usize, d: &[Hash], complete: bool, out: &mut Vec<Hash>) {
     }
 }
 
-/// RFC 9162 section 2.1.4.2.
+/// RFC 9162 section 2.1.4.2. Size 0 is refused: the empty tree is a prefix of every tree,
+/// so a "proof" from it shows nothing (RFC 9162 defines proofs only from size 1).
 pub fn verify_consistency(
     old: u64,
     new: u64,
@@ -141,10 +142,7 @@ pub fn verify_consistency(
     if old == new {
         return proof.is_empty() && old_root == new_root;
     }
-    if old == 0 {
-        return proof.is_empty();
-    }
-    if proof.is_empty() {
+    if old == 0 || proof.is_empty() {
         return false;
     }
     let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::entry::{Entry, KIND_SEALED};
 use crate::error::{LedgerError, Result};
 use crate::merkle::{self, Hash};
-use crate::note::{open_checkpoint, parse_verifier_key};
+use crate::note::{Checkpoint, open_checkpoint, parse_checkpoint_unverified, parse_verifier_key};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct InclusionProof {
@@ -146,6 +146,9 @@ pub fn check_proof(proof: &InclusionProof, verifier_key: &str) -> Result<()> {
 
 /// Proves the tree of `old_size` entries is a prefix of the tree of `new_size`.
 pub fn consistency(entries: &[Entry], old_size: u64, new_size: u64) -> Result<ConsistencyProof> {
+    if old_size == 0 {
+        return Err(LedgerError::Proof(EMPTY_OLD.into()));
+    }
     if old_size > new_size {
         return Err(LedgerError::Proof(
             "old size is larger than new size".into(),
@@ -179,9 +182,16 @@ fn decode_root(b64: &str) -> Result<Hash> {
         .map_err(|_| LedgerError::Proof("root is not 32 bytes".into()))
 }
 
+const EMPTY_OLD: &str = "old size 0 is the empty tree, which every tree extends: \
+     there is nothing to prove; use a size of 1 or more";
+
 /// Checks a consistency proof. With a verifier key, both checkpoints must be present,
-/// signed, and agree with the proof's sizes and roots.
+/// signed, and agree with the proof's sizes and roots. Without one, only the arithmetic is
+/// checked: roots that come with the proof prove nothing about a ledger.
 pub fn verify_consistency(proof: &ConsistencyProof, verifier_key: Option<&str>) -> Result<()> {
+    if proof.old_size == 0 {
+        return Err(LedgerError::Proof(EMPTY_OLD.into()));
+    }
     let old_root = decode_root(&proof.old_root)?;
     let new_root = decode_root(&proof.new_root)?;
     if let Some(vkey) = verifier_key {
@@ -208,4 +218,64 @@ pub fn verify_consistency(proof: &ConsistencyProof, verifier_key: Option<&str>) 
         ));
     }
     Ok(())
+}
+
+/// Checks offline that the signed checkpoint `new_note` extends the signed checkpoint
+/// `old_note`, using `proof` (as `gantry ledger consistency` writes it). Sizes and roots are
+/// taken from the checkpoints, and each checkpoint must be signed by one of
+/// `verifier_keys` (a log whose key was rotated between them needs both keys). Returns the
+/// two checkpoints.
+pub fn check_consistency(
+    old_note: &str,
+    new_note: &str,
+    proof: &ConsistencyProof,
+    verifier_keys: &[String],
+) -> Result<(Checkpoint, Checkpoint)> {
+    let keys = verifier_keys
+        .iter()
+        .map(|k| parse_verifier_key(k))
+        .collect::<Result<Vec<_>>>()?;
+    let open = |which: &str, note: &str| -> Result<Checkpoint> {
+        let unverified = parse_checkpoint_unverified(note)
+            .map_err(|e| LedgerError::Proof(format!("{which} checkpoint: {e}")))?;
+        keys.iter()
+            .filter(|(name, _)| *name == unverified.origin)
+            .find_map(|(name, key)| open_checkpoint(note, name, key).ok())
+            .ok_or_else(|| {
+                LedgerError::Proof(format!(
+                    "{which} checkpoint (log {:?}, size {}) is not signed by any given key",
+                    unverified.origin, unverified.size
+                ))
+            })
+    };
+    let old = open("old", old_note)?;
+    let new = open("new", new_note)?;
+    if old.origin != new.origin {
+        return Err(LedgerError::Proof(format!(
+            "the checkpoints are of different logs ({:?} and {:?})",
+            old.origin, new.origin
+        )));
+    }
+    if (proof.old_size, proof.new_size) != (old.size, new.size) {
+        return Err(LedgerError::Proof(format!(
+            "the proof is for sizes {} -> {}, the checkpoints are for {} -> {}",
+            proof.old_size, proof.new_size, old.size, new.size
+        )));
+    }
+    if old.size == 0 {
+        return Err(LedgerError::Proof(EMPTY_OLD.into()));
+    }
+    if decode_root(&proof.old_root)? != old.root || decode_root(&proof.new_root)? != new.root {
+        return Err(LedgerError::Proof(
+            "the proof's roots differ from the checkpoints' (a proof for another ledger?)".into(),
+        ));
+    }
+    let path = from_hex(&proof.proof)?;
+    if !merkle::verify_consistency(old.size, new.size, &old.root, &new.root, &path) {
+        return Err(LedgerError::Proof(format!(
+            "the proof does not show that the tree of size {} extends the tree of size {}",
+            new.size, old.size
+        )));
+    }
+    Ok((old, new))
 }

@@ -29,6 +29,28 @@ pub struct Registry {
     keys: HashMap<String, KeyRecord>,
 }
 
+/// Registry bodies have exactly these members, so nothing rides along unexamined.
+const GENESIS_FIELDS: [&str; 4] = ["format", "origin", "public_key", "fingerprint"];
+const REGISTERED_FIELDS: [&str; 4] = ["role", "id", "public_key", "fingerprint"];
+const ROTATED_FIELDS: [&str; 5] = ["role", "id", "old_fingerprint", "public_key", "fingerprint"];
+
+/// Requires `body` to be an object with exactly `fields` (FORMAT.md lists them per kind).
+pub(crate) fn exact_fields(kind: &str, body: &Value, fields: &[&str]) -> Result<(), String> {
+    let map = body
+        .as_object()
+        .ok_or_else(|| format!("{kind} body must be an object"))?;
+    if let Some(extra) = map.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(format!(
+            "{kind} body has unexpected field {extra:?} (its fields are exactly {})",
+            fields.join(", ")
+        ));
+    }
+    if let Some(missing) = fields.iter().find(|f| !map.contains_key(**f)) {
+        return Err(format!("{kind} body is missing field {missing:?}"));
+    }
+    Ok(())
+}
+
 fn field<'a>(body: &'a Value, name: &str) -> Result<&'a str, String> {
     body.get(name)
         .and_then(Value::as_str)
@@ -105,6 +127,7 @@ impl Registry {
             KIND_GENESIS => self.apply_genesis(e),
             KIND_REGISTERED => {
                 require_system(e)?;
+                exact_fields(KIND_REGISTERED, &e.body, &REGISTERED_FIELDS)?;
                 let (role, id) = (field(&e.body, "role")?, field(&e.body, "id")?);
                 if role.is_empty() || id.is_empty() {
                     return Err("role and id must not be empty".into());
@@ -117,6 +140,7 @@ impl Registry {
             }
             KIND_ROTATED => {
                 require_system(e)?;
+                exact_fields(KIND_ROTATED, &e.body, &ROTATED_FIELDS)?;
                 let (role, id) = (field(&e.body, "role")?, field(&e.body, "id")?);
                 let old_fp = field(&e.body, "old_fingerprint")?;
                 let old = self
@@ -152,6 +176,7 @@ impl Registry {
         if e.actor.role != SYSTEM_ROLE || e.actor.id != SYSTEM_ID {
             return Err(format!("genesis actor must be {SYSTEM_ROLE}/{SYSTEM_ID}"));
         }
+        exact_fields(KIND_GENESIS, &e.body, &GENESIS_FIELDS)?;
         if field(&e.body, "format")? != FORMAT {
             return Err(format!("body.format must be {FORMAT:?}"));
         }
@@ -166,6 +191,18 @@ impl Registry {
         self.origin = Some(origin.to_string());
         // Genesis is self-signed: the key is valid for seq 1 itself.
         self.insert(fp, SYSTEM_ROLE, SYSTEM_ID, key, 1)
+    }
+
+    /// Every key the system role has held, oldest first (a checkpoint may be signed by any
+    /// of them, depending on when it was made).
+    pub fn system_keys(&self) -> Vec<&KeyRecord> {
+        let mut keys: Vec<&KeyRecord> = self
+            .keys
+            .values()
+            .filter(|k| k.role == SYSTEM_ROLE && k.id == SYSTEM_ID)
+            .collect();
+        keys.sort_by_key(|k| k.from_seq);
+        keys
     }
 
     fn insert(

@@ -16,6 +16,8 @@ pub enum Check {
     Key,
     Signature,
     Seal,
+    /// `verify --against`: the ledger does not contain and extend the given checkpoint.
+    Checkpoint,
 }
 
 impl fmt::Display for Check {
@@ -29,6 +31,7 @@ impl fmt::Display for Check {
             Check::Key => "key",
             Check::Signature => "signature",
             Check::Seal => "seal",
+            Check::Checkpoint => "checkpoint",
         })
     }
 }
@@ -55,16 +58,32 @@ impl fmt::Display for VerifyFailure {
     }
 }
 
+/// What `verify` found. With a failure, the counts and `last_hash` describe only the
+/// entries before it, the part that verified.
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Entries that passed every check.
     pub entries: u64,
+    /// Seals among those entries.
     pub seals: u64,
-    /// Hash of the last entry that passed.
+    /// Hash of the last entry that passed (64 zeros if none did).
     pub last_hash: String,
     /// Unterminated bytes at the end (a torn write, recovered by the next append).
     pub torn_tail_bytes: u64,
+    /// The checkpoint given to `verify --against`, when the ledger contains and extends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchored: Option<Anchored>,
     pub failure: Option<VerifyFailure>,
+}
+
+/// A signed checkpoint the ledger was verified against.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Anchored {
+    pub size: u64,
+    /// Base64 root, as in the checkpoint.
+    pub root: String,
+    /// Fingerprint of the system key that signed it.
+    pub signed_by: String,
 }
 
 impl VerifyReport {

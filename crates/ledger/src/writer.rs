@@ -103,6 +103,9 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
 fn is_rejection(err: &LedgerError) -> bool {
     matches!(
         err,
-        LedgerError::UnregisteredSigner { .. } | LedgerError::Registry(_) | LedgerError::Key(_)
+        LedgerError::UnregisteredSigner { .. }
+            | LedgerError::Registry(_)
+            | LedgerError::Key(_)
+            | LedgerError::InvalidEntry(_)
     )
 }

@@ -64,7 +64,7 @@ fn sig_tamper_is_a_signature_failure() {
 }
 
 #[test]
-fn sig_tamper_deep_in_a_big_ledger_is_found_by_batch_fallback() {
+fn sig_tamper_deep_in_a_big_ledger_is_named_whichever_worker_finds_it() {
     let fx = fixture(600);
     let other = Entry::parse_line(&lines(&fx.path)[3]).unwrap().sig;
     tamper_json(&fx.path, 400, |v| v["sig"] = json!(other));

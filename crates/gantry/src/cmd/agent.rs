@@ -1,3 +1,5 @@
+mod system_rotation;
+
 use gantry_config::Config;
 use gantry_ledger::{Ledger, fingerprint, generate_key};
 use serde::Serialize;
@@ -89,9 +91,19 @@ fn keygen(project: &Project, role: &str, json: bool) -> anyhow::Result<()> {
 
 fn rotate(project: &Project, role: &str, json: bool) -> anyhow::Result<()> {
     let config = project.config()?;
+    if role == SYSTEM_ROLE
+        && let Some(fp) = system_rotation::finish(project)?
+    {
+        // The rotation asked for was made; it only had not taken effect here.
+        if json {
+            return output::json(&json!({"role": role, "fingerprint": fp, "completed": true}));
+        }
+        println!("completed an interrupted rotation of the system key: it is now {fp}");
+        return Ok(());
+    }
     let ledger = project.open_ledger(&config)?;
     let state = gantry_state::State::replay(&ledger.entries()?);
-    let old = state
+    let (id, old_fp) = state
         .agents
         .get(role)
         .and_then(|a| {
@@ -103,18 +115,17 @@ fn rotate(project: &Project, role: &str, json: bool) -> anyhow::Result<()> {
                 "role '{role}' has no registered key; use `gantry agent keygen {role}`"
             ))
         })?;
-    if role == SYSTEM_ROLE {
-        return Err(exit::usage(
-            "the system key signs seals and registrations; it cannot be rotated yet",
-        ));
-    }
-    let (id, old_fp) = old;
-    // The rotation is durable before the new key replaces the old file: a crash in between
-    // leaves a registered key without its file, fixed by rotating again, never the reverse.
     let key = generate_key();
     let system = project.system_signer()?;
-    let entry = ledger.rotate_agent(&system, role, &id, &old_fp, &key.verifying_key())?;
-    project.keys().save(role, &key, true).map_err(exit::usage)?;
+    let entry = if role == SYSTEM_ROLE {
+        system_rotation::rotate(project, &ledger, &system, &old_fp, &key)?
+    } else {
+        // The rotation is durable before the new key replaces the old file: a crash in
+        // between leaves a registered key without its file, fixed by rotating again.
+        let entry = ledger.rotate_agent(&system, role, &id, &old_fp, &key.verifying_key())?;
+        project.keys().save(role, &key, true).map_err(exit::usage)?;
+        entry
+    };
     let fp = fingerprint(&key.verifying_key());
     if json {
         return output::json(
@@ -123,9 +134,15 @@ fn rotate(project: &Project, role: &str, json: bool) -> anyhow::Result<()> {
     }
     println!("rotated {role}: {old_fp} -> {fp} (at seq {})", entry.seq);
     println!(
-        "the old key remains valid only for entries before seq {}",
+        "the old key remains valid only for entries up to seq {}",
         entry.seq
     );
+    if role == SYSTEM_ROLE {
+        println!(
+            "seals and exports now sign with the new key; restart a running `gantry serve`, \
+             which still holds the old one"
+        );
+    }
     Ok(())
 }
 

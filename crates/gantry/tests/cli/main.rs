@@ -3,8 +3,10 @@
 
 mod agents;
 mod config_refusals;
+mod independent_verifier;
 mod init_config;
 mod keys;
+mod ledger_audit;
 mod ledger_concurrency;
 mod ledger_proofs;
 mod ledger_tamper;

@@ -9,6 +9,11 @@ use crate::cli::AppendArgs;
 use crate::exit;
 use crate::project::Project;
 
+/// Entries per group commit of `--stdin` unless `--batch` says otherwise.
+const DEFAULT_BATCH: usize = 1000;
+/// Input bytes after which a default batch is committed early (large bodies).
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// A line of `--stdin` input.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,18 +26,25 @@ struct Line {
 pub fn run(project: &Project, args: &AppendArgs, json: bool) -> anyhow::Result<()> {
     let config = project.config()?;
     let ledger = project.open_ledger(&config)?;
-    let state = gantry_state::State::replay(&ledger.entries()?);
+    // Who may sign needs only the registry entries, not the whole ledger in memory.
+    let state = gantry_state::State::replay(&gantry_ledger::read_registry(ledger.path())?.entries);
     let (signer, _) = project.signer_for(&state, &args.role)?;
     if !args.stdin {
         let kind = args.kind.as_deref().unwrap_or_default();
         check_kind(kind, "--kind")?;
         let body: Value = serde_json::from_str(&args.body)
             .map_err(|e| exit::usage(format!("--body is not valid JSON: {e}")))?;
+        if let Some(problem) = gantry_ledger::body_problem(&body) {
+            return Err(exit::usage(format!("--body: {problem}")));
+        }
         let entry = ledger.append(&signer, kind, body)?;
         return acknowledge(&[entry], json);
     }
-    let batch = args.batch.unwrap_or(usize::MAX).max(1);
+    // Bounded batches, each durable and acknowledged before the next is read, keep memory
+    // flat however much is piped in.
+    let batch = args.batch.unwrap_or(DEFAULT_BATCH).max(1);
     let mut pending = Vec::new();
+    let mut pending_bytes = 0usize;
     let mut committed = 0usize;
     for (n, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.context("cannot read stdin")?;
@@ -43,24 +55,37 @@ pub fn run(project: &Project, args: &AppendArgs, json: bool) -> anyhow::Result<(
             exit::usage(format!(
                 "stdin line {}: expected {{\"kind\": ..., \"body\": ...}}: {e}{}",
                 n + 1,
-                if committed > 0 {
-                    format!(" ({committed} entries before it were committed)")
-                } else {
-                    String::new()
-                }
+                committed_note(committed)
             ))
         })?;
         check_kind(&parsed.kind, &format!("stdin line {}", n + 1))?;
+        if let Some(problem) = gantry_ledger::body_problem(&parsed.body) {
+            return Err(exit::usage(format!(
+                "stdin line {}: {problem}{}",
+                n + 1,
+                committed_note(committed)
+            )));
+        }
+        pending_bytes += line.len();
         pending.push(NewEntry {
             kind: parsed.kind,
             body: parsed.body,
         });
-        if pending.len() >= batch {
+        if pending.len() >= batch || (args.batch.is_none() && pending_bytes >= MAX_BATCH_BYTES) {
             committed += commit(&ledger, &signer, &mut pending, json)?;
+            pending_bytes = 0;
         }
     }
     commit(&ledger, &signer, &mut pending, json)?;
     Ok(())
+}
+
+fn committed_note(committed: usize) -> String {
+    if committed > 0 {
+        format!(" ({committed} entries before it were committed)")
+    } else {
+        String::new()
+    }
 }
 
 fn commit(

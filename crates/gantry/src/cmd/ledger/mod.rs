@@ -4,6 +4,8 @@ mod append;
 mod proofs;
 mod show;
 
+use std::path::Path;
+
 use serde_json::json;
 
 use crate::cli::LedgerCommand;
@@ -14,13 +16,22 @@ pub fn run(project: &Project, cmd: LedgerCommand, json: bool) -> anyhow::Result<
     match cmd {
         LedgerCommand::Append(args) => append::run(project, &args, json),
         LedgerCommand::Show(args) => show::run(project, &args, json),
-        LedgerCommand::Verify => verify(project, json),
+        LedgerCommand::Verify { against } => verify(project, against.as_deref(), json),
         LedgerCommand::Seal => seal(project, json),
+        LedgerCommand::Checkpoint { out } => proofs::checkpoint(project, out.as_deref(), json),
         LedgerCommand::Prove { seq, out } => proofs::prove(project, seq, out.as_deref(), json),
         LedgerCommand::CheckProof { proof, key } => {
             proofs::check(project, &proof, key.as_deref(), json)
         }
-        LedgerCommand::Consistency { old, new } => proofs::consistency(project, old, new, json),
+        LedgerCommand::Consistency { old, new, out } => {
+            proofs::consistency(project, old, new, out.as_deref(), json)
+        }
+        LedgerCommand::CheckConsistency {
+            old,
+            new,
+            proof,
+            key,
+        } => proofs::check_consistency(project, [&old, &new, &proof], &key, json),
         LedgerCommand::VerifierKey => proofs::verifier_key(project, json),
         LedgerCommand::Export { format, out } => {
             proofs::export(project, format, out.as_deref(), json)
@@ -28,9 +39,16 @@ pub fn run(project: &Project, cmd: LedgerCommand, json: bool) -> anyhow::Result<
     }
 }
 
-fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
+fn verify(project: &Project, against: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let path = project.existing_ledger()?;
-    let report = gantry_ledger::verify(&path)?;
+    let note = against.map(proofs::read_checkpoint).transpose()?;
+    let report = gantry_ledger::verify_against(&path, note.as_deref()).map_err(|e| match e {
+        gantry_ledger::LedgerError::Note(_) => exit::usage(format!(
+            "{}: not a signed checkpoint: {e}",
+            against.map(|p| p.display().to_string()).unwrap_or_default()
+        )),
+        other => other.into(),
+    })?;
     let warnings = unauthorised(project, &report)?;
     if json {
         let mut doc = serde_json::to_value(&report)?;
@@ -47,6 +65,12 @@ fn verify(project: &Project, json: bool) -> anyhow::Result<()> {
             report.seals,
             report.last_hash
         );
+        if let Some(anchored) = &report.anchored {
+            println!(
+                "contains and extends the checkpoint of size {} (root {}, signed by {})",
+                anchored.size, anchored.root, anchored.signed_by
+            );
+        }
         for w in &warnings {
             println!(
                 "warning: unauthorised entry at seq {} ({}, signed by {}): {}; it changes nothing",
