@@ -84,13 +84,7 @@ fn open_rw(path: &Path, create: bool) -> Result<File> {
 }
 
 fn sync_parent(path: &Path) -> Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    File::open(parent)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(parent))
+    crate::durable::sync_parent(path).map_err(io_err(path.parent().unwrap_or(Path::new("."))))
 }
 
 impl Ledger {
