@@ -79,3 +79,34 @@ impl IntoResponse for ServerError {
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_answers_503_with_retry_after_only_when_it_may_pass() {
+        let restoring = ServerError::Unavailable {
+            reason: "restoring".into(),
+            retry_after: Some(1),
+        }
+        .into_response();
+        assert_eq!(restoring.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            restoring.headers().get(axum::http::header::RETRY_AFTER),
+            Some(&axum::http::HeaderValue::from_static("1"))
+        );
+        let no_ledger = ServerError::Unavailable {
+            reason: "ledger".into(),
+            retry_after: None,
+        }
+        .into_response();
+        assert_eq!(no_ledger.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            no_ledger
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .is_none()
+        );
+    }
+}

@@ -10,6 +10,15 @@
 //! `rollback.triggered` (with the measured figures), `rollback.planned` (manual rollbacks;
 //! never for dry runs), `control.{started,emergency_stop,recovered}`.
 //!
+//! Concurrency, and why: every phase change of a deployment is "check, record, set" under
+//! that deployment's transition lock, taken by operator operations and the executor alike,
+//! so no operation lands after the deployment's end. The executor runs as an owned,
+//! supervised task (a panic fails and rolls back the deployment; an emergency stop cancels
+//! it where it is). Traffic reaches the driver only through [`App`]'s one publishing path,
+//! which stamps the emergency stop on every write. An emergency stop closes the gate that
+//! every instance start passes first. Until recovery has restored the services, and for
+//! good once a ledger write failed, mutating calls are refused as unavailable (503).
+//!
 //! Attribution: entries that carry out an operator's request (deploy, promote, pause,
 //! resume, abort, rollback, emergency stop, start) are signed by the `operator` role; what
 //! the control plane observes or decides itself is signed by the system key (`gantry`).

@@ -104,3 +104,42 @@ async fn deploy_during_restore(project: &Project) {
         "nothing took v3's weights away during its canary: {log:?}"
     );
 }
+
+/// An emergency stop is taken during restore too: the restore stops where it is, nothing
+/// it was starting comes up afterwards, and `start` brings the stable version back.
+#[test]
+fn an_emergency_stop_during_restore_ends_it_where_it_is() {
+    let project = crashed_after_two_deploys(&canary(None));
+    paused_runtime().block_on(async {
+        let (driver, events) = FakeDriver::new();
+        driver.hold_starts("v2");
+        let p = project.start_with(driver, events).await;
+        p.driver
+            .until(LIMIT, "restore starting v2", |d| {
+                d.starts_waiting("v2") == 1
+            })
+            .await;
+        p.app().emergency_stop().await.expect("emergency stop");
+        p.driver.release_starts("v2");
+        p.plane.restored().await;
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        assert!(p.driver.started().is_empty(), "{:?}", p.driver.started());
+        assert!(p.driver.web_traffic().emergency_stop);
+        assert_eq!(p.app().ps().status, "CRITICAL");
+        let refused = p
+            .app()
+            .deploy(
+                "web",
+                DeployRequest {
+                    version: "v3".into(),
+                    strategy: None,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("emergency stop"), "{refused}");
+        p.app().start_after_stop().await.expect("start");
+        assert_eq!(p.driver.instances_of("web", "v2").len(), 1);
+        assert_eq!(p.driver.web_traffic().weights.get("v2"), Some(&100));
+    });
+}
