@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gantry_deploy::{Op, Phase};
-use gantry_test_support::plane::Project;
+use gantry_test_support::plane::{Plane, Project};
 
 use crate::{LIMIT, canary, deploy, live, rolling};
 
@@ -58,14 +58,7 @@ async fn issue13_pause_holds_a_rolling_update_at_its_next_safe_point() {
 #[tokio::test(start_paused = true)]
 async fn pause_holds_a_canary_step_past_its_duration() {
     let project = Project::new(&canary(None));
-    let p = project.start().await;
-    p.plane.restored().await;
-    live(&p, "v1").await;
-    let id = deploy(&p, "v2").await;
-    p.until_status(&id, LIMIT, "at its first pause", |s| {
-        s.weights.get("v2") == Some(&20)
-    })
-    .await;
+    let (p, id) = at_first_canary_pause(&project).await;
     p.app().operate("web", Op::Pause).await.expect("pause");
     tokio::time::sleep(Duration::from_secs(300)).await;
     let s = p.app().deployment(&id).expect("status");
@@ -159,14 +152,7 @@ async fn issue13_a_pause_racing_the_last_step_holds_it_before_success() {
 #[tokio::test(start_paused = true)]
 async fn abort_while_paused_ends_with_traffic_on_stable() {
     let project = Project::new(&canary(None));
-    let p = project.start().await;
-    p.plane.restored().await;
-    live(&p, "v1").await;
-    let id = deploy(&p, "v2").await;
-    p.until_status(&id, LIMIT, "at its first pause", |s| {
-        s.weights.get("v2") == Some(&20)
-    })
-    .await;
+    let (p, id) = at_first_canary_pause(&project).await;
     p.app().operate("web", Op::Pause).await.expect("pause");
     p.app().operate("web", Op::Abort).await.expect("abort");
     let s = p.until_done(&id, LIMIT).await;
@@ -233,4 +219,17 @@ async fn resume_is_refused_for_a_wait_for_promote() {
     );
     p.app().operate("web", Op::Promote).await.expect("promote");
     assert_eq!(p.until_done(&id, LIMIT).await.phase, Phase::Succeeded);
+}
+
+/// A canary of v2 over a live v1, waiting in its first timed pause (20 % on v2).
+async fn at_first_canary_pause(project: &Project) -> (Plane, String) {
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    let id = deploy(&p, "v2").await;
+    p.until_status(&id, LIMIT, "at its first pause", |s| {
+        s.weights.get("v2") == Some(&20)
+    })
+    .await;
+    (p, id)
 }
