@@ -99,20 +99,18 @@ fn operator(project: &Project, state: &State) -> anyhow::Result<Signer> {
     }
 }
 
-fn record_interrupted(
+/// The signer and ledger handle that record `pipeline.state.interrupted`, opened once for
+/// every run found dead.
+fn interruption_recorder(
     project: &Project,
     config: &Config,
     state: &State,
-    body: serde_json::Value,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(Signer, gantry_ledger::Ledger)> {
     let signer = match project.system_signer() {
         Ok(s) => s,
         Err(_) => operator(project, state)?,
     };
-    project
-        .open_ledger(config)?
-        .append(&signer, "pipeline.state.interrupted", body)?;
-    Ok(())
+    Ok((signer, project.open_ledger(config)?))
 }
 
 /// State with runs whose process is gone marked `interrupted`, and that finding recorded
@@ -129,6 +127,9 @@ fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State>
     if dead.is_empty() {
         return Ok(state);
     }
+    // Reading must not depend on writing: on a read-only checkout (an auditor's copy) or
+    // without keys, the finding is shown but cannot be recorded.
+    let recorder = interruption_recorder(project, config, &state);
     for id in &dead {
         // Steps run in their own process groups, so they outlive a killed gantry.
         let killed = gantry_pipeline::kill_leftovers(
@@ -136,9 +137,14 @@ fn reconciled_state(project: &Project, config: &Config) -> anyhow::Result<State>
         );
         let reason = state.runs.runs.get(id).and_then(|r| r.reason.clone());
         let body = json!({"run": id, "reason": reason, "observed_by": me, "killed_process_groups": killed});
-        // Reading must not depend on writing: on a read-only checkout (an auditor's copy)
-        // or without keys, the finding is shown but cannot be recorded.
-        if let Err(e) = record_interrupted(project, config, &state, body) {
+        let recorded = match &recorder {
+            Ok((signer, ledger)) => ledger
+                .append(signer, "pipeline.state.interrupted", body)
+                .map(drop)
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::anyhow!("{e:#}")),
+        };
+        if let Err(e) = recorded {
             eprintln!(
                 "warning: run {id} is interrupted, but recording that failed ({e:#}); \
                  the next writable `gantry runs` records it"
