@@ -4,6 +4,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
+use gantry_ledger::links::{Link, classify};
 use gantry_ledger::{generate_key, key_from_pem, key_to_pem};
 
 #[derive(Debug, thiserror::Error)]
@@ -118,44 +119,42 @@ impl KeyStore {
     /// Refuses `path` if it is a symlink that resolves outside [`KeyStore::root`] (or does
     /// not resolve); anything that is not a symlink passes.
     fn confine(&self, path: &Path) -> Result<(), KeyStoreError> {
-        let io = |err| KeyStoreError::Io {
-            path: path.to_path_buf(),
-            err,
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |err| KeyStoreError::Io { path, err }
         };
-        let is_link = match fs::symlink_metadata(path) {
-            Ok(meta) => meta.file_type().is_symlink(),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(io(err)),
-        };
-        if !is_link {
-            return Ok(());
-        }
-        let target = fs::read_link(path).map_err(io)?;
         let root = self.root();
-        let refuse = |why: String| KeyStoreError::Symlink {
+        // Only a symlink needs the root resolved (which may not exist yet): a missing or
+        // plain path passes as it is.
+        match fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {}
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(io(path)(err)),
+        }
+        let root_resolved = fs::canonicalize(root).map_err(io(root))?;
+        let refuse = |target: PathBuf, why: String| KeyStoreError::Symlink {
             path: path.to_path_buf(),
-            target: target.clone(),
+            target,
             why,
             root: root.to_path_buf(),
         };
-        let resolved = match fs::canonicalize(path) {
-            Ok(resolved) => resolved,
-            Err(err) => return Err(refuse(format!("which does not resolve ({err})"))),
-        };
-        let root_resolved = fs::canonicalize(root).map_err(|err| KeyStoreError::Io {
-            path: root.to_path_buf(),
-            err,
-        })?;
-        if resolved.starts_with(&root_resolved) {
-            Ok(())
-        } else if resolved == target {
-            Err(refuse(format!("outside {}", root.display())))
-        } else {
-            Err(refuse(format!(
-                "which is {}, outside {}",
-                resolved.display(),
-                root.display()
-            )))
+        match classify(path, &root_resolved).map_err(io(path))? {
+            Link::NotALink | Link::Inside => Ok(()),
+            Link::Dangling { target, error } => {
+                Err(refuse(target, format!("which does not resolve ({error})")))
+            }
+            Link::Outside { target, resolved } if resolved == target => {
+                Err(refuse(target, format!("outside {}", root.display())))
+            }
+            Link::Outside { target, resolved } => Err(refuse(
+                target,
+                format!(
+                    "which is {}, outside {}",
+                    resolved.display(),
+                    root.display()
+                ),
+            )),
         }
     }
 

@@ -11,6 +11,7 @@ mod identity;
 pub mod intoto;
 mod keys;
 mod ledger;
+pub mod links;
 pub mod merkle;
 pub mod note;
 mod proof;

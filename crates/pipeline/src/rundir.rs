@@ -10,6 +10,8 @@ use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use gantry_ledger::links::{Link, classify};
+
 use crate::error::{PipelineError, io_err};
 
 /// Makes (or, resuming, finds) RUN's directory under `<root>/.gantry/runs`; refuses before
@@ -32,24 +34,15 @@ pub(crate) fn prepare(root: &Path, run: &str) -> Result<PathBuf, PipelineError> 
 /// Refuses PATH if it is a symlink that does not resolve to somewhere inside
 /// `real_gantry`. A missing path or a real directory passes (its parent was checked).
 fn confine(path: &Path, real_gantry: &Path) -> Result<(), PipelineError> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    if !meta.file_type().is_symlink() {
-        return Ok(());
-    }
-    let target = std::fs::read_link(path).map_err(io_err(path))?;
-    let reason = match path.canonicalize() {
-        Ok(real) if real.starts_with(real_gantry) => return Ok(()),
-        Ok(real) => format!(
+    let reason = match classify(path, real_gantry).map_err(io_err(path))? {
+        Link::NotALink | Link::Inside => return Ok(()),
+        Link::Outside { resolved, .. } => format!(
             "it is a symlink to {}, outside {}; a run writes its logs and evidence there, so remove the link or point it inside .gantry/",
-            real.display(),
+            resolved.display(),
             real_gantry.display()
         ),
-        Err(e) => format!(
-            "it is a symlink to {}, which does not resolve ({e}); remove the link",
+        Link::Dangling { target, error } => format!(
+            "it is a symlink to {}, which does not resolve ({error}); remove the link",
             target.display()
         ),
     };
