@@ -63,6 +63,28 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// CPU seconds this process has used, all threads (USER_HZ is 100 on Linux).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// CPU seconds `f` takes over `rounds` runs, per run; unlike wall time, hardly moved by
+/// other work on the machine (it still shares caches and cores' clocks).
+fn cpu_per_run(rounds: usize, mut f: impl FnMut()) -> f64 {
+    let t = cpu_secs();
+    for _ in 0..rounds {
+        f();
+    }
+    (cpu_secs() - t) / rounds as f64
+}
+
 /// Best of `rounds` runs of `f`, in seconds.
 fn best(rounds: usize, mut f: impl FnMut()) -> f64 {
     (0..rounds)
@@ -108,11 +130,18 @@ fn appends(c: &mut Criterion) {
                 .expect("append");
         }
     });
+    let cpu_group = cpu_per_run(3, || {
+        s.ledger
+            .append_batch(&s.operator, batch(10_000))
+            .expect("append");
+    });
     let (group_rate, single_rate) = (10_000.0 / group, 200.0 / single);
     println!(
         "SUMMARY append: group commit {group_rate:.0} entries/s (10k per fsync), single durable \
-         {single_rate:.0} entries/s, ratio {:.0}x; {} cores, load {}",
+         {single_rate:.0} entries/s, ratio {:.0}x; group commit per CPU-second {:.0} entries; \
+         {} cores, load {}",
         group_rate / single_rate,
+        10_000.0 / cpu_group,
         cores(),
         load()
     );
@@ -158,11 +187,23 @@ fn verification(c: &mut Criterion) {
             assert!(key.verify_strict(m, sig).is_ok());
         }
     });
+    let cpu_whole = cpu_per_run(3, || assert!(verify(&s.path).expect("verify").is_ok()));
+    let cpu_reference = cpu_per_run(1, || {
+        for (m, sig) in &signed {
+            assert!(key.verify_strict(m, sig).is_ok());
+        }
+    });
     let (rate, reference_rate) = (n as f64 / whole, signed.len() as f64 / reference);
+    let (cpu_rate, cpu_reference_rate) =
+        (n as f64 / cpu_whole, signed.len() as f64 / cpu_reference);
     println!(
         "SUMMARY verify: {rate:.0} entries/s for {n} entries (strict signatures, canonical lines); \
-         verify_strict alone on one thread {reference_rate:.0}/s, ratio {:.2}; {} cores, load {}",
+         verify_strict alone on one thread {reference_rate:.0}/s, ratio {:.2}; per CPU-second: \
+         verify {cpu_rate:.0} entries, verify_strict {cpu_reference_rate:.0}, ratio {:.2} \
+         ({:.0} entries/s on {} idle cores); load {}",
         rate / reference_rate,
+        cpu_rate / cpu_reference_rate,
+        cpu_rate * cores() as f64,
         cores(),
         load()
     );

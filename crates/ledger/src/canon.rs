@@ -28,6 +28,11 @@ pub(crate) fn canonical(e: &Entry) -> Canonical {
     }
 }
 
+/// The hash alone (a writer builds the line once the entry is signed).
+pub(crate) fn hash(e: &Entry) -> [u8; 32] {
+    preimage_hash(e, &Number::from(e.seq), &body_bytes(e))
+}
+
 /// The stored line alone (a writer already has the hash).
 pub(crate) fn line(e: &Entry) -> Vec<u8> {
     line_bytes(e, &Number::from(e.seq), &body_bytes(e))

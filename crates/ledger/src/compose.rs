@@ -35,7 +35,8 @@ pub(crate) fn can_sign(chain: &Chain, signer: &Signer) -> bool {
         .is_ok_and(|k| k == signer.verifying_key())
 }
 
-/// Signs and chains one entry after checking the signer's key is valid at its seq.
+/// Chains one entry after checking the signer's key is valid at its seq; `sig` is left for
+/// [`crate::sign::sign_batch`].
 pub(crate) fn push_entry(
     chain: &mut Chain,
     signer: &Signer,
@@ -62,7 +63,7 @@ pub(crate) fn push_entry(
             "fingerprint collision with another key".into(),
         ));
     }
-    let e = Entry::build(seq, ts.to_string(), kind, signer, body, &chain.last_hash)?;
+    let e = Entry::build_unsigned(seq, ts.to_string(), kind, signer, body, &chain.last_hash)?;
     chain.registry.apply(&e).map_err(LedgerError::Registry)?;
     let hash = e
         .hash_bytes()

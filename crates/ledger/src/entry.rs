@@ -7,7 +7,7 @@ use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::canon::{canonical, write_value};
+use crate::canon::{self, canonical, write_value};
 use crate::error::{LedgerError, Result};
 use crate::keys::Signer;
 use crate::strict::{Path, StrictEntry, check_numbers};
@@ -108,6 +108,28 @@ impl Entry {
         body: Value,
         prev: &str,
     ) -> Result<Entry> {
+        let mut e = Entry::build_unsigned(seq, ts, kind, signer, body, prev)?;
+        e.sign_with(signer);
+        Ok(e)
+    }
+
+    /// Signs an entry whose `hash` is set (by [`Entry::build_unsigned`]).
+    pub(crate) fn sign_with(&mut self, signer: &Signer) {
+        if let Some(hash) = self.hash_bytes() {
+            self.sig = STANDARD.encode(signer.sign(&signing_message(&hash)).to_bytes());
+        }
+    }
+
+    /// Builds and hashes an entry, leaving `sig` empty: the hash chain needs only hashes,
+    /// so a batch can be chained first and signed afterwards on every core.
+    pub(crate) fn build_unsigned(
+        seq: u64,
+        ts: String,
+        kind: &str,
+        signer: &Signer,
+        body: Value,
+        prev: &str,
+    ) -> Result<Entry> {
         let body = canonical_body(body)?;
         let mut entry = Entry {
             seq,
@@ -123,9 +145,7 @@ impl Entry {
             hash: String::new(),
             sig: String::new(),
         };
-        let hash = canonical(&entry).hash;
-        entry.hash = hex::encode(hash);
-        entry.sig = STANDARD.encode(signer.sign(&signing_message(&hash)).to_bytes());
+        entry.hash = hex::encode(canon::hash(&entry));
         Ok(entry)
     }
 }

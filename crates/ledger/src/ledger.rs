@@ -17,6 +17,7 @@ use crate::error::{LedgerError, Result, io_err};
 use crate::keys::{SYSTEM_ID, SYSTEM_ROLE, Signer};
 use crate::read::{ReadOutcome, read_entries};
 use crate::registry::{genesis_body, registered_body, rotated_body};
+use crate::sign::sign_batch;
 use crate::tail::{Cursor, Torn, catch_up};
 
 #[derive(Clone, Debug)]
@@ -225,7 +226,8 @@ impl Ledger {
         let mut chain = cur.chain.clone();
         let ts = now_ts();
         let broken = broken_path(&self.path);
-        let rec = self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?;
+        let mut rec = self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?;
+        rec.sign_with(signer);
         self.write_locked(
             file,
             cur,
@@ -262,8 +264,7 @@ impl Ledger {
         }
         let mut chain = cur.chain.clone();
         let ts = now_ts();
-        let mut written = Vec::with_capacity(ops.len() + 1);
-        let mut results = Vec::with_capacity(ops.len());
+        let mut batch = Batch::with_capacity(ops.len() + 1);
         let recovery = match torn {
             Some(torn) => {
                 let signer = match ops.first() {
@@ -271,8 +272,9 @@ impl Ledger {
                     None => return Ok(Vec::new()),
                 };
                 let broken = broken_path(&self.path);
-                written.push(self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?);
-                self.maybe_seal(&mut chain, &ts, &mut written)?;
+                let e = self.recovered_entry(&mut chain, signer, &torn, &broken, &ts)?;
+                batch.push(e, signer, false);
+                self.maybe_seal(&mut chain, &ts, &mut batch)?;
                 Some((torn, broken))
             }
             None => None,
@@ -281,20 +283,19 @@ impl Ledger {
             match op {
                 Op::Item(signer, item) => {
                     let e = push_entry(&mut chain, signer, &item.kind, item.body, &ts)?;
-                    written.push(e.clone());
-                    results.push(e);
-                    self.maybe_seal(&mut chain, &ts, &mut written)?;
+                    batch.push(e, signer, true);
+                    self.maybe_seal(&mut chain, &ts, &mut batch)?;
                 }
                 Op::Seal(system) => {
                     let origin = chain.origin().unwrap_or(&self.opts.origin).to_string();
                     let e = seal_entry(&mut chain, system, &origin, &ts)?;
-                    written.push(e.clone());
-                    results.push(e);
+                    batch.push(e, system, true);
                 }
             }
         }
-        self.write_locked(file, cur, recovery, &written, chain)?;
-        Ok(results)
+        sign_batch(&mut batch.entries, &batch.signers);
+        self.write_locked(file, cur, recovery, &batch.entries, chain)?;
+        Ok(batch.into_results())
     }
 
     fn recovered_entry(
@@ -313,7 +314,7 @@ impl Ledger {
         push_entry(chain, signer, KIND_RECOVERED, body, ts)
     }
 
-    fn maybe_seal(&self, chain: &mut Chain, ts: &str, written: &mut Vec<Entry>) -> Result<()> {
+    fn maybe_seal<'s>(&'s self, chain: &mut Chain, ts: &str, batch: &mut Batch<'s>) -> Result<()> {
         let (Some(n), Some(sealer)) = (self.opts.seal_every, self.opts.sealer.as_ref()) else {
             return Ok(());
         };
@@ -322,7 +323,7 @@ impl Ledger {
         // rather than failing the caller's entries.
         if n > 0 && chain.seq.is_multiple_of(n) && can_sign(chain, sealer) {
             let origin = chain.origin().unwrap_or(&self.opts.origin).to_string();
-            written.push(seal_entry(chain, sealer, &origin, ts)?);
+            batch.push(seal_entry(chain, sealer, &origin, ts)?, sealer, false);
         }
         Ok(())
     }
@@ -408,6 +409,38 @@ impl Ledger {
 
     pub fn verify(&self) -> Result<crate::report::VerifyReport> {
         crate::verify::verify(&self.path)
+    }
+}
+
+/// A batch's entries in file order with their signers, and which of them the caller asked
+/// for (the rest are seals and recoveries the ledger adds).
+struct Batch<'a> {
+    entries: Vec<Entry>,
+    signers: Vec<&'a Signer>,
+    wanted: Vec<bool>,
+}
+
+impl<'a> Batch<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Batch {
+            entries: Vec::with_capacity(n),
+            signers: Vec::with_capacity(n),
+            wanted: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, e: Entry, signer: &'a Signer, wanted: bool) {
+        self.entries.push(e);
+        self.signers.push(signer);
+        self.wanted.push(wanted);
+    }
+
+    fn into_results(self) -> Vec<Entry> {
+        self.entries
+            .into_iter()
+            .zip(self.wanted)
+            .filter_map(|(e, w)| w.then_some(e))
+            .collect()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod canon;
 mod chain;
+mod comb;
 mod compose;
 pub mod durable;
 mod entry;
@@ -19,6 +20,8 @@ mod read;
 mod registry;
 mod report;
 mod sig;
+mod sig_checker;
+mod sign;
 mod strict;
 mod tail;
 mod verify;

@@ -51,7 +51,7 @@ pub fn verify_entry_sig(key: &VerifyingKey, msg: &[u8], sig: &Signature) -> bool
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
     use curve25519_dalek::edwards::EdwardsPoint;
@@ -67,7 +67,12 @@ mod tests {
 
     /// Signs with nonce point `R = [r]B + t` for a chosen torsion point `t`, as only the
     /// key holder could: cofactored verification accepts it, strict verification does not.
-    fn sign_with_torsion(sk: &SigningKey, msg: &[u8], r: Scalar, t: EdwardsPoint) -> Signature {
+    pub(crate) fn sign_with_torsion(
+        sk: &SigningKey,
+        msg: &[u8],
+        r: Scalar,
+        t: EdwardsPoint,
+    ) -> Signature {
         let h = Sha512::digest(sk.to_bytes());
         let mut a_bytes = [0u8; 32];
         a_bytes.copy_from_slice(&h[..32]);
@@ -86,6 +91,126 @@ mod tests {
         );
         let s = r + k * a;
         Signature::from_components(big_r.to_bytes(), s.to_bytes())
+    }
+
+    fn challenge(r: &[u8; 32], key: &[u8; 32], msg: &[u8]) -> Scalar {
+        Scalar::from_bytes_mod_order_wide(
+            &Sha512::new()
+                .chain_update(r)
+                .chain_update(key)
+                .chain_update(msg)
+                .finalize()
+                .into(),
+        )
+    }
+
+    /// For every small-order key `A`: a signature satisfying the cofactorless equation
+    /// `[s]B = R + [k]A` exactly (found by guessing `k mod 8`, since `[k]A` depends on nothing
+    /// else), which only the small-order rule refuses.
+    fn weak_key_cases(msg: &[u8]) -> Vec<(VerifyingKey, Vec<u8>, Signature)> {
+        let mut out = Vec::new();
+        for enc in SMALL_ORDER_ENCODINGS {
+            let Ok(key) = VerifyingKey::from_bytes(&enc) else {
+                continue;
+            };
+            let a = key.to_edwards();
+            for seed in 1u64.. {
+                let s = Scalar::from(seed);
+                let guess = seed % 8;
+                let r = (ED25519_BASEPOINT_POINT * s - a * Scalar::from(guess)).compress();
+                let k = challenge(r.as_bytes(), key.as_bytes(), msg);
+                if ED25519_BASEPOINT_POINT * s - a * k == r.decompress().unwrap() {
+                    let sig = Signature::from_components(r.to_bytes(), s.to_bytes());
+                    assert!(key.verify(msg, &sig).is_ok(), "cofactorless equation holds");
+                    out.push((key, msg.to_vec(), sig));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Signatures a lax verifier accepts and the strict rule refuses: torsion in `R`,
+    /// small-order `R`, small-order `A`, non-canonical `s` (s + ℓ), and non-canonical
+    /// encodings of `R`; plus the honest signature they derive from.
+    pub(crate) fn crafted_cases() -> Vec<(VerifyingKey, Vec<u8>, Signature)> {
+        let sk = SigningKey::from_bytes(&[7; 32]);
+        let key = sk.verifying_key();
+        let msg = b"gantry".to_vec();
+        let mut out = Vec::new();
+        for (i, t) in EIGHT_TORSION.iter().enumerate() {
+            let sig = sign_with_torsion(&sk, &msg, Scalar::from(1000 + i as u64), *t);
+            out.push((key, msg.clone(), sig));
+        }
+        // R = identity, s = k·a: [s]B − [k]A is the identity, encoded as R.
+        out.push((
+            key,
+            msg.clone(),
+            sign_with_torsion(&sk, &msg, Scalar::ZERO, EdwardsPoint::default()),
+        ));
+        out.extend(weak_key_cases(&msg));
+        // s + ℓ: the same value mod ℓ, another spelling.
+        let honest = sk.sign(&msg);
+        let ell = Scalar::ZERO - Scalar::ONE;
+        let mut s_plus_l = [0u8; 32];
+        let (s, l) = (honest.s_bytes(), ell.as_bytes());
+        let mut carry = 1u16; // ℓ = (ℓ − 1) + 1
+        for i in 0..32 {
+            let v = u16::from(s[i]) + u16::from(l[i]) + carry;
+            s_plus_l[i] = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(carry, 0);
+        out.push((
+            key,
+            msg.clone(),
+            Signature::from_components(*honest.r_bytes(), s_plus_l),
+        ));
+        // Non-canonical spellings of small-order points as R, with s = k·a so that the
+        // equation holds for the point they decode to.
+        let mut noncanonical = Vec::new();
+        let mut one_neg = SMALL_ORDER_ENCODINGS[0];
+        one_neg[31] |= 0x80; // x = 0 with the sign bit set
+        noncanonical.push(one_neg);
+        let mut p_plus_1 = [0xffu8; 32]; // y = p + 1 ≡ 1
+        p_plus_1[0] = 0xee;
+        p_plus_1[31] = 0x7f;
+        noncanonical.push(p_plus_1);
+        let h = Sha512::digest(sk.to_bytes());
+        let mut a_bytes = [0u8; 32];
+        a_bytes.copy_from_slice(&h[..32]);
+        a_bytes[0] &= 248;
+        a_bytes[31] &= 127;
+        a_bytes[31] |= 64;
+        let a = Scalar::from_bytes_mod_order(a_bytes);
+        for r in noncanonical {
+            let k = challenge(&r, key.as_bytes(), &msg);
+            out.push((
+                key,
+                msg.clone(),
+                Signature::from_components(r, (k * a).to_bytes()),
+            ));
+        }
+        out.push((key, msg.clone(), honest));
+        out
+    }
+
+    #[test]
+    fn crafted_cases_agree_with_verify_strict() {
+        let cases = crafted_cases();
+        let accepted: Vec<bool> = cases.iter().map(|(k, m, s)| agree(k, m, s)).collect();
+        // Only the honest signature and the torsion-free nonce (t = identity) pass.
+        assert_eq!(accepted.iter().filter(|a| **a).count(), 2, "{accepted:?}");
+        assert!(accepted[0] && *accepted.last().unwrap());
+        // Each refused case is one a lax check would accept.
+        for (k, m, s) in &cases {
+            let cofactorless = k.verify(m, s).is_ok();
+            let reduced = Scalar::from_bytes_mod_order(*s.s_bytes());
+            let lax = cofactorless
+                || reduced.to_bytes() != *s.s_bytes()
+                || !SMALL_ORDER_ENCODINGS.contains(s.r_bytes());
+            assert!(lax);
+        }
     }
 
     #[test]

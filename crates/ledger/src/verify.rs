@@ -1,9 +1,10 @@
 //! Streaming verification of a ledger file, reporting the first failure.
 //!
 //! The calling thread parses each line strictly, recomputes its hash and applies the
-//! sequential checks (seq, prev, genesis, keys, seals); worker threads check signatures, one
-//! at a time with strict semantics (see `sig.rs`), so the verdict never depends on how
-//! lines fall into chunks and every core is busy.
+//! sequential checks (seq, prev, genesis, keys, seals); worker threads check signatures,
+//! each by itself with strict semantics (`sig.rs`, made fast for repeated keys by
+//! `sig_checker.rs`), so the verdict never depends on how lines fall into chunks and every
+//! core is busy.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -26,6 +27,7 @@ use crate::note::{Checkpoint, open_checkpoint, parse_checkpoint_unverified};
 use crate::registry::exact_fields;
 use crate::report::{Anchored, Check, VerifyFailure, VerifyReport};
 use crate::sig::verify_entry_sig;
+use crate::sig_checker::SigChecker;
 
 /// Signatures handed to a worker at a time.
 const CHUNK: usize = 256;
@@ -74,13 +76,14 @@ fn run(reader: impl BufRead, anchor: Option<(Checkpoint, &str)>) -> std::io::Res
                     // Chunks finish out of order, so keep checking every chunk already
                     // queued and let the caller pick the earliest failure.
                     let mut first: Option<Failed> = None;
+                    let mut checker = SigChecker::default();
                     loop {
                         let next = match rx.lock() {
                             Ok(guard) => guard.recv(),
                             Err(_) => break,
                         };
                         let Ok(chunk) = next else { break };
-                        if let Some(f) = check_chunk(&chunk) {
+                        if let Some(f) = check_chunk(&mut checker, &chunk) {
                             stop.store(true, Ordering::Relaxed);
                             if first.as_ref().is_none_or(|g| f.0.line < g.0.line) {
                                 first = Some(f);
@@ -162,10 +165,12 @@ fn run(reader: impl BufRead, anchor: Option<(Checkpoint, &str)>) -> std::io::Res
     })
 }
 
-/// Checks a chunk's signatures in order; returns the first failure.
-fn check_chunk(chunk: &[Pending]) -> Option<Failed> {
-    chunk.iter().find_map(|p| {
-        (!verify_entry_sig(&p.key, &p.msg, &p.sig)).then(|| {
+/// Checks a chunk's signatures, each by itself; returns the first failure.
+fn check_chunk(checker: &mut SigChecker, chunk: &[Pending]) -> Option<Failed> {
+    let items: Vec<_> = chunk.iter().map(|p| (&p.key, &p.msg[..], &p.sig)).collect();
+    let ok = checker.check(&items);
+    chunk.iter().zip(ok).find_map(|(p, ok)| {
+        (!ok).then(|| {
             (
                 VerifyFailure {
                     seq: Some(p.seq),
