@@ -53,8 +53,19 @@ struct Skim<'a> {
 pub(crate) fn catch_up(path: &Path, file: &File, cur: &mut Cursor) -> Result<Option<Torn>> {
     let len = file.metadata().map_err(io_err(path))?.len();
     if len < cur.offset {
-        // Committed bytes vanished: the file was replaced or rewritten. Start over.
-        *cur = Cursor::new();
+        // Bytes this handle saw committed (fsynced, acknowledged) are gone: the file was
+        // truncated or replaced under the writer. Re-reading it would chain new entries
+        // onto a history that lost evidence, so it is corruption to report, not to absorb.
+        return Err(LedgerError::Corrupt {
+            path: path.to_path_buf(),
+            line: cur.lines,
+            message: format!(
+                "the file got shorter under this writer: {len} bytes, but {} bytes \
+                 ({} entries) were already committed; refusing to append \
+                 (run `gantry ledger verify`)",
+                cur.offset, cur.lines
+            ),
+        });
     }
     if len == cur.offset {
         return Ok(None);

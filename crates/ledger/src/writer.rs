@@ -1,5 +1,8 @@
 //! Group commit for a long-running process: concurrent `append` calls from many threads are
-//! gathered by one thread into a single write + fsync.
+//! gathered by one thread into a single write + fsync. A failure that may have reached the
+//! file (I/O, fsync, a file changed under it) stops the committer for good: every later
+//! append fails with that first error. Refusals (an unregistered signer, a bad entry) wrote
+//! nothing and fail only their own caller.
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
@@ -58,6 +61,10 @@ impl GroupCommitter {
 }
 
 fn run(ledger: &Ledger, rx: Receiver<Request>) {
+    // The first failure that may have reached the file sticks: after a failed write or
+    // fsync nobody knows what is on disk (Linux may drop the dirty pages and report
+    // success to a retried fsync), and later entries would chain onto that gap.
+    let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -65,6 +72,14 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
                 Ok(r) => group.push(r),
                 Err(_) => break,
             }
+        }
+        if let Some(first_error) = &failed {
+            for r in &group {
+                let _ = r.reply.send(Err(LedgerError::GroupCommit(format!(
+                    "an earlier append failed, so the committer accepts no more: {first_error}"
+                ))));
+            }
+            continue;
         }
         let items: Vec<(&Signer, NewEntry)> = group
             .iter()
@@ -79,20 +94,36 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
             // Nothing reached the file: retry one by one so each caller gets its own verdict.
             Err(err) if is_rejection(&err) && group.len() > 1 => {
                 for r in &group {
-                    let res = ledger.append_mixed(vec![(r.signer.as_ref(), r.entry.clone())]);
+                    let res = match &failed {
+                        Some(first) => Err(LedgerError::GroupCommit(format!(
+                            "an earlier append failed, so the committer accepts no more: {first}"
+                        ))),
+                        None => ledger.append_mixed(vec![(r.signer.as_ref(), r.entry.clone())]),
+                    };
+                    if let Err(e) = &res
+                        && failed.is_none()
+                        && !is_rejection(e)
+                    {
+                        failed = Some(e.to_string());
+                    }
                     let _ = r.reply.send(res.and_then(|mut v| {
                         v.pop()
                             .ok_or_else(|| LedgerError::GroupCommit("no entry".into()))
                     }));
                 }
             }
-            Err(err) if group.len() == 1 => {
+            Err(err) if is_rejection(&err) => {
                 let _ = group[0].reply.send(Err(err));
             }
             Err(err) => {
                 let msg = err.to_string();
-                for r in &group {
-                    let _ = r.reply.send(Err(LedgerError::GroupCommit(msg.clone())));
+                failed = Some(msg.clone());
+                if let [only] = group.as_slice() {
+                    let _ = only.reply.send(Err(err));
+                } else {
+                    for r in &group {
+                        let _ = r.reply.send(Err(LedgerError::GroupCommit(msg.clone())));
+                    }
                 }
             }
         }

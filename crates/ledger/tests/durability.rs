@@ -177,3 +177,93 @@ fn mid_file_corruption_blocks_appends_and_is_not_repaired() {
     assert!(matches!(err, LedgerError::Corrupt { line: 3, .. }), "{err}");
     assert_eq!(lines(&fx.path)[2], "{garbage");
 }
+
+#[test]
+fn a_file_that_got_shorter_under_a_writer_is_corruption_naming_the_sizes() {
+    let fx = fixture(3);
+    let full = std::fs::read(&fx.path).unwrap();
+    let last_line = full[..full.len() - 1]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .unwrap()
+        + 1;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fx.path)
+        .unwrap()
+        .set_len(last_line as u64)
+        .unwrap();
+    let err = fx
+        .ledger
+        .append(&fx.operator, "x.after", json!({}))
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, LedgerError::Corrupt { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("{last_line} bytes"))
+            && msg.contains(&format!("{} bytes", full.len())),
+        "{msg}"
+    );
+    // Nothing was written on top of the shortened file.
+    assert_eq!(std::fs::metadata(&fx.path).unwrap().len(), last_line as u64);
+
+    // Through a committer the first such failure sticks, even once the file is whole again.
+    let committer = GroupCommitter::new(Arc::new(fx.ledger)).unwrap();
+    let first = committer
+        .append(&fx.operator, "x.after", json!({}))
+        .unwrap_err();
+    assert!(first.to_string().contains("got shorter"), "{first}");
+    std::fs::write(&fx.path, &full).unwrap();
+    let later = committer
+        .append(&fx.operator, "x.after", json!({}))
+        .unwrap_err();
+    assert!(
+        later.to_string().contains("an earlier append failed"),
+        "{later}"
+    );
+    assert!(later.to_string().contains("got shorter"), "{later}");
+    assert_eq!(std::fs::read(&fx.path).unwrap(), full);
+}
+
+#[test]
+fn a_committer_write_failure_sticks_after_the_disk_has_room_again() {
+    let root = tempfile::tempdir().unwrap();
+    let Some(disk) = gantry_test_support::tmpfs::Tmpfs::mount(&root.path().join("disk"), "256k")
+    else {
+        return;
+    };
+    let path = disk.path().join("ledger.jsonl");
+    let system = Signer::system(generate_key());
+    let operator = Signer::new("operator", "OpsAgent", generate_key());
+    let ledger = Ledger::create(&path, &system, "test.gantry").unwrap();
+    ledger
+        .register_agent(&system, "operator", "OpsAgent", &operator.verifying_key())
+        .unwrap();
+    let ledger = Arc::new(Ledger::open(&path, no_seal_opts()).unwrap());
+    let committer = GroupCommitter::new(ledger.clone()).unwrap();
+    committer.append(&operator, "x.before", json!({})).unwrap();
+    // Fill the disk to the last byte.
+    let filler = disk.path().join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![b'x'; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    while f.write_all(b"x").is_ok() {}
+    drop(f);
+    let big = json!({"pad": "y".repeat(8192)});
+    let first = committer.append(&operator, "x.full", big).unwrap_err();
+    let first = first.to_string();
+    std::fs::remove_file(&filler).unwrap();
+    let later = committer
+        .append(&operator, "x.after", json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(later.contains("an earlier append failed"), "{later}");
+    assert!(first.contains("No space left"), "{first}");
+    assert!(later.contains(&first), "{first} / {later}");
+    // What was acknowledged is intact, and a fresh writer may carry on.
+    let r = verify(&path).unwrap();
+    assert!(r.is_ok(), "{:?}", r.failure);
+    assert_eq!(r.entries, 3);
+    let fresh = Ledger::open(&path, no_seal_opts()).unwrap();
+    fresh.append(&operator, "x.after", json!({})).unwrap();
+}
