@@ -140,6 +140,11 @@ impl FakeDriver {
         self.lock().panic.insert(version.to_string());
     }
 
+    /// Starts panic no more.
+    pub fn clear_panics(&self) {
+        self.lock().panic.clear();
+    }
+
     /// New instances of `version` stay not ready until [`FakeDriver::set_ready`].
     pub fn start_unready(&self, version: &str) {
         self.lock().not_ready.insert(version.to_string());
