@@ -81,8 +81,9 @@ pub struct CoreOptions {
     pub gantry_dir: PathBuf,
     /// Where instances run and how traffic reaches them (the binary picks the driver).
     pub driver: Arc<dyn Driver>,
-    /// The driver's instance transitions, each recorded as an `instance.*` entry.
-    pub events: mpsc::UnboundedReceiver<InstanceEvent>,
+    /// The driver's instance transitions, each recorded as an `instance.*` entry (a
+    /// bounded channel, [`gantry_deploy::EVENT_QUEUE`]).
+    pub events: mpsc::Receiver<InstanceEvent>,
 }
 
 /// Everything `gantry serve` needs, prepared by the binary.
@@ -273,7 +274,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
 /// Hands each instance transition the driver reports to its service's owner, which
 /// records it (and puts it on its deployment's timeline). The owners' queues are bounded:
 /// a flood of events waits here rather than growing without limit.
-async fn pump_events(app: Arc<App>, mut events: mpsc::UnboundedReceiver<InstanceEvent>) {
+async fn pump_events(app: Arc<App>, mut events: mpsc::Receiver<InstanceEvent>) {
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
