@@ -91,6 +91,10 @@ impl EventKind {
     }
 }
 
+/// How many instance events a driver may have waiting for the control plane before its
+/// sender waits (the driver's event channel is bounded: back-pressure, never loss).
+pub const EVENT_QUEUE: usize = 1024;
+
 /// One instance transition with its details (pid, pgid, port, reason, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceEvent {

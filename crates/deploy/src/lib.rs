@@ -17,8 +17,8 @@ pub mod share;
 
 pub use analysis::{Figures, Tally, Verdict, judge};
 pub use driver::{
-    BoxFuture, Driver, DriverError, EventKind, InstanceEvent, InstancePhase, InstanceSpec,
-    InstanceStatus, Measurement, PriorInstance, Reclaimed, Traffic,
+    BoxFuture, Driver, DriverError, EVENT_QUEUE, EventKind, InstanceEvent, InstancePhase,
+    InstanceSpec, InstanceStatus, Measurement, PriorInstance, Reclaimed, Traffic,
 };
 pub use machine::{DeploymentStatus, LastAnalysis, Op, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};

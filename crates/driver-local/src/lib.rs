@@ -73,7 +73,7 @@ pub(crate) struct Service {
 pub(crate) struct Shared {
     pub(crate) router: Router,
     services: Mutex<BTreeMap<String, Service>>,
-    pub(crate) events: mpsc::UnboundedSender<InstanceEvent>,
+    pub(crate) events: mpsc::Sender<InstanceEvent>,
     pub(crate) opts: LocalOptions,
 }
 
@@ -168,11 +168,8 @@ impl Shared {
 
 impl LocalDriver {
     /// A driver whose instance transitions arrive on the returned receiver.
-    pub fn new(
-        router: Router,
-        opts: LocalOptions,
-    ) -> (Self, mpsc::UnboundedReceiver<InstanceEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new(router: Router, opts: LocalOptions) -> (Self, mpsc::Receiver<InstanceEvent>) {
+        let (tx, rx) = mpsc::channel(gantry_deploy::EVENT_QUEUE);
         let shared = Arc::new(Shared {
             router,
             services: Mutex::new(BTreeMap::new()),
@@ -183,7 +180,7 @@ impl LocalDriver {
     }
 
     /// A driver with its own router (10s drain on switches).
-    pub fn with_router(opts: LocalOptions) -> (Self, mpsc::UnboundedReceiver<InstanceEvent>) {
+    pub fn with_router(opts: LocalOptions) -> (Self, mpsc::Receiver<InstanceEvent>) {
         let router = Router::with_config(gantry_router::RouterConfig {
             drain_timeout: DRAIN,
             ..gantry_router::RouterConfig::default()

@@ -31,18 +31,23 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
-fn emit(shared: &Shared, spec: &InstanceSpec, kind: EventKind, detail: Value) {
+/// Waits while the control plane's queue of events is full (back-pressure), so that no
+/// transition is dropped.
+async fn emit(shared: &Shared, spec: &InstanceSpec, kind: EventKind, detail: Value) {
     let detail = match detail {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    let _ = shared.events.send(InstanceEvent {
-        kind,
-        service: spec.service.clone(),
-        version: spec.version.clone(),
-        instance: spec.instance.clone(),
-        detail,
-    });
+    let _ = shared
+        .events
+        .send(InstanceEvent {
+            kind,
+            service: spec.service.clone(),
+            version: spec.version.clone(),
+            instance: spec.instance.clone(),
+            detail,
+        })
+        .await;
 }
 
 /// A process the previous control plane started and this one verified and took over.
@@ -145,11 +150,11 @@ pub(crate) async fn supervise(
                         "log": log.display().to_string(), "restarts": restarts,
                     });
                     match &reason {
-                        None => emit(&shared, &spec, EventKind::Started, detail),
+                        None => emit(&shared, &spec, EventKind::Started, detail).await,
                         Some(r) => {
                             let mut d = detail;
                             d["reason"] = json!(r);
-                            emit(&shared, &spec, EventKind::Restarted, d);
+                            emit(&shared, &spec, EventKind::Restarted, d).await;
                         }
                     }
                 }
@@ -165,7 +170,8 @@ pub(crate) async fn supervise(
                         &spec,
                         EventKind::Unready,
                         json!({"reason": describe(&outcome)}),
-                    );
+                    )
+                    .await;
                 }
                 if let Some(pgid) = pgid {
                     terminate_group(pgid, shared.opts.stop_grace).await;
@@ -186,7 +192,8 @@ pub(crate) async fn supervise(
                 &spec,
                 EventKind::Stopped,
                 json!({"restarts": restarts, "uptime_ms": born.elapsed().as_millis() as u64}),
-            );
+            )
+            .await;
             return;
         }
         restarts += 1;
@@ -209,7 +216,8 @@ pub(crate) async fn supervise(
                 &spec,
                 EventKind::Crashlooping,
                 json!({"restarts": restarts, "last_reason": why}),
-            );
+            )
+            .await;
         }
         shared.update(&spec.service, &spec.instance, |s| {
             s.phase = if crashlooping {
@@ -226,13 +234,23 @@ pub(crate) async fn supervise(
             shared.opts.backoff_max.as_millis() as u64,
             consecutive,
         );
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
-            _ = stop.wait_for(|s| *s) => {
-                shared.update(&spec.service, &spec.instance, |s| s.phase = InstancePhase::Stopped);
-                emit(&shared, &spec, EventKind::Stopped, json!({"restarts": restarts}));
-                return;
-            }
+        // Decided first, sent after: the watch's read guard is not held across the send.
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(delay)) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if stopping {
+            shared.update(&spec.service, &spec.instance, |s| {
+                s.phase = InstancePhase::Stopped
+            });
+            emit(
+                &shared,
+                &spec,
+                EventKind::Stopped,
+                json!({"restarts": restarts}),
+            )
+            .await;
+            return;
         }
     }
 }
@@ -261,7 +279,7 @@ fn count_failure(shared: &Shared, spec: &InstanceSpec) {
     shared.update(&spec.service, &spec.instance, |s| s.probe_failures += 1);
 }
 
-fn set_ready(shared: &Shared, spec: &InstanceSpec, ready: bool) {
+async fn set_ready(shared: &Shared, spec: &InstanceSpec, ready: bool) {
     if ready && shared.is_terminating(&spec.service, &spec.instance) {
         return;
     }
@@ -288,7 +306,7 @@ fn set_ready(shared: &Shared, spec: &InstanceSpec, ready: bool) {
     } else {
         json!({"reason": "readiness probe failed"})
     };
-    emit(shared, spec, kind, detail);
+    emit(shared, spec, kind, detail).await;
 }
 
 /// Runs the instance's probes; returns only when a startup or liveness probe gives up.
@@ -319,7 +337,7 @@ async fn probes(shared: &Shared, spec: &InstanceSpec, addr: SocketAddr) -> Outco
                         count_failure(shared, spec);
                     }
                     if let Some(now) = t.observe(ok) {
-                        set_ready(shared, spec, now);
+                        set_ready(shared, spec, now).await;
                     }
                     tokio::time::sleep(p.period.as_std()).await;
                 }
@@ -330,7 +348,7 @@ async fn probes(shared: &Shared, spec: &InstanceSpec, addr: SocketAddr) -> Outco
                 while !tcp(addr, Duration::from_millis(500)).await {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                set_ready(shared, spec, true);
+                set_ready(shared, spec, true).await;
                 pending::<()>().await;
             }
         }

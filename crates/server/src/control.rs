@@ -1,15 +1,15 @@
-//! Control of the whole control plane behind the API: emergency stop, start after it,
-//! and the `ps` view of every service.
+//! Control of the whole control plane behind the API: emergency stop and start after it,
+//! sent to every service's owner and sequenced here, and the `ps` view of every service
+//! from the owners' snapshots.
 
-use gantry_deploy::{DeploymentStatus, InstancePhase, InstanceStatus, Phase};
+use gantry_deploy::{DeploymentStatus, InstanceStatus};
 use serde::Serialize;
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use tokio::sync::oneshot;
 
 use crate::ServerError;
 use crate::app::{App, By};
-use crate::deployment::Deployment;
+use crate::command::{Command, Control, Stopped};
 
 #[derive(Debug, Serialize)]
 pub struct ServiceView {
@@ -37,134 +37,120 @@ pub struct Ps {
 
 impl App {
     /// Emergency stop: every service answers 503, and it is final for everything in
-    /// flight: from the moment it is called no instance starts (whoever asks: a
-    /// deployment, an automatic rollback, the restore), deployment tasks are cancelled
-    /// where they are, every instance is stopped, and the state is CRITICAL until `start`.
+    /// flight: each owner cancels its jobs where they are (a deployment, an automatic
+    /// rollback, the restore) before it answers, so no instance starts after it is
+    /// recorded; every instance is stopped, and the state is CRITICAL until `start`.
     /// Never refused, not even when the ledger cannot be written: stopping is always safe.
     pub async fn emergency_stop(&self) -> Result<serde_json::Value, ServerError> {
-        self.halted.store(true, Ordering::Release);
-        self.emergency.store(true, Ordering::Release);
-        let names: Vec<String> = self.config.services.keys().cloned().collect();
-        for name in &names {
-            self.publish(name, |_| {});
-        }
-        self.cancel_restore().await;
-        let _guard = self.ops.lock().await;
-        let active: Vec<Arc<Deployment>> = self
-            .svcs()
-            .values()
-            .filter_map(|s| s.active.clone())
-            .collect();
-        let mut aborted = Vec::new();
-        for dep in &active {
-            dep.request(|r| {
-                r.abort = true;
-                r.emergency = true;
-            });
-            let task = dep.task.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(task) = task {
-                task.cancel.abort();
-                let _ = task.done.await;
+        let _one = self.control.lock().await;
+        self.emergency.send_replace(true);
+        // Every owner gets the stop before any is waited for: traffic is refused
+        // everywhere at once, not service after service.
+        let mut answers = Vec::new();
+        for owner in self.owners.values() {
+            let (reply, rx) = oneshot::channel();
+            if owner
+                .tx
+                .send(Command::Control(Control::Stop { reply }))
+                .await
+                .is_ok()
+            {
+                answers.push(rx);
             }
-            let _t = dep.transition.lock().await;
-            if dep.status().is_done() {
-                continue;
-            }
-            dep.enter_held(
-                self,
-                Phase::Aborted,
-                By::Operator,
-                json!({"reason": "emergency stop"}),
-                "aborted by emergency stop; stopped where it was".into(),
-            )
-            .await;
-            crate::execute::finish(self, dep, None);
-            aborted.push(dep.id.clone());
         }
         let mut stopped = 0;
-        for name in &names {
-            for i in self.driver.instances(name) {
-                stopped += 1;
-                let _ = self.driver.stop(name, &i.instance).await;
-            }
+        let mut aborted = Vec::new();
+        for rx in answers {
+            let s: Stopped = rx.await.unwrap_or_default();
+            stopped += s.instances;
+            aborted.extend(s.aborted);
         }
-        self.record(
-            By::Operator,
-            "control.emergency_stop",
-            json!({"status": "CRITICAL", "services": names, "instances_stopped": stopped,
-                   "aborted": aborted}),
-        )
-        .await;
+        let names: Vec<&String> = self.owners.keys().collect();
+        self.core
+            .record(
+                By::Operator,
+                "control.emergency_stop",
+                json!({"status": "CRITICAL", "services": names, "instances_stopped": stopped,
+                       "aborted": aborted}),
+            )
+            .await;
         Ok(json!({"status": "CRITICAL", "instances_stopped": stopped}))
     }
 
     /// Ends an emergency stop: each service gets exactly its recorded desired state back
-    /// (the stable version's `instances`, counting any still running) and traffic once
-    /// ready.
+    /// (the stable version's `instances`, counting any still running), and traffic once
+    /// every service is ready.
     pub async fn start_after_stop(&self) -> Result<serde_json::Value, ServerError> {
-        self.admit()?;
-        let _guard = self.ops.lock().await;
-        if !self.emergency.load(Ordering::Acquire) {
+        let _one = self.control.lock().await;
+        self.core.writable()?;
+        if self.owners.values().any(|o| o.view.borrow().restoring) {
+            return Err(ServerError::Unavailable {
+                reason:
+                    "the control plane is restoring services after a restart; try again shortly"
+                        .into(),
+                retry_after: Some(1),
+            });
+        }
+        if !*self.emergency.borrow() {
             return Err(ServerError::Conflict(
                 "no emergency stop is in force".into(),
             ));
         }
-        self.halted.store(false, Ordering::Release);
         let mut started = Vec::new();
-        for (name, svc) in &self.config.services {
-            let stable = self.svcs().get(name).and_then(|s| s.stable.clone());
-            if let Some(v) = stable {
-                let deadline = svc.strategy.progress_deadline().as_std();
-                let running: Vec<String> = self
-                    .driver
-                    .instances(name)
-                    .into_iter()
-                    .filter(|i| i.version == v && i.phase != InstancePhase::Stopping)
-                    .map(|i| i.instance)
-                    .collect();
-                let missing = (*svc.instances)
-                    .max(1)
-                    .saturating_sub(u32::try_from(running.len()).unwrap_or(u32::MAX));
-                if let Err(e) = self
-                    .start_and_wait_with(name, &v, missing, &running, deadline, || false)
-                    .await
-                {
-                    self.halted.store(true, Ordering::Release);
-                    return Err(ServerError::Conflict(format!(
-                        "{name} {v} did not become ready: {e}; still stopped"
-                    )));
+        for name in self.owners.keys() {
+            let answer = self
+                .ask(name, |reply| {
+                    Command::Control(Control::StartInstances { reply })
+                })
+                .await;
+            match answer {
+                Ok(Some(what)) => started.push(what),
+                Ok(None) => {}
+                Err(e) => {
+                    // Still stopped everywhere: no service starts anything until the next
+                    // `start`.
+                    for owner in self.owners.values() {
+                        let (reply, rx) = oneshot::channel();
+                        let _ = owner
+                            .tx
+                            .send(Command::Control(Control::Halt { reply }))
+                            .await;
+                        let _ = rx.await;
+                    }
+                    return Err(e);
                 }
-                started.push(format!("{name} {v}"));
             }
         }
-        self.emergency.store(false, Ordering::Release);
-        for name in self.config.services.keys() {
-            let stable = self.svcs().get(name).and_then(|s| s.stable.clone());
-            self.publish(name, |t| {
-                t.weights = stable.iter().map(|v| (v.clone(), 100)).collect();
-            });
+        for owner in self.owners.values() {
+            let (reply, rx) = oneshot::channel();
+            let _ = owner
+                .tx
+                .send(Command::Control(Control::Reopen { reply }))
+                .await;
+            let _ = rx.await;
         }
-        self.record(
-            By::Operator,
-            "control.started",
-            json!({"after_emergency_stop": true, "started": started}),
-        )
-        .await;
+        self.emergency.send_replace(false);
+        self.core
+            .record(
+                By::Operator,
+                "control.started",
+                json!({"after_emergency_stop": true, "started": started}),
+            )
+            .await;
         Ok(json!({"status": "OPERATIONAL", "started": started}))
     }
 
     pub fn ps(&self) -> Ps {
-        let emergency = self.emergency.load(Ordering::Acquire);
+        let emergency = *self.emergency.borrow();
         let mut degraded = false;
+        let driver = &self.core.driver;
         let services: Vec<ServiceView> = self
-            .config
-            .services
-            .keys()
-            .map(|name| {
-                let svc = self.svcs().get(name).cloned().unwrap_or_default();
-                let instances = self.driver.instances(name);
-                let traffic = self.traffic(name);
-                if svc.stable.is_some() && !instances.iter().any(|i| i.ready) {
+            .owners
+            .iter()
+            .map(|(name, owner)| {
+                let view = owner.view.borrow().clone();
+                let instances = driver.instances(name);
+                if view.stable.is_some() && !instances.iter().any(|i| i.ready) {
                     degraded = true;
                 }
                 if instances
@@ -175,12 +161,12 @@ impl App {
                 }
                 ServiceView {
                     name: name.clone(),
-                    listen: self.driver.listen_addr(name).map(|a| a.to_string()),
-                    preview: self.driver.preview_addr(name).map(|a| a.to_string()),
-                    stable: svc.stable.clone(),
-                    weights: traffic.weights,
-                    emergency_stop: traffic.emergency_stop,
-                    deployment: svc.active.as_ref().map(|d| d.status()),
+                    listen: driver.listen_addr(name).map(|a| a.to_string()),
+                    preview: driver.preview_addr(name).map(|a| a.to_string()),
+                    stable: view.stable,
+                    weights: view.traffic.weights,
+                    emergency_stop: view.traffic.emergency_stop,
+                    deployment: view.active,
                     instances,
                 }
             })

@@ -1,204 +1,182 @@
-//! How a deployment ends: success, rollback to the stable version after a failure (with
-//! the figures that triggered it), or abort; and the service's stable version afterwards.
+//! How a deployment's job ends: success, rollback to the stable version after a failure
+//! (with the figures that triggered it), or abort. The job asks its owner to record each
+//! end; the owner then sets the service's stable version.
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use gantry_deploy::{Phase, plan_rollback};
+use gantry_deploy::{Phase, Plan, Progress, Step, plan_rollback};
 use serde_json::{Value, json};
 
-use crate::app::{App, By};
-use crate::deployment::{Deployment, Failure, Task};
+use crate::core::By;
+use crate::deployment::Failure;
+use crate::exec::Exec;
+use crate::ready::{Guard, Rollout};
 use crate::steps::run_steps;
 
-/// Runs `dep` as a supervised task: the executor in its own task (cancelled where it is by
-/// an emergency stop), and a supervisor that catches its panic — the deployment is then
-/// failed and rolled back, and the service is free for the next operation.
-pub(crate) fn spawn(app: &Arc<App>, dep: &Arc<Deployment>) {
-    let work = tokio::spawn(execute(Arc::clone(app), Arc::clone(dep)));
-    let cancel = work.abort_handle();
-    let done = tokio::spawn(supervise(Arc::clone(app), Arc::clone(dep), work));
-    *dep.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(Task { cancel, done });
-}
-
-async fn supervise(app: Arc<App>, dep: Arc<Deployment>, work: tokio::task::JoinHandle<()>) {
-    let Err(e) = work.await else { return };
-    // Cancelled: the emergency stop that cancelled it settles it.
-    let Ok(panic) = e.try_into_panic() else {
-        return;
-    };
-    let what = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_string()))
-        .unwrap_or_else(|| "no message".into());
-    let reason = format!("the deployment task panicked: {what}");
-    tracing::error!(deployment = %dep.id, %reason);
-    // In a task of its own, so that a second panic (in the rollback) is caught as well.
-    let settle = tokio::spawn(fail_and_roll_back(
-        Arc::clone(&app),
-        Arc::clone(&dep),
-        reason,
-        None,
-    ));
-    if let Err(e) = settle.await
-        && e.is_panic()
-    {
-        tracing::error!(deployment = %dep.id, "rolling back after a panic panicked too");
-        dep.enter(
-            &app,
-            Phase::Failed,
-            By::System,
-            json!({"reason": "the deployment task and its rollback panicked"}),
-            "failed: the deployment task and its rollback panicked".into(),
-        )
-        .await;
-        finish(&app, &dep, dep.plan.from.clone());
-    }
-}
-
-/// Executes `dep`'s plan to the end (success, rollback or abort).
-async fn execute(app: Arc<App>, dep: Arc<Deployment>) {
-    let outcome = run_steps(&app, &dep).await;
+/// The job of a deployment: executes its plan to its end.
+pub(crate) async fn execute(mut exec: Exec) {
+    let outcome = run_steps(&mut exec).await;
     match outcome {
-        Ok(transition) => {
-            let (phase, text) = if dep.plan.strategy == "rollback" {
-                (Phase::RolledBack, format!("rolled back to {}", dep.plan.to))
+        Ok(()) => {
+            let (phase, text) = if exec.plan.strategy == "rollback" {
+                (
+                    Phase::RolledBack,
+                    format!("rolled back to {}", exec.plan.to),
+                )
             } else {
                 (
                     Phase::Succeeded,
-                    format!("{} serves all traffic", dep.plan.to),
+                    format!("{} serves all traffic", exec.plan.to),
                 )
             };
-            dep.enter_held(&app, phase, By::System, json!({}), text)
-                .await;
-            finish(&app, &dep, Some(dep.plan.to.clone()));
-            drop(transition);
+            let to = Some(exec.plan.to.clone());
+            // Refused: an abort overtook the end (held by the operator's pause).
+            if exec
+                .end(phase, By::System, json!({}), text, to)
+                .await
+                .is_err()
+                && exec.requests().abort
+            {
+                abort(&exec).await;
+            }
         }
-        Err(Failure::Abort) if dep.requests().emergency => {
-            dep.enter(
-                &app,
-                Phase::Aborted,
-                By::Operator,
-                json!({"reason": "emergency stop"}),
-                "aborted by emergency stop".into(),
-            )
-            .await;
-            finish(&app, &dep, None);
-        }
-        Err(Failure::Abort) => {
-            let stable = roll_back(&app, &dep).await;
-            dep.enter(
-                &app,
-                Phase::Aborted,
-                By::Operator,
-                json!({"reason": "aborted by the operator", "rolled_back_to": stable}),
-                format!(
-                    "aborted; traffic back on {}",
-                    stable.as_deref().unwrap_or("nothing")
-                ),
-            )
-            .await;
-            finish(&app, &dep, stable);
-        }
+        Err(Failure::Abort) if exec.requests().abort => abort(&exec).await,
+        // Refused by an owner that ended the deployment itself (an emergency stop).
+        Err(Failure::Abort) => {}
         Err(Failure::Failed { reason, figures }) => {
-            fail_and_roll_back(Arc::clone(&app), Arc::clone(&dep), reason, figures).await;
+            fail_and_roll_back(&exec, reason, figures).await;
         }
     }
 }
 
+async fn abort(exec: &Exec) {
+    let stable = roll_back(exec).await;
+    let _ = exec
+        .end(
+            Phase::Aborted,
+            By::Operator,
+            json!({"reason": "aborted by the operator", "rolled_back_to": stable}),
+            format!(
+                "aborted; traffic back on {}",
+                stable.as_deref().unwrap_or("nothing")
+            ),
+            stable,
+        )
+        .await;
+}
+
 /// Records the failure (with the measured figures, also on the rollback it triggers) and
-/// returns traffic to the stable version.
-async fn fail_and_roll_back(
-    app: Arc<App>,
-    dep: Arc<Deployment>,
-    reason: String,
-    figures: Option<Value>,
-) {
+/// returns traffic to the stable version. Also what the owner runs for a deployment whose
+/// job panicked.
+pub(crate) async fn fail_and_roll_back(exec: &Exec, reason: String, figures: Option<Value>) {
     let mut failed = json!({"reason": reason});
     if let (Some(b), Some(Value::Object(f))) = (failed.as_object_mut(), figures.clone()) {
         b.extend(f);
     }
-    dep.enter(
-        &app,
-        Phase::Failed,
-        By::System,
-        failed,
-        format!("failed: {reason}"),
-    )
-    .await;
-    if let Some(from) = dep.plan.from.clone() {
-        let mut body = json!({
-            "id": dep.id, "service": dep.plan.service, "from": dep.plan.to,
-            "to": from, "reason": reason,
-        });
-        if let (Some(b), Some(Value::Object(f))) = (body.as_object_mut(), figures) {
-            b.extend(f);
-        }
-        app.record_for(
-            Some(&dep),
+    let Some(from) = exec.plan.from.clone() else {
+        // A first deploy has nothing to return to: stop what it started, then end.
+        roll_back(exec).await;
+        let _ = exec
+            .end(
+                Phase::Failed,
+                By::System,
+                failed,
+                format!("failed: {reason}"),
+                None,
+            )
+            .await;
+        return;
+    };
+    let _ = exec
+        .enter(
+            Phase::Failed,
+            By::System,
+            failed,
+            format!("failed: {reason}"),
+        )
+        .await;
+    let mut body = json!({
+        "id": exec.id, "service": exec.plan.service, "from": exec.plan.to,
+        "to": from, "reason": reason,
+    });
+    if let (Some(b), Some(Value::Object(f))) = (body.as_object_mut(), figures) {
+        b.extend(f);
+    }
+    let _ = exec
+        .record(
             By::System,
             "rollback.triggered",
             body,
             format!("rollback to {from} triggered"),
         )
         .await;
-    }
-    let stable = roll_back(&app, &dep).await;
-    if let Some(to) = &stable {
-        dep.enter(
-            &app,
+    let stable = roll_back(exec).await;
+    let _ = exec
+        .end(
             Phase::RolledBack,
             By::System,
-            json!({"to": to, "reason": reason}),
-            format!("rolled back to {to}"),
+            json!({"to": from, "reason": reason}),
+            format!("rolled back to {from}"),
+            stable,
         )
         .await;
-    }
-    finish(&app, &dep, stable);
-}
-
-/// The deployment is over: the service's stable version is `stable` (if any).
-pub(crate) fn finish(app: &App, dep: &Deployment, stable: Option<String>) {
-    let mut svcs = app.svcs();
-    let svc = svcs.entry(dep.plan.service.clone()).or_default();
-    if let Some(v) = stable
-        && svc.stable.as_deref() != Some(v.as_str())
-    {
-        if let Some(old) = svc.stable.take() {
-            svc.history.retain(|h| *h != old);
-            svc.history.push(old);
-        }
-        svc.history.retain(|h| *h != v);
-        svc.stable = Some(v);
-    }
-    if svc.active.as_ref().is_some_and(|a| a.id == dep.id) {
-        svc.active = None;
-    }
 }
 
 /// Returns traffic to the version before the deployment and stops the others. Returns
-/// the version serving afterwards.
-async fn roll_back(app: &App, dep: &Deployment) -> Option<String> {
-    let service = &dep.plan.service;
-    let Some(stable) = dep.plan.from.clone() else {
-        // A first deploy has nothing to return to: stop what it started.
-        app.stop_version(service, &dep.plan.to, None).await;
+/// the version serving afterwards. Not held by a pause: a rollback runs to its end (an
+/// emergency stop cancels it where it is).
+async fn roll_back(exec: &Exec) -> Option<String> {
+    let service = &exec.plan.service;
+    let Some(stable) = exec.plan.from.clone() else {
+        exec.core.stop_version(service, &exec.plan.to, None).await;
         return None;
     };
-    let n = app.service_config(service).map_or(1, |s| *s.instances);
+    let n = exec
+        .core
+        .service_config(service)
+        .map_or(1, |s| *s.instances);
     let plan = plan_rollback(
         service,
         &stable,
         n,
-        &app.counts(service),
-        dep.plan.progress_deadline_ms,
+        &exec.core.counts(service),
+        exec.plan.progress_deadline_ms,
     );
-    app.set_preview(service, None);
-    match app.run_simple(Some(dep), &plan).await {
-        Ok(()) => Some(stable),
-        Err(e) => {
-            tracing::error!(%service, error = %e, "rollback could not complete");
-            Some(stable)
+    let _ = exec.preview(None, false).await;
+    if let Err(e) = run_plan(exec, &plan).await {
+        tracing::error!(%service, error = %e, "rollback could not complete");
+    }
+    Some(stable)
+}
+
+/// Executes the instance and traffic steps of a rollback plan, under one progress
+/// deadline.
+async fn run_plan(exec: &Exec, plan: &Plan) -> Result<(), String> {
+    let mut rollout = Rollout::new(Duration::from_millis(plan.progress_deadline_ms));
+    for step in &plan.steps {
+        match step {
+            Step::Start { version, count } => exec
+                .core
+                .start_under(
+                    &plan.service,
+                    version,
+                    *count,
+                    &[],
+                    &mut rollout,
+                    &Guard::Token(&exec.cancel),
+                )
+                .await
+                .map_err(|e| e.reason)?,
+            Step::Weights { weights } => exec
+                .shift(weights, plan.weights_count_instances(), false)
+                .await
+                .map_err(|_| "the deployment ended".to_string())?,
+            Step::Stop { version, count } => {
+                exec.core.stop_version(&plan.service, version, *count).await;
+                rollout.observe(Progress::ScaledDown);
+            }
+            Step::Preview { .. } | Step::Pause { .. } | Step::Promote { .. } => {}
         }
     }
+    Ok(())
 }

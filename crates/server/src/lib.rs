@@ -10,14 +10,20 @@
 //! `rollback.triggered` (with the measured figures), `rollback.planned` (manual rollbacks;
 //! never for dry runs), `control.{started,emergency_stop,recovered}`.
 //!
-//! Concurrency, and why: every phase change of a deployment is "check, record, set" under
-//! that deployment's transition lock, taken by operator operations and the executor alike,
-//! so no operation lands after the deployment's end. The executor runs as an owned,
-//! supervised task (a panic fails and rolls back the deployment; an emergency stop cancels
-//! it where it is). Traffic reaches the driver only through [`App`]'s one publishing path,
-//! which stamps the emergency stop on every write. An emergency stop closes the gate that
-//! every instance start passes first. Until recovery has restored the services, and for
-//! good once a ledger write failed, mutating calls are refused as unavailable (503).
+//! Concurrency, and why: each service has one owner, a task that alone holds its desired
+//! state, active deployment, traffic and the jobs that change its instances
+//! ([`owner`]). API calls, analysis verdicts, the driver's instance events, recovery and
+//! emergency stop reach it as commands on a bounded queue, applied one at a time and
+//! answered when applied or refused with the reason ([`command`]), so "check, record,
+//! set" needs no lock and no operation lands after a deployment's end. A deployment's
+//! executor is the owner's job: it asks the owner for every effect (a safe point, a
+//! traffic shift, a phase), which the owner holds while the operator's pause lasts. The
+//! owner publishes read snapshots (`watch`) for `ps` and `deployment(id)`; traffic reaches
+//! the driver only from the owner, stamped with the emergency stop. An emergency stop
+//! goes to every owner, which cancels its jobs where they are before it answers. A
+//! panicking job is caught by its owner (failed and rolled back). Until restore has
+//! finished, and for good once a ledger write failed, mutating calls are refused as
+//! unavailable (503).
 //!
 //! Attribution: entries that carry out an operator's request (deploy, promote, pause,
 //! resume, abort, rollback, emergency stop, start) are signed by the `operator` role; what
@@ -25,13 +31,17 @@
 
 mod api;
 mod app;
+mod command;
 mod control;
+mod core;
 mod deployment;
 mod error;
+mod exec;
 mod execute;
 mod history;
 mod lock;
 mod ops;
+mod owner;
 mod pause;
 mod ready;
 mod recovery;
@@ -46,11 +56,14 @@ use gantry_deploy::{Driver, InstanceEvent};
 use gantry_ledger::{GroupCommitter, Ledger, Signer};
 use gantry_state::State;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 pub use api::auth::{MIN_TOKEN_BYTES, Token};
-pub use app::{App, By};
+pub use app::App;
 pub use control::{Ps, ServiceView};
+pub use core::By;
 pub use error::ServerError;
 pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
@@ -68,8 +81,9 @@ pub struct CoreOptions {
     pub gantry_dir: PathBuf,
     /// Where instances run and how traffic reaches them (the binary picks the driver).
     pub driver: Arc<dyn Driver>,
-    /// The driver's instance transitions, each recorded as an `instance.*` entry.
-    pub events: mpsc::UnboundedReceiver<InstanceEvent>,
+    /// The driver's instance transitions, each recorded as an `instance.*` entry (a
+    /// bounded channel, [`gantry_deploy::EVENT_QUEUE`]).
+    pub events: mpsc::Receiver<InstanceEvent>,
 }
 
 /// Everything `gantry serve` needs, prepared by the binary.
@@ -87,13 +101,16 @@ pub struct ServeOptions {
 pub struct ControlPlane {
     app: Arc<App>,
     pump: tokio::task::JoinHandle<()>,
+    /// The services' owners; they run until `stop_owners`.
+    owners: JoinSet<()>,
+    stop_owners: CancellationToken,
 }
 
 impl ControlPlane {
-    /// Replays the ledger, reclaims the previous control plane's orphans, opens every
-    /// service, records `control.started` (with `api`, when there is one) and starts
-    /// restoring the services in the background; until that is done, mutating operations
-    /// are refused as unavailable.
+    /// Replays the ledger, reclaims the previous control plane's orphans, starts one owner
+    /// per service, opens every service, records `control.started` (with `api`, when there
+    /// is one) and has the owners restore their services in the background; until that is
+    /// done, mutating operations are refused as unavailable.
     pub async fn start(
         opts: CoreOptions,
         api: Option<SocketAddr>,
@@ -102,9 +119,9 @@ impl ControlPlane {
         // Recovery and history see only what the rule table admits: a deployment entry or an
         // emergency stop signed by a role that may not write it changes nothing here either.
         let (state, admitted) = State::replay_admitted(&entries);
-        let past = history::replay(admitted);
+        let past = Arc::new(history::replay(admitted));
         let committer = GroupCommitter::new(Arc::new(opts.ledger))?;
-        let app = Arc::new(App::new(
+        let core = Arc::new(core::Core::new(
             opts.config,
             opts.driver,
             committer,
@@ -112,39 +129,58 @@ impl ControlPlane {
             opts.operator,
             opts.gantry_dir.join("logs"),
             state.ledger.entries + 1,
-            state.services.emergency_stop,
         ));
-        *app.past.lock().unwrap_or_else(|e| e.into_inner()) = past;
-        recovery::seed(&app, &state);
-        let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
-        let (killed, adopted) = recovery::reclaim_orphans(&app, &state).await;
-        for (name, svc) in &app.config.services {
-            app.driver.open(name, svc.listen.0)?;
+        let (killed, adopted) = recovery::reclaim_orphans(&core, &state).await;
+        for (name, svc) in &core.config.services {
+            core.driver.open(name, svc.listen.0)?;
         }
+        let stop_owners = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let owners = recovery::seeds(&core, &state)
+            .into_iter()
+            .map(|(name, seed)| {
+                let handle = owner::spawn(
+                    name.clone(),
+                    Arc::clone(&core),
+                    Arc::clone(&past),
+                    seed,
+                    &mut tasks,
+                    stop_owners.clone(),
+                );
+                (name, handle)
+            })
+            .collect();
+        let app = Arc::new(App {
+            core,
+            owners,
+            past,
+            control: tokio::sync::Mutex::new(()),
+            emergency: watch::Sender::new(state.services.emergency_stop),
+            restored: watch::Sender::new(false),
+            shutdown: tokio::sync::Notify::new(),
+            stop_requested: std::sync::atomic::AtomicBool::new(false),
+            events_done: tokio::sync::Notify::new(),
+        });
+        let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
         let mut body = serde_json::json!({"pid": std::process::id(),
-            "services": app.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
+            "services": app.core.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
         if let Some(api) = api {
             body["api"] = api.to_string().into();
         }
-        app.record(By::System, "control.started", body).await;
+        app.core.record(By::System, "control.started", body).await;
         {
-            let restore = {
-                let app = Arc::clone(&app);
-                tokio::spawn(async move { recovery::restore(&app, &state, killed, adopted).await })
-            };
-            app.set_restore_task(restore.abort_handle());
             let app = Arc::clone(&app);
-            // Done, failed or cancelled: mutating calls are taken from then on.
             tokio::spawn(async move {
-                if let Err(e) = restore.await
-                    && e.is_panic()
-                {
-                    tracing::error!("the restore after a restart panicked");
-                }
-                app.restored();
+                recovery::restore(&app, &state, killed, adopted).await;
+                app.restored.send_replace(true);
             });
         }
-        Ok(ControlPlane { app, pump })
+        Ok(ControlPlane {
+            app,
+            pump,
+            owners: tasks,
+            stop_owners,
+        })
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -157,32 +193,37 @@ impl ControlPlane {
     }
 
     /// Stops every instance through the driver and records `control.stopped`.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let app = self.app;
         let instances: usize = app
+            .core
             .config
             .services
             .keys()
-            .map(|s| app.driver.instances(s).len())
+            .map(|s| app.core.driver.instances(s).len())
             .sum();
-        app.driver.shutdown().await;
-        // Let the pump write the last instance entries (stopped) before exiting.
+        app.core.driver.shutdown().await;
+        // Let the pump hand the last instance events (stopped) to the owners, and the
+        // owners record them, before exiting.
         app.events_done.notify_one();
         let _ = self.pump.await;
+        self.stop_owners.cancel();
+        while self.owners.join_next().await.is_some() {}
         let by_operator = app
             .stop_requested
             .load(std::sync::atomic::Ordering::Acquire);
-        app.record(
-            if by_operator {
-                By::Operator
-            } else {
-                By::System
-            },
-            "control.stopped",
-            serde_json::json!({"pid": std::process::id(), "instances_stopped": instances,
+        app.core
+            .record(
+                if by_operator {
+                    By::Operator
+                } else {
+                    By::System
+                },
+                "control.stopped",
+                serde_json::json!({"pid": std::process::id(), "instances_stopped": instances,
                 "reason": if by_operator { "gantry serve --stop" } else { "signal" }}),
-        )
-        .await;
+            )
+            .await;
     }
 }
 
@@ -230,17 +271,19 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     Ok(())
 }
 
-/// Records each instance transition the driver reports.
-async fn pump_events(app: Arc<App>, mut events: mpsc::UnboundedReceiver<InstanceEvent>) {
+/// Hands each instance transition the driver reports to its service's owner, which
+/// records it (and puts it on its deployment's timeline). The owners' queues are bounded:
+/// a flood of events waits here rather than growing without limit.
+async fn pump_events(app: Arc<App>, mut events: mpsc::Receiver<InstanceEvent>) {
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(ev) => record_event(&app, ev).await,
+                Some(ev) => forward(&app, ev).await,
                 None => return,
             },
             _ = app.events_done.notified() => {
                 while let Ok(ev) = events.try_recv() {
-                    record_event(&app, ev).await;
+                    forward(&app, ev).await;
                 }
                 return;
             }
@@ -248,26 +291,11 @@ async fn pump_events(app: Arc<App>, mut events: mpsc::UnboundedReceiver<Instance
     }
 }
 
-async fn record_event(app: &App, ev: InstanceEvent) {
-    let mut body = serde_json::Map::new();
-    body.insert("service".into(), ev.service.clone().into());
-    body.insert("version".into(), ev.version.clone().into());
-    body.insert("instance".into(), ev.instance.clone().into());
-    body.extend(ev.detail.clone());
-    let active = app.svcs().get(&ev.service).and_then(|s| s.active.clone());
-    let kind = ev.kind.ledger_kind();
-    let text = format!(
-        "instance {} ({}) {}",
-        ev.instance,
-        ev.version,
-        kind.trim_start_matches("instance.")
-    );
-    app.record_for(
-        active.as_deref(),
-        By::System,
-        kind,
-        Value::Object(body),
-        text,
-    )
-    .await;
+async fn forward(app: &App, ev: InstanceEvent) {
+    match app.owners.get(&ev.service) {
+        Some(owner) => {
+            let _ = owner.tx.send(command::Command::Instance(ev)).await;
+        }
+        None => tracing::warn!(service = %ev.service, "instance event for an unknown service"),
+    }
 }

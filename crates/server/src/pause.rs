@@ -2,7 +2,6 @@
 //! or until analysis fails; the new version is judged every analysis window meanwhile —
 //! on the stable address, or, for blue-green before the switch, on the preview address.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 // The runtime's clock, so that tests on a paused clock run a 30 s pause in no time.
@@ -11,8 +10,10 @@ use tokio::time::Instant;
 use gantry_deploy::{Figures, LastAnalysis, Phase, Tally, Verdict, judge};
 use serde_json::json;
 
-use crate::app::{App, By};
-use crate::deployment::{Deployment, Failure};
+use crate::command::Note;
+use crate::core::By;
+use crate::deployment::Failure;
+use crate::exec::Exec;
 
 /// What a pause step holds for.
 #[derive(Debug, Clone, Copy)]
@@ -36,98 +37,83 @@ pub(crate) enum PauseEnd {
 }
 
 /// Takes one pending `promote`, if any.
-fn take_promote(dep: &Deployment) -> Option<PauseEnd> {
-    let req = dep.requests();
-    if req.full {
-        return Some(PauseEnd::Full);
+async fn take_promote(exec: &Exec) -> Result<Option<PauseEnd>, Failure> {
+    if exec.requests().full {
+        return Ok(Some(PauseEnd::Full));
     }
-    if req.advance == 0 {
-        return None;
-    }
-    dep.request(|r| r.advance = r.advance.saturating_sub(1));
-    Some(PauseEnd::Promoted)
+    Ok(exec.take_promote().await?.then_some(PauseEnd::Promoted))
 }
 
 pub(crate) async fn pause(
-    app: &App,
-    dep: &Deployment,
+    exec: &mut Exec,
     config: &gantry_config::Service,
     hold: Hold,
     tally: &mut Tally,
 ) -> Result<PauseEnd, Failure> {
-    dep.request(|r| {
-        r.in_pause = true;
-        r.advance = 0;
-    });
-    let end = hold_pause(app, dep, config, hold, tally).await;
+    exec.in_pause(true).await?;
+    let end = hold_pause(exec, config, hold, tally).await;
     // A promote that came too late for this pause is not kept for the next one.
-    dep.request(|r| {
-        r.in_pause = false;
-        r.advance = 0;
-    });
+    exec.in_pause(false).await?;
     end
 }
 
 async fn hold_pause(
-    app: &App,
-    dep: &Deployment,
+    exec: &mut Exec,
     config: &gantry_config::Service,
     hold: Hold,
     tally: &mut Tally,
 ) -> Result<PauseEnd, Failure> {
-    if let Some(end) = take_promote(dep) {
+    if let Some(end) = take_promote(exec).await? {
         return Ok(end);
     }
     if hold.millis.is_none() {
-        wait_for_promote(app, dep, "waiting for `gantry promote`".into()).await;
+        wait_for_promote(exec, "waiting for `gantry promote`".into()).await?;
     }
     let rules = config.analysis.as_ref().filter(|_| hold.analyse);
     let window = rules.map(|r| r.window.as_std());
     let mut last = Instant::now();
     let mut held = Duration::ZERO;
     let mut passed = false;
-    let mut probe_base = probe_failures(app, dep);
+    let mut probe_base = probe_failures(exec);
     let tick = Duration::from_millis(25);
     loop {
-        if dep.requests().abort {
+        if exec.requests().abort {
             return Err(Failure::Abort);
         }
-        if let Some(end) = take_promote(dep) {
-            dep.with_status(|s| s.waiting_for_promote = false);
+        if let Some(end) = take_promote(exec).await? {
+            exec.note(Note::WaitingForPromote(false)).await?;
             return Ok(end);
         }
         if let (Some(rules), Some(window)) = (rules, window)
             && last.elapsed() >= window
         {
             last = Instant::now();
-            let pf = probe_failures(app, dep);
+            let pf = probe_failures(exec);
             let figures = measure(
-                app,
-                dep,
-                &dep.plan.to,
+                exec,
+                &exec.plan.to,
                 window,
                 hold.preview,
                 pf - probe_base.min(pf),
             );
             probe_base = pf;
-            let baseline = dep
+            let baseline = exec
                 .plan
                 .from
                 .as_deref()
-                .map(|f| measure(app, dep, f, window, false, 0));
+                .map(|f| measure(exec, f, window, false, 0));
             let verdict = judge(rules, &figures, baseline.as_ref());
             passed = verdict == Verdict::Pass;
             let over = tally.record(&verdict);
-            tracing::info!(deployment = %dep.id, ?verdict, requests = figures.requests, preview = hold.preview, "analysis");
-            dep.with_status(|s| {
-                s.analysis = Some(LastAnalysis {
-                    figures,
-                    baseline,
-                    verdict: verdict.clone(),
-                    failures: tally.failures,
-                    failure_limit: tally.limit,
-                })
-            });
+            tracing::info!(deployment = %exec.id, ?verdict, requests = figures.requests, preview = hold.preview, "analysis");
+            exec.note(Note::Analysis(LastAnalysis {
+                figures,
+                baseline,
+                verdict: verdict.clone(),
+                failures: tally.failures,
+                failure_limit: tally.limit,
+            }))
+            .await?;
             if over && let Verdict::Fail { reasons } = &verdict {
                 let on = if hold.preview {
                     " of the preview traffic"
@@ -137,7 +123,7 @@ async fn hold_pause(
                 return Err(Failure::Failed {
                     reason: format!("analysis{on} failed: {}", reasons.join("; ")),
                     figures: Some(json!({
-                        "version": dep.plan.to,
+                        "version": exec.plan.to,
                         "on": if hold.preview { "preview" } else { "stable address" },
                         "requests": figures.requests,
                         "errors_5xx": figures.errors_5xx,
@@ -156,62 +142,61 @@ async fn hold_pause(
             && held >= Duration::from_millis(ms)
         {
             if !hold.preview || passed {
-                dep.with_status(|s| s.waiting_for_promote = false);
+                exec.note(Note::WaitingForPromote(false)).await?;
                 return Ok(PauseEnd::Elapsed);
             }
             // No evidence yet (too little preview traffic): green is not promoted on a
             // guess; it waits for a passing window or the operator.
-            if !dep.status().waiting_for_promote {
-                let why = match dep.status().analysis.map(|a| a.verdict) {
+            let status = exec.status();
+            if !status.as_ref().is_some_and(|s| s.waiting_for_promote) {
+                let why = match status.and_then(|s| s.analysis).map(|a| a.verdict) {
                     Some(Verdict::Inconclusive { reason }) => reason,
                     _ => "no analysis window yet".into(),
                 };
                 wait_for_promote(
-                    app,
-                    dep,
+                    exec,
                     format!("waiting for a passing analysis of the preview traffic ({why}) or `gantry promote`"),
                 )
-                .await;
+                .await?;
             }
         }
         let before = Instant::now();
+        let paused = exec.requests().pause;
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
-            _ = dep.wake.notified() => {}
+            _ = exec.requests_changed() => {}
         }
-        if !dep.requests().pause {
+        // Time held by the operator's pause does not count towards the step's duration.
+        if !paused && !exec.requests().pause {
             held += before.elapsed();
-        }
-        if app.emergency.load(Ordering::Acquire) && !dep.requests().emergency {
-            return Err(Failure::Abort);
         }
     }
 }
 
-async fn wait_for_promote(app: &App, dep: &Deployment, reason: String) {
-    dep.with_status(|s| s.waiting_for_promote = true);
-    dep.enter(
-        app,
+async fn wait_for_promote(exec: &Exec, reason: String) -> Result<(), Failure> {
+    exec.note(Note::WaitingForPromote(true)).await?;
+    exec.enter(
         Phase::Paused,
         By::System,
         json!({ "reason": reason }),
         format!("paused: {reason}"),
     )
-    .await;
+    .await?;
+    Ok(())
 }
 
-fn probe_failures(app: &App, dep: &Deployment) -> u64 {
-    app.driver
-        .instances(&dep.plan.service)
+fn probe_failures(exec: &Exec) -> u64 {
+    exec.core
+        .driver
+        .instances(&exec.plan.service)
         .iter()
-        .filter(|i| i.version == dep.plan.to)
+        .filter(|i| i.version == exec.plan.to)
         .map(|i| i.probe_failures)
         .sum()
 }
 
 fn measure(
-    app: &App,
-    dep: &Deployment,
+    exec: &Exec,
     version: &str,
     window: Duration,
     preview: bool,
@@ -221,9 +206,11 @@ fn measure(
     // second makes the measurement cover at least the full window.
     let span = window + Duration::from_secs(1);
     let m = if preview {
-        app.driver.measure_preview(&dep.plan.service, version, span)
+        exec.core
+            .driver
+            .measure_preview(&exec.plan.service, version, span)
     } else {
-        app.driver.measure(&dep.plan.service, version, span)
+        exec.core.driver.measure(&exec.plan.service, version, span)
     };
     Figures {
         requests: m.requests,

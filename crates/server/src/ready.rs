@@ -3,16 +3,15 @@
 //! rollout fails only after going the deadline without an instance created or ready or an
 //! old one scaled down, however long it takes in all.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use gantry_deploy::{
-    Deadline, DriverError, InstancePhase, InstanceSpec, InstanceStatus, Progress, ProgressClock,
-};
+use gantry_deploy::{Deadline, InstancePhase, InstanceStatus, Progress, ProgressClock};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
+use crate::core::Core;
+use crate::exec::Exec;
 
 /// A rollout's progress clock, measured from when it was made.
 pub(crate) struct Rollout {
@@ -52,6 +51,41 @@ pub(crate) enum Gate {
     Cancelled,
 }
 
+/// Who decides whether a rollout may go on: a deployment's owner (safe points held while
+/// the operator's pause lasts), or, for restore and `start`, a cancellation token (an
+/// emergency stop cancels them).
+pub(crate) enum Guard<'a> {
+    Owner(&'a Exec),
+    Token(&'a CancellationToken),
+}
+
+impl Guard<'_> {
+    fn state(&self) -> Gate {
+        match self {
+            Guard::Owner(e) => {
+                let r = e.requests();
+                if r.abort || e.cancel.is_cancelled() {
+                    Gate::Cancelled
+                } else if r.pause {
+                    Gate::Paused
+                } else {
+                    Gate::Go
+                }
+            }
+            Guard::Token(t) if t.is_cancelled() => Gate::Cancelled,
+            Guard::Token(_) => Gate::Go,
+        }
+    }
+
+    /// Waits at a safe point; false: stop (aborted, or an emergency stop).
+    async fn pass(&self) -> bool {
+        match self {
+            Guard::Owner(e) => e.gate().await.is_ok(),
+            Guard::Token(t) => !t.is_cancelled(),
+        }
+    }
+}
+
 /// Why instances did not get ready, with the figures to record (deadline misses).
 #[derive(Debug)]
 pub(crate) struct NotReady {
@@ -68,30 +102,7 @@ impl NotReady {
     }
 }
 
-impl App {
-    pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
-        let svc = self
-            .config
-            .services
-            .get(service)
-            .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
-        let release = svc.releases.get(version).ok_or_else(|| {
-            DriverError::Other(format!("service '{service}' has no release '{version}'"))
-        })?;
-        let mut env = svc.env.clone();
-        env.extend(release.env.clone());
-        let n = self.next_instance.fetch_add(1, Ordering::Relaxed);
-        Ok(InstanceSpec {
-            service: service.into(),
-            version: version.into(),
-            instance: format!("{service}-{version}-{n}"),
-            command: release.run.value.clone(),
-            env,
-            health: svc.health.clone(),
-            log_dir: self.log_dir.join(service),
-        })
-    }
-
+impl Core {
     /// Starts `count` instances of `version` and waits until they and `running` (instances
     /// already there, e.g. adopted after a restart) are all ready, the progress deadline
     /// passes, or `cancelled` says to stop waiting. Err: why they did not get ready.
@@ -102,19 +113,19 @@ impl App {
         count: u32,
         running: &[String],
         deadline: Duration,
-        cancelled: impl Fn() -> bool,
+        cancel: &CancellationToken,
     ) -> Result<(), String> {
         let mut rollout = Rollout::new(deadline);
-        let gate = || {
-            if cancelled() || self.halted() {
-                Gate::Cancelled
-            } else {
-                Gate::Go
-            }
-        };
-        self.start_under(service, version, count, running, &mut rollout, gate)
-            .await
-            .map_err(|e| e.reason)
+        self.start_under(
+            service,
+            version,
+            count,
+            running,
+            &mut rollout,
+            &Guard::Token(cancel),
+        )
+        .await
+        .map_err(|e| e.reason)
     }
 
     /// Starts `count` instances of `version` as part of `rollout` and waits until they
@@ -128,33 +139,24 @@ impl App {
         count: u32,
         running: &[String],
         rollout: &mut Rollout,
-        gate: impl Fn() -> Gate,
+        guard: &Guard<'_>,
     ) -> Result<(), NotReady> {
         let mut ids = running.to_vec();
         let mut held = false;
         for _ in 0..count {
             // A safe point before each new instance: held while paused, ended by a cancel.
-            loop {
-                match gate() {
-                    Gate::Go => break,
-                    Gate::Cancelled => return Err(NotReady::plain("cancelled")),
-                    Gate::Paused => {
-                        if !held {
-                            held = true;
-                            rollout.observe(Progress::Paused);
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
+            // The owner answers it only while no emergency stop is in force, and an
+            // emergency stop cancels this job before it is recorded: no instance starts
+            // after it, whoever asks (a rollback, a restore, a deployment).
+            let paused = guard.state() == Gate::Paused;
+            if paused {
+                rollout.observe(Progress::Paused);
             }
-            if held {
-                held = false;
+            if !guard.pass().await {
+                return Err(NotReady::plain("cancelled"));
+            }
+            if paused {
                 rollout.observe(Progress::Resumed);
-            }
-            // Final for everything in flight: no instance starts once an emergency stop is
-            // in force, whoever asks (a rollback, a restore, a deployment).
-            if self.halted() {
-                return Err(NotReady::plain("an emergency stop is in force"));
             }
             let spec = self.spec(service, version).map_err(NotReady::plain)?;
             ids.push(spec.instance.clone());
@@ -192,7 +194,7 @@ impl App {
                     i.instance, i.restarts
                 )));
             }
-            match gate() {
+            match guard.state() {
                 Gate::Cancelled => break Err(NotReady::plain("cancelled")),
                 Gate::Paused if !held => {
                     held = true;

@@ -3,15 +3,17 @@
 //! and a deployment the restart interrupted is rolled back (default) or resumed
 //! (`on_restart: resume`).
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-use gantry_config::OnRestart;
-use gantry_deploy::{Phase, PriorInstance, Reclaimed, plan_deploy};
+use gantry_deploy::{PriorInstance, Reclaimed};
 use gantry_state::State;
 use serde_json::json;
+use tokio::sync::oneshot;
 
-use crate::app::{App, By};
-use crate::deployment::Deployment;
+use crate::app::App;
+use crate::command::{Command, Control, Interrupted, RestorePlan};
+use crate::core::{By, Core};
+use crate::owner::Seed;
 
 /// What reclaiming left running: adopted instance ids by service.
 pub(crate) type AdoptedIds = std::collections::BTreeMap<String, Vec<String>>;
@@ -21,7 +23,7 @@ pub(crate) type AdoptedIds = std::collections::BTreeMap<String, Vec<String>>;
 /// (so traffic comes back without a cold start); everything else is killed (recognised by
 /// the driver's own means, never a stranger's process). Returns the recorded outcomes.
 pub(crate) async fn reclaim_orphans(
-    app: &App,
+    app: &Core,
     state: &State,
 ) -> (Vec<serde_json::Value>, AdoptedIds) {
     let mut out = Vec::new();
@@ -75,117 +77,74 @@ pub(crate) async fn reclaim_orphans(
     (out, adopted)
 }
 
-/// Sets each service's stable version, history and deployment counter from the ledger,
-/// before any call is taken: ids then continue the ledger's and never repeat.
-pub(crate) fn seed(app: &App, state: &State) {
-    let mut svcs = app.svcs();
-    for (name, svc) in &app.config.services {
-        let view = state.services.services.get(name);
-        let s = svcs.entry(name.clone()).or_default();
-        s.stable = view
-            .and_then(|v| v.stable.clone())
-            .filter(|v| svc.releases.contains_key(v));
-        s.history = view.map(|v| v.history.clone()).unwrap_or_default();
-        s.deployments = view.map_or(0, |v| v.deployments);
-    }
+/// Each service's stable version, history and deployment counter from the ledger, for
+/// its owner before any call is taken: ids then continue the ledger's and never repeat.
+pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
+    core.config
+        .services
+        .iter()
+        .map(|(name, svc)| {
+            let view = state.services.services.get(name);
+            let seed = Seed {
+                stable: view
+                    .and_then(|v| v.stable.clone())
+                    .filter(|v| svc.releases.contains_key(v)),
+                history: view.map(|v| v.history.clone()).unwrap_or_default(),
+                deployments: view.map_or(0, |v| v.deployments),
+                emergency: state.services.emergency_stop,
+            };
+            (name.clone(), seed)
+        })
+        .collect()
 }
 
-/// Restores every service and settles interrupted deployments.
+/// Has every owner restore its service and settle its interrupted deployment (all at
+/// once), then records what was done.
 pub(crate) async fn restore(
-    app: &Arc<App>,
+    app: &App,
     state: &State,
     killed: Vec<serde_json::Value>,
-    adopted: AdoptedIds,
+    mut adopted: AdoptedIds,
 ) {
     let emergency = state.services.emergency_stop;
+    let mut answers = Vec::new();
+    for (name, owner) in &app.owners {
+        let interrupted = state
+            .services
+            .services
+            .get(name)
+            .and_then(|v| v.deployment.clone())
+            .filter(|d| d.in_progress())
+            .map(|d| Interrupted {
+                id: d.id,
+                from: d.from,
+                to: d.to,
+                strategy: d.strategy,
+            });
+        let plan = RestorePlan {
+            interrupted,
+            adopted: adopted.remove(name).unwrap_or_default(),
+            emergency,
+        };
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Control(Control::Restore {
+            plan: Box::new(plan),
+            reply,
+        });
+        if owner.tx.send(cmd).await.is_ok() {
+            answers.push(rx);
+        }
+    }
     let mut settled = Vec::new();
     let mut restored = Vec::new();
-    for (name, svc) in &app.config.services {
-        let view = state.services.services.get(name);
-        let mut stable = view
-            .and_then(|v| v.stable.clone())
-            .filter(|v| svc.releases.contains_key(v));
-        let interrupted = view
-            .and_then(|v| v.deployment.clone())
-            .filter(|d| d.in_progress());
-        let mut resume = None;
-        if let Some(d) = &interrupted {
-            let dep = Arc::new(Deployment::new(
-                d.id.clone(),
-                plan_deploy(name, svc, d.from.as_deref(), &d.to, &svc.strategy),
-            ));
-            if svc.on_restart == OnRestart::Resume && !emergency && d.strategy != "rollback" {
-                resume = Some(Arc::clone(&dep));
-            } else if let Some(from) = d.from.clone() {
-                dep.enter(app, Phase::RolledBack, By::System,
-                    json!({"to": from, "reason": "the control plane restarted during the deployment"}),
-                    format!("rolled back to {from} after a control-plane restart")).await;
-                stable = Some(from.clone());
-                app.svcs().entry(name.clone()).or_default().stable = Some(from);
-            } else {
-                dep.enter(
-                    app,
-                    Phase::Failed,
-                    By::System,
-                    json!({"reason": "the control plane restarted during the first deployment"}),
-                    "failed: control plane restarted".into(),
-                )
-                .await;
-            }
-            // Its status carries the timeline from before the restart on.
-            if resume.is_none() {
-                let mut past = app.past.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(p) = past.get_mut(&d.id) {
-                    let now = dep.status();
-                    p.phase = now.phase;
-                    p.reason = now.reason;
-                    p.waiting_for_promote = false;
-                    p.timeline.extend(now.timeline);
-                }
-            }
-            settled.push(
-                json!({"id": d.id, "action": if resume.is_some() { "resume" } else { "rollback" }}),
-            );
-        }
-        if emergency {
-            app.publish(name, |_| {});
-            continue;
-        }
-        if let Some(v) = &stable {
-            let deadline = svc.strategy.progress_deadline().as_std();
-            let ours = adopted.get(name).cloned().unwrap_or_default();
-            let missing = (*svc.instances).max(1).saturating_sub(ours.len() as u32);
-            match app
-                .start_and_wait_with(name, v, missing, &ours, deadline, || false)
-                .await
-            {
-                Ok(()) => {
-                    app.shift(None, name, &[(v.clone(), 100)].into_iter().collect(), false)
-                        .await;
-                    restored.push(format!("{name} {v}"));
-                }
-                Err(e) => {
-                    tracing::error!(service = %name, error = %e, "stable version did not come back")
-                }
-            }
-        }
-        if let Some(dep) = resume {
-            app.svcs().entry(name.clone()).or_default().active = Some(Arc::clone(&dep));
-            app.deployments_mut()
-                .insert(dep.id.clone(), Arc::clone(&dep));
-            dep.enter(
-                app,
-                Phase::Progressing,
-                By::System,
-                json!({"resumed_after_restart": true}),
-                "resumed after a control-plane restart".into(),
-            )
-            .await;
-            app.spawn(&dep);
+    for rx in answers {
+        if let Ok(r) = rx.await {
+            settled.extend(r.settled);
+            restored.extend(r.restored);
         }
     }
     if !killed.is_empty() || !settled.is_empty() || !restored.is_empty() {
-        app.record(By::System, "control.recovered",
+        app.core.record(By::System, "control.recovered",
             json!({"orphans": killed, "deployments": settled, "restored": restored, "emergency_stop": emergency})).await;
     }
 }

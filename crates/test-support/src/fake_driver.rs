@@ -48,7 +48,7 @@ struct TrafficGate {
 
 pub struct FakeDriver {
     inner: Mutex<Inner>,
-    events: mpsc::UnboundedSender<InstanceEvent>,
+    events: mpsc::Sender<InstanceEvent>,
     /// Versions whose starts are held; a start waits while its version is in the set.
     held: watch::Sender<BTreeSet<String>>,
     /// The same for stops.
@@ -60,8 +60,8 @@ pub struct FakeDriver {
 }
 
 impl FakeDriver {
-    pub fn new() -> (Arc<FakeDriver>, mpsc::UnboundedReceiver<InstanceEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new() -> (Arc<FakeDriver>, mpsc::Receiver<InstanceEvent>) {
+        let (tx, rx) = mpsc::channel(gantry_deploy::EVENT_QUEUE);
         let driver = FakeDriver {
             inner: Mutex::default(),
             events: tx,
@@ -82,14 +82,20 @@ impl FakeDriver {
         self.changed.send_modify(|n| *n += 1);
     }
 
+    /// Sent without waiting, since the test's own calls (`set_ready`) are synchronous; a
+    /// full queue means the control plane stopped reading events, which fails the test.
     fn emit(&self, kind: EventKind, i: &InstanceStatus) {
-        let _ = self.events.send(InstanceEvent {
+        let sent = self.events.try_send(InstanceEvent {
             kind,
             service: i.service.clone(),
             version: i.version.clone(),
             instance: i.instance.clone(),
             detail: serde_json::Map::new(),
         });
+        // Closed: the control plane is gone (a test that dropped it), nothing to tell.
+        if let Err(mpsc::error::TrySendError::Full(ev)) = sent {
+            panic!("fake driver: the control plane's event queue is full at {ev:?}");
+        }
     }
 
     /// Starts of `version` wait from now on until [`FakeDriver::release_starts`].
@@ -138,6 +144,11 @@ impl FakeDriver {
     /// Starts of `version` panic (a driver bug).
     pub fn panic_on_start(&self, version: &str) {
         self.lock().panic.insert(version.to_string());
+    }
+
+    /// Starts panic no more.
+    pub fn clear_panics(&self) {
+        self.lock().panic.clear();
     }
 
     /// New instances of `version` stay not ready until [`FakeDriver::set_ready`].

@@ -85,7 +85,7 @@ impl Project {
     pub async fn start_with(
         &self,
         driver: Arc<FakeDriver>,
-        events: tokio::sync::mpsc::UnboundedReceiver<gantry_deploy::InstanceEvent>,
+        events: tokio::sync::mpsc::Receiver<gantry_deploy::InstanceEvent>,
     ) -> Plane {
         let config = gantry_config::parse("gantry.yaml", &self.yaml).expect("test config");
         let ledger = Ledger::open(

@@ -31,6 +31,38 @@ async fn issue13_a_panicking_driver_fails_the_deployment_and_rolls_back() {
     live(&p, "v3").await;
 }
 
+/// A rollback that panics too (after the deployment's own panic) ends the deployment
+/// failed, naming both; the service keeps its stable version and takes the next deploy.
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_the_rollback_after_a_panic_ends_it_failed_and_the_owner_keeps_working() {
+    let project = Project::new(&canary(None));
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    // v1 is not ready when v2 fails, so the rollback has to start one: that panics too.
+    p.driver.set_ready("v1", false);
+    p.driver.panic_on_start("v2");
+    p.driver.panic_on_start("v1");
+    let id = deploy(&p, "v2").await;
+    let s = p
+        .until_status(&id, LIMIT, "failed twice", |s| {
+            s.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("rollback panicked"))
+        })
+        .await;
+    assert_eq!(s.phase, Phase::Failed);
+    let ps = p.app().ps();
+    assert!(
+        ps.services[0].deployment.is_none(),
+        "the deployment is over"
+    );
+    assert_eq!(ps.services[0].stable.as_deref(), Some("v1"));
+    p.driver.clear_panics();
+    p.driver.set_ready("v1", true);
+    live(&p, "v3").await;
+}
+
 /// Issue 13: ledger write failures were only logged: the API answered 200 and `ps` said
 /// OPERATIONAL after the committer died.
 #[tokio::test(start_paused = true)]

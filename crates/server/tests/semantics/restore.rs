@@ -1,7 +1,7 @@
 //! After a restart, restore holds the mutating calls (503 + Retry-After) until it is done,
 //! and deployment ids never repeat.
 
-use gantry_deploy::Phase;
+use gantry_deploy::{Op, Phase};
 use gantry_server::{DeployRequest, ServerError};
 use gantry_test_support::fake_driver::FakeDriver;
 use gantry_test_support::plane::Project;
@@ -74,6 +74,10 @@ async fn deploy_during_restore(project: &Project) {
             .is_err(),
         "a rollback during restore must wait too"
     );
+    for op in [Op::Promote, Op::Pause, Op::Resume, Op::Abort] {
+        assert_held(p.app().operate("web", op).await, &format!("{op:?}"));
+    }
+    assert_held(p.app().start_after_stop().await, "start");
     p.driver.release_starts("v2");
     p.plane.restored().await;
     let dep = p
@@ -103,6 +107,20 @@ async fn deploy_during_restore(project: &Project) {
             .all(|(_, t)| t.weights.contains_key("v3")),
         "nothing took v3's weights away during its canary: {log:?}"
     );
+}
+
+/// A mutating call during restore is held: 503 with `Retry-After`, naming the restore.
+fn assert_held<T: std::fmt::Debug>(answer: Result<T, ServerError>, what: &str) {
+    match answer {
+        Err(ServerError::Unavailable {
+            reason,
+            retry_after: Some(secs),
+        }) => assert!(
+            reason.contains("restoring") && secs >= 1,
+            "{what}: {reason}"
+        ),
+        other => panic!("{what} during restore must wait (503): {other:?}"),
+    }
 }
 
 /// An emergency stop is taken during restore too: the restore stops where it is, nothing

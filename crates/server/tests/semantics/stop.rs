@@ -81,6 +81,49 @@ async fn issue13_emergency_stop_ends_an_automatic_rollback_where_it_is() {
     assert_eq!(t.weights.get("v1"), Some(&100));
 }
 
+/// An emergency stop ends an operator's pause too: the effects the pause held never
+/// happen, the deployment is aborted where it was, and `start` brings back exactly the
+/// stable version's instances.
+#[tokio::test(start_paused = true)]
+async fn an_emergency_stop_ends_a_paused_rolling_update_where_it_is() {
+    let project = Project::new(&crate::rolling(3));
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    p.driver.hold_starts("v2");
+    let id = deploy(&p, "v2").await;
+    p.driver
+        .until(LIMIT, "the first v2 start", |d| d.starts_waiting("v2") == 1)
+        .await;
+    p.app()
+        .operate("web", gantry_deploy::Op::Pause)
+        .await
+        .expect("pause");
+    p.driver.release_starts("v2");
+    p.driver
+        .until(LIMIT, "the started v2", |d| {
+            d.instances_of("web", "v2").len() == 1
+        })
+        .await;
+    let shifts = p.driver.traffic_calls();
+    p.app().emergency_stop().await.expect("emergency stop");
+    let s = p.app().deployment(&id).expect("status");
+    assert_eq!(s.phase, Phase::Aborted, "{:?}", s.reason);
+    assert_eq!(
+        p.driver.traffic_calls(),
+        shifts + 1,
+        "only the stop's own write reached the router"
+    );
+    assert!(p.driver.web_traffic().emergency_stop);
+    assert!(p.driver.instances("web").is_empty());
+    let phases = project.phases(&id);
+    assert_eq!(phases.last().map(String::as_str), Some("aborted"));
+    p.app().start_after_stop().await.expect("start");
+    assert_eq!(p.driver.instances_of("web", "v1").len(), 3);
+    assert!(p.driver.instances_of("web", "v2").is_empty());
+    assert_eq!(p.driver.web_traffic().weights.get("v1"), Some(&100));
+}
+
 /// Issue 13: traffic was updated read-modify-write from several tasks; a shift racing the
 /// emergency stop could write `emergency_stop=false` back to the router.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,0 +1,183 @@
+//! What every service owner and its jobs share and never change: the configuration, the
+//! driver, the ledger writer with its signers, and the allocator of instance ids. No
+//! deployment state lives here; that is each service's owner's ([`crate::owner`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use gantry_config::{Config, Service};
+use gantry_deploy::{Driver, DriverError, InstancePhase, InstanceSpec, InstanceStatus};
+use gantry_ledger::{Entry, GroupCommitter, NewEntry, Signer};
+use serde_json::Value;
+
+use crate::ServerError;
+
+/// Who an entry is attributed to. Operator requests (deploy, promote, pause, resume,
+/// abort, rollback, emergency stop, start) are signed by the operator role; what the
+/// control plane observes or decides by itself is signed by the system key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Operator,
+    System,
+}
+
+pub(crate) struct Core {
+    pub config: Config,
+    pub driver: Arc<dyn Driver>,
+    committer: GroupCommitter,
+    system: Arc<Signer>,
+    operator: Arc<Signer>,
+    pub log_dir: PathBuf,
+    /// Instance ids are `service-version-N`, N continuing the ledger's sequence so that an
+    /// id never repeats across restarts; shared by every owner's jobs.
+    next_instance: AtomicU64,
+    /// The first ledger write that failed: from then on mutating calls are refused and the
+    /// status is CRITICAL, since nothing the control plane does could be proven.
+    ledger_failure: OnceLock<String>,
+}
+
+impl Core {
+    pub(crate) fn new(
+        config: Config,
+        driver: Arc<dyn Driver>,
+        committer: GroupCommitter,
+        system: Signer,
+        operator: Signer,
+        log_dir: PathBuf,
+        first_instance: u64,
+    ) -> Core {
+        Core {
+            config,
+            driver,
+            committer,
+            system: Arc::new(system),
+            operator: Arc::new(operator),
+            log_dir,
+            next_instance: AtomicU64::new(first_instance),
+            ledger_failure: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn ledger_failure(&self) -> Option<String> {
+        self.ledger_failure.get().cloned()
+    }
+
+    /// Refuses a change once the ledger cannot be written.
+    pub(crate) fn writable(&self) -> Result<(), ServerError> {
+        match self.ledger_failure() {
+            Some(why) => Err(ServerError::Unavailable {
+                reason: format!(
+                    "the control plane cannot write its ledger ({why}); it refuses every change until restarted with a writable ledger"
+                ),
+                retry_after: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn service_config(&self, name: &str) -> Result<&Service, ServerError> {
+        self.config
+            .services
+            .get(name)
+            .map(|s| &s.value)
+            .ok_or_else(|| {
+                ServerError::NotFound(format!(
+                    "no service '{name}' in gantry.yaml; services: {}",
+                    self.config
+                        .services
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
+    /// Appends one entry (durable on return). A ledger failure keeps traffic flowing but
+    /// is loud: it is remembered, every later mutating call is refused and `ps` is CRITICAL.
+    pub(crate) async fn record(&self, by: By, kind: &str, body: Value) -> Option<Entry> {
+        let signer = match by {
+            By::Operator => Arc::clone(&self.operator),
+            By::System => Arc::clone(&self.system),
+        };
+        let committer = self.committer.clone();
+        let entry = NewEntry::new(kind, body);
+        let kind = kind.to_string();
+        match tokio::task::spawn_blocking(move || committer.append_shared(signer, entry)).await {
+            Ok(Ok(e)) => Some(e),
+            Ok(Err(err)) => {
+                tracing::error!(%kind, error = %err, "cannot write ledger entry");
+                let _ = self.ledger_failure.set(format!("{kind}: {err}"));
+                None
+            }
+            Err(err) => {
+                tracing::error!(%kind, error = %err, "ledger writer task failed");
+                let _ = self
+                    .ledger_failure
+                    .set(format!("{kind}: ledger writer task failed: {err}"));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
+        let svc = self
+            .config
+            .services
+            .get(service)
+            .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
+        let release = svc.releases.get(version).ok_or_else(|| {
+            DriverError::Other(format!("service '{service}' has no release '{version}'"))
+        })?;
+        let mut env = svc.env.clone();
+        env.extend(release.env.clone());
+        let n = self.next_instance.fetch_add(1, Ordering::Relaxed);
+        Ok(InstanceSpec {
+            service: service.into(),
+            version: version.into(),
+            instance: format!("{service}-{version}-{n}"),
+            command: release.run.value.clone(),
+            env,
+            health: svc.health.clone(),
+            log_dir: self.log_dir.join(service),
+        })
+    }
+
+    /// Drains and stops `count` instances of `version` (all when `None`), concurrently.
+    pub(crate) async fn stop_version(&self, service: &str, version: &str, count: Option<u32>) {
+        let mut victims: Vec<InstanceStatus> = self
+            .driver
+            .instances(service)
+            .into_iter()
+            .filter(|i| i.version == version && i.phase != InstancePhase::Stopping)
+            .collect();
+        // Unready ones first: they serve nothing.
+        victims.sort_by_key(|i| i.ready);
+        if let Some(n) = count {
+            victims.truncate(n as usize);
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for v in victims {
+            let driver = Arc::clone(&self.driver);
+            let service = service.to_string();
+            set.spawn(async move { driver.stop(&service, &v.instance).await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    /// Instance counts (all, ready) by version.
+    pub(crate) fn counts(&self, service: &str) -> BTreeMap<String, (u32, u32)> {
+        let mut out: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+        for i in self.driver.instances(service) {
+            if i.phase == InstancePhase::Stopping {
+                continue;
+            }
+            let e = out.entry(i.version.clone()).or_default();
+            e.0 += 1;
+            e.1 += u32::from(i.ready);
+        }
+        out
+    }
+}

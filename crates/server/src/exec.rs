@@ -1,0 +1,186 @@
+//! A deployment's executor as its owner's job: it drives instances through the driver
+//! itself (so a held start never blocks the owner), reads the operator's requests from a
+//! `watch`, and asks the owner for every other effect — safe points, traffic, phases —
+//! which the owner applies, holds while paused, or refuses once the deployment is over.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gantry_deploy::{DeploymentStatus, Phase, Plan};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::command::{Ask, Command, Note, Refused};
+use crate::core::{By, Core};
+use crate::deployment::{Failure, Requests};
+use crate::owner::Snapshot;
+
+pub(crate) struct Exec {
+    pub core: Arc<Core>,
+    pub id: String,
+    pub plan: Arc<Plan>,
+    owner: mpsc::Sender<Command>,
+    requests: watch::Receiver<Requests>,
+    view: watch::Receiver<Snapshot>,
+    pub cancel: CancellationToken,
+}
+
+impl From<Refused> for Failure {
+    fn from(_: Refused) -> Failure {
+        Failure::Abort
+    }
+}
+
+impl Exec {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        id: String,
+        plan: Arc<Plan>,
+        owner: mpsc::Sender<Command>,
+        requests: watch::Receiver<Requests>,
+        view: watch::Receiver<Snapshot>,
+        cancel: CancellationToken,
+    ) -> Exec {
+        Exec {
+            core,
+            id,
+            plan,
+            owner,
+            requests,
+            view,
+            cancel,
+        }
+    }
+
+    pub(crate) fn requests(&self) -> Requests {
+        *self.requests.borrow()
+    }
+
+    /// Waits until the operator's requests change (or forever, once the owner is gone).
+    pub(crate) async fn requests_changed(&mut self) {
+        if self.requests.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The deployment's status as its owner last published it.
+    pub(crate) fn status(&self) -> Option<DeploymentStatus> {
+        self.view
+            .borrow()
+            .active
+            .as_ref()
+            .filter(|d| d.id == self.id)
+            .cloned()
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Refused>>) -> Ask,
+    ) -> Result<T, Refused> {
+        let (tx, rx) = oneshot::channel();
+        let cmd = Command::Job {
+            id: self.id.clone(),
+            ask: make(tx),
+        };
+        self.owner.send(cmd).await.map_err(|_| Refused)?;
+        rx.await.map_err(|_| Refused)?
+    }
+
+    /// A safe point: returns when the deployment may go on; refused once it is aborted.
+    pub(crate) async fn gate(&self) -> Result<(), Refused> {
+        self.ask(Ask::Gate).await
+    }
+
+    pub(crate) async fn shift(
+        &self,
+        weights: &BTreeMap<String, u32>,
+        by_instances: bool,
+        gated: bool,
+    ) -> Result<(), Refused> {
+        self.ask(|reply| Ask::Shift {
+            weights: weights.clone(),
+            by_instances,
+            gated,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn preview(&self, version: Option<&str>, gated: bool) -> Result<(), Refused> {
+        self.ask(|reply| Ask::Preview {
+            version: version.map(str::to_string),
+            gated,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn enter(
+        &self,
+        phase: Phase,
+        by: By,
+        extra: Value,
+        text: String,
+    ) -> Result<(), Refused> {
+        self.ask(|reply| Ask::Enter {
+            phase,
+            by,
+            extra,
+            text,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn end(
+        &self,
+        phase: Phase,
+        by: By,
+        extra: Value,
+        text: String,
+        stable: Option<String>,
+    ) -> Result<(), Refused> {
+        self.ask(|reply| Ask::End {
+            phase,
+            by,
+            extra,
+            text,
+            stable,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn record(
+        &self,
+        by: By,
+        kind: &str,
+        body: Value,
+        text: String,
+    ) -> Result<(), Refused> {
+        self.ask(|reply| Ask::Record {
+            by,
+            kind: kind.to_string(),
+            body,
+            text,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn note(&self, note: Note) -> Result<(), Refused> {
+        self.ask(|reply| Ask::Note(note, reply)).await
+    }
+
+    pub(crate) async fn in_pause(&self, inside: bool) -> Result<(), Refused> {
+        self.ask(|reply| Ask::InPause(inside, reply)).await
+    }
+
+    pub(crate) async fn take_promote(&self) -> Result<bool, Refused> {
+        if self.requests().advance == 0 {
+            return Ok(false);
+        }
+        self.ask(Ask::TakePromote).await
+    }
+}
