@@ -227,6 +227,12 @@ impl App {
             By::System => Arc::clone(&self.system),
         };
         let committer = self.committer.clone();
+        let mut body = body;
+        if by == By::Operator
+            && let (Some(caller), Some(fields)) = (crate::Caller::current(), body.as_object_mut())
+        {
+            fields.insert("caller".into(), json!(caller));
+        }
         let entry = NewEntry::new(kind, body);
         let kind = kind.to_string();
         match tokio::task::spawn_blocking(move || committer.append_shared(signer, entry)).await {

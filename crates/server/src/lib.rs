@@ -25,6 +25,7 @@
 
 mod api;
 mod app;
+mod caller;
 mod control;
 mod deployment;
 mod error;
@@ -50,8 +51,9 @@ use tokio::sync::mpsc;
 
 pub use api::auth::{MIN_TOKEN_BYTES, Token};
 pub use app::{App, By};
+pub use caller::Caller;
 pub use control::{Ps, ServiceView};
-pub use error::ServerError;
+pub use error::{ApiError, ErrorCode, ServerError};
 pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
 
@@ -200,6 +202,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
     let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
@@ -208,7 +211,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ready(addr);
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
-    let api = api::router(Arc::clone(&app), opts.token);
+    let api = api::router(Arc::clone(&app), opts.token, store);
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

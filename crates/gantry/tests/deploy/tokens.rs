@@ -58,7 +58,7 @@ fn issue7_refused_calls_are_logged_without_the_token_and_counted() {
             "{}",
             reply.text
         );
-        let error = reply.json()["error"]
+        let error = reply.json()["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .to_string();
