@@ -47,6 +47,9 @@ pub enum Command {
     Pipeline(crate::cmd::pipeline::PipelineCommand),
     #[command(flatten)]
     Deploy(crate::cmd::deploy::DeployCommand),
+    /// Role-scoped API and MCP tokens: create, list, revoke
+    #[command(subcommand)]
+    Token(crate::cmd::deploy::tokens::TokenCommand),
 }
 
 #[derive(Debug, Args)]

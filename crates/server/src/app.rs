@@ -56,7 +56,14 @@ impl App {
     ) -> Result<T, ServerError> {
         let owner = self.owner(service)?;
         let (tx, rx) = oneshot::channel();
-        owner.tx.send(make(tx)).await.map_err(|_| gone())?;
+        let cmd = match crate::Caller::current() {
+            Some(caller) => Command::From {
+                caller,
+                cmd: Box::new(make(tx)),
+            },
+            None => make(tx),
+        };
+        owner.tx.send(cmd).await.map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 

@@ -36,6 +36,12 @@ pub(crate) enum Command {
     Control(Control),
     /// A transition the driver reports, recorded as `instance.*`.
     Instance(InstanceEvent),
+    /// A command made on behalf of an API caller: the entries it writes as the operator
+    /// name the caller's role and token ([`crate::Caller`]).
+    From {
+        caller: crate::Caller,
+        cmd: Box<Command>,
+    },
     /// From a job of this owner, for the deployment `id` (refused if it is not the active
     /// one any more: an emergency stop or an abort ended it).
     Job {

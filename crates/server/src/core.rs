@@ -103,6 +103,12 @@ impl Core {
             By::System => Arc::clone(&self.system),
         };
         let committer = self.committer.clone();
+        let mut body = body;
+        if by == By::Operator
+            && let (Some(caller), Some(fields)) = (crate::Caller::current(), body.as_object_mut())
+        {
+            fields.insert("caller".into(), serde_json::json!(caller));
+        }
         let entry = NewEntry::new(kind, body);
         let kind = kind.to_string();
         match tokio::task::spawn_blocking(move || committer.append_shared(signer, entry)).await {

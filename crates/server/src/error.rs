@@ -54,29 +54,138 @@ pub enum ServerError {
     Driver(#[from] gantry_deploy::DriverError),
 }
 
+/// The stable error codes of the API (and of MCP refusals): clients branch on these, never
+/// on the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Unavailable,
+    Refused,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Refused => "refused",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// Every API error, as `{"error": {"code", "message", "hint"}}` with its HTTP status.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+    pub hint: String,
+    pub retry_after: Option<u64>,
+    /// `WWW-Authenticate` for 401s.
+    pub challenge: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: ErrorCode,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            hint: hint.into(),
+            retry_after: None,
+            challenge: None,
+        }
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"code": self.code.as_str(), "message": self.message, "hint": self.hint}})
+    }
+}
+
+impl From<&ServerError> for ApiError {
+    fn from(e: &ServerError) -> ApiError {
+        let (status, code, hint) = match e {
+            ServerError::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "GET /v1/openapi.json lists the routes; `gantry ps` the services",
+            ),
+            ServerError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "fix the request as the message says; GET /v1/openapi.json has every schema",
+            ),
+            ServerError::Conflict(_) => (
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                "`gantry ps` shows what is in progress; wait for it or end it first",
+            ),
+            ServerError::Unavailable {
+                retry_after: Some(_),
+                ..
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "retry after the Retry-After seconds",
+            ),
+            ServerError::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "restart `gantry serve` with a writable ledger",
+            ),
+            _ => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "see the control plane's log (.gantry/serve.log with --detach)",
+            ),
+        };
+        let mut out = ApiError::new(status, code, e.to_string(), hint);
+        if let ServerError::Unavailable { retry_after, .. } = e {
+            out.retry_after = *retry_after;
+        }
+        out
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(self.body());
+        let mut resp = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = secs.to_string().parse()
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        if let Some(c) = self.challenge {
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(c),
+            );
+        }
+        resp
+    }
+}
+
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
-        if let ServerError::Unavailable {
-            retry_after: Some(secs),
-            ..
-        } = &self
-        {
-            let secs = secs.to_string();
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(axum::http::header::RETRY_AFTER, secs)],
-                Json(json!({ "error": self.to_string() })),
-            )
-                .into_response();
-        }
-        let status = match &self {
-            ServerError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServerError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ServerError::Conflict(_) => StatusCode::CONFLICT,
-            ServerError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        ApiError::from(&self).into_response()
     }
 }
 
@@ -107,6 +216,20 @@ mod tests {
                 .headers()
                 .get(axum::http::header::RETRY_AFTER)
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn every_error_has_a_stable_code_message_and_hint() {
+        let e = ApiError::from(&ServerError::Conflict("busy".into()));
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        assert_eq!(e.body()["error"]["code"], "conflict");
+        assert_eq!(e.body()["error"]["message"], "busy");
+        assert!(!e.body()["error"]["hint"].as_str().unwrap().is_empty());
+        let e = ApiError::from(&ServerError::Io(std::io::Error::other("disk")));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
         );
     }
 }

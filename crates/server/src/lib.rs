@@ -31,6 +31,7 @@
 
 mod api;
 mod app;
+mod caller;
 mod command;
 mod control;
 mod core;
@@ -62,9 +63,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use api::auth::{MIN_TOKEN_BYTES, Token};
 pub use app::App;
+pub use caller::Caller;
 pub use control::{Ps, ServiceView};
 pub use core::By;
-pub use error::ServerError;
+pub use error::{ApiError, ErrorCode, ServerError};
 pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
 
@@ -241,6 +243,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
     let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
@@ -249,7 +252,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ready(addr);
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
-    let api = api::router(Arc::clone(&app), opts.token);
+    let api = api::router(Arc::clone(&app), opts.token, store);
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -107,6 +107,16 @@ pub const RULES: &[Rule] = &[
     rule("policy.*", Owner::System, "reserved: the policy gate"),
     rule("approval.*", Owner::System, "reserved: environments"),
     rule("environment.*", Owner::System, "reserved: environments"),
+    rule(
+        "access.denied",
+        Owner::System,
+        "`gantry serve` (API and MCP calls refused for their token or role)",
+    ),
+    rule(
+        "access.token.*",
+        Owner::System,
+        "`gantry token` (created, revoked)",
+    ),
     rule("access.*", Owner::System, "reserved: role tokens"),
     rule("config.*", Owner::System, "reserved: config reload"),
     rule("release.*", Owner::System, "reserved: releases from git"),

@@ -4,6 +4,7 @@
 //! values that semantic checks point at are [`Spanned`] so that errors name their line and
 //! column.
 
+mod access;
 mod agents;
 mod analysis;
 mod health;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
 pub use analysis::{Analysis, Prometheus};
 pub use health::{Health, Probe, ProbeCheck};
@@ -63,6 +65,9 @@ pub struct Config {
     /// Report settings (paths, GitHub issue sync); free-form until the reports land.
     #[serde(default)]
     pub reports: Option<BTreeMap<String, serde_json::Value>>,
+    /// Custom roles for API and MCP tokens (the built-in roles need none).
+    #[serde(default)]
+    pub access: Access,
 }
 
 fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -1,6 +1,7 @@
 //! Semantic checks run after the YAML is read: each problem is a located
 //! [`ConfigError::Invalid`].
 
+mod access;
 mod monitor;
 mod paths;
 mod pipeline;
@@ -60,6 +61,7 @@ pub(crate) fn validate(
     secrets::check_secrets(config, env, &mut p);
     monitor::check_monitor(config, &mut p);
     monitor::check_notify(config, &mut p);
+    access::check_access(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Replay => replay::run(&project, json),
                 Command::Pipeline(cmd) => pipeline::run(&project, cmd, json),
                 Command::Deploy(cmd) => deploy::run(&project, cmd, json),
+                Command::Token(cmd) => deploy::tokens::run(&project, cmd, json),
             }
         }
     }

@@ -34,7 +34,10 @@ fn issue7_rollback_with_a_misspelt_dry_run_is_a_400_and_changes_nothing() {
         r#"{"dry-run": true}"#,
     );
     assert_eq!(reply.status, 400, "{}", reply.text);
-    let error = reply.json()["error"].as_str().unwrap().to_string();
+    let error = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         error.contains("unknown field `dry-run`") && error.contains("`dry_run`"),
         "{error}"
@@ -147,7 +150,7 @@ fn issue7_bad_bodies_and_content_types_are_400_with_a_json_error() {
             "{}",
             reply.text
         );
-        let error = reply.json()["error"]
+        let error = reply.json()["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .to_string();
@@ -169,7 +172,7 @@ fn issue7_bad_bodies_and_content_types_are_400_with_a_json_error() {
         let reply = post(&env, "/v1/services/web/promote", ct, body);
         assert_eq!(reply.status, 409, "{}", reply.text);
         assert!(
-            reply.json()["error"]
+            reply.json()["error"]["message"]
                 .as_str()
                 .is_some_and(|e| e.contains("no deployment of web is running")),
             "{}",
@@ -179,8 +182,17 @@ fn issue7_bad_bodies_and_content_types_are_400_with_a_json_error() {
     // An unknown route or method answers in JSON too.
     let reply = post(&env, "/v1/nothing/here", json, "{}");
     assert_eq!(reply.status, 404, "{}", reply.text);
-    assert!(reply.json()["error"].as_str().is_some(), "{}", reply.text);
+    assert_eq!(reply.json()["error"]["code"], "not_found", "{}", reply.text);
+    assert!(
+        reply.json()["error"]["message"].as_str().is_some(),
+        "{}",
+        reply.text
+    );
     let reply = post(&env, "/v1/ps", json, "{}");
     assert_eq!(reply.status, 405, "{}", reply.text);
-    assert!(reply.json()["error"].as_str().is_some(), "{}", reply.text);
+    assert!(
+        reply.json()["error"]["message"].as_str().is_some(),
+        "{}",
+        reply.text
+    );
 }

@@ -58,7 +58,7 @@ fn issue7_refused_calls_are_logged_without_the_token_and_counted() {
             "{}",
             reply.text
         );
-        let error = reply.json()["error"]
+        let error = reply.json()["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .to_string();
@@ -166,4 +166,93 @@ fn issue7_a_short_server_token_is_refused_at_start() {
         "a refused start records nothing"
     );
     assert!(!p.path().join(".gantry/serve.json").exists());
+}
+
+/// `gantry token create|list|revoke`: the value is printed once, the file keeps only its
+/// hash, and both changes are in the ledger without the token.
+#[test]
+fn issue10_token_create_list_revoke() {
+    let (p, _) = project(&Opts::default());
+    let made = p
+        .gantry(&[
+            "--json",
+            "token",
+            "create",
+            "--role",
+            "operator",
+            "--name",
+            "ci",
+            "--expires",
+            "24h",
+        ])
+        .ok()
+        .json();
+    let value = made["token"].as_str().unwrap().to_string();
+    assert!(value.starts_with("gantry_") && value.len() >= 32, "{made}");
+    assert_eq!(
+        (made["name"].as_str(), made["role"].as_str()),
+        (Some("ci"), Some("operator"))
+    );
+    assert!(made["expires"].as_str().is_some(), "{made}");
+    // Text mode prints the token alone on stdout, so `$(gantry token create …)` works.
+    let text = p.gantry(&["token", "create", "--role", "viewer"]).ok();
+    let viewer = text.stdout().trim().to_string();
+    assert!(
+        viewer.starts_with("gantry_") && !viewer.contains(' '),
+        "{viewer}"
+    );
+    assert!(text.stderr().contains("viewer-1"), "{}", text.stderr());
+
+    let file = p.path().join(".gantry/tokens.json");
+    let stored = std::fs::read_to_string(&file).unwrap();
+    for v in [&value, &viewer] {
+        assert!(
+            !stored.contains(&v["gantry_".len()..]),
+            "a usable token is in the file"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let list = p.gantry(&["--json", "token", "list"]).ok().json();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ci", "viewer-1"]);
+    for field in ["role", "created", "expires", "last_used", "status"] {
+        assert!(list[0].get(field).is_some(), "no {field} in {list}");
+    }
+    assert!(
+        list[0].get("token").is_none() && list[0].get("sha256").is_none(),
+        "{list}"
+    );
+    let human = p.gantry(&["token", "list"]).ok().stdout();
+    assert!(
+        human.contains("LAST USED") && human.contains("active"),
+        "{human}"
+    );
+
+    p.gantry(&["token", "revoke", "ci"]).ok().says("revoked");
+    let list = p.gantry(&["--json", "token", "list"]).ok().json();
+    assert_eq!(list[0]["status"], "revoked", "{list}");
+    p.gantry(&["token", "revoke", "ci"])
+        .fails_with(2)
+        .says("revoked already");
+    p.gantry(&["token", "revoke", "nope"])
+        .fails_with(2)
+        .says("no token named 'nope'");
+    p.gantry(&["token", "create", "--role", "root"])
+        .fails_with(2)
+        .says("unknown role 'root'")
+        .says("operator");
+
+    let ledger = p.ledger_lines().join("\n");
+    assert!(ledger.contains("access.token.created") && ledger.contains("access.token.revoked"));
+    assert!(!ledger.contains(&value[7..]) && !ledger.contains(&viewer[7..]));
+    p.gantry(&["ledger", "verify"]).ok();
 }

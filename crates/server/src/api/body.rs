@@ -4,13 +4,11 @@
 //! JSON, wrong types, not an object) answers 400 with a JSON `{"error": …}` instead of
 //! axum's plain-text 415/422.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 /// A JSON object body the request must carry.
 pub(crate) struct Strict<T>(pub T);
@@ -34,7 +32,13 @@ pub(crate) struct Rejected {
 
 impl IntoResponse for Rejected {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.message}))).into_response()
+        crate::error::ApiError::new(
+            self.status,
+            crate::error::ErrorCode::BadRequest,
+            self.message,
+            "send a JSON object (Content-Type: application/json) with only the documented fields; GET /v1/openapi.json has the schemas",
+        )
+        .into_response()
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod auth;
 mod body;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -19,14 +20,13 @@ use serde_json::{Value, json};
 use crate::ServerError;
 use crate::app::App;
 use crate::ops::{DeployRequest, RollbackRequest};
-use auth::{Refused, Token};
+use auth::{Access, Token};
 use body::{NoFields, Strict, StrictOrEmpty};
 
 #[derive(Clone)]
 pub(crate) struct Api {
     app: Arc<App>,
-    token: Token,
-    refused: Arc<Refused>,
+    access: Arc<Access>,
 }
 
 type Answer = Result<Json<Value>, ServerError>;
@@ -39,7 +39,7 @@ fn to_json(v: impl serde::Serialize) -> Answer {
 
 async fn ps(State(api): State<Api>) -> Answer {
     let mut view = to_json(api.app.ps())?;
-    view["api"] = json!({"refused": api.refused.view()});
+    view["api"] = json!({"refused": api.access.refused.view()});
     Ok(view)
 }
 
@@ -124,17 +124,19 @@ async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Serv
 }
 
 async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> impl IntoResponse {
-    (
+    crate::error::ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        Json(json!({"error": format!("{} does not take {method}", uri.path())})),
+        crate::error::ErrorCode::BadRequest,
+        format!("{} does not take {method}", uri.path()),
+        "GET /v1/openapi.json lists each route's methods",
     )
 }
 
-pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
+pub(crate) fn router(app: Arc<App>, token: Token, store: gantry_access::TokenStore) -> Router {
+    let roles = app.core.config.access.roles();
     let api = Api {
         app,
-        token,
-        refused: Arc::default(),
+        access: Arc::new(Access::new(token, roles, store)),
     };
     Router::new()
         .route("/v1/ps", get(ps))
@@ -146,6 +148,7 @@ pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
         .route("/v1/control/emergency-stop", post(stop))
         .route("/v1/control/start", post(start))
         .route("/v1/control/shutdown", post(shutdown))
+        .route("/v1/tokens", get(tokens::list))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(

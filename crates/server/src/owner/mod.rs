@@ -164,6 +164,10 @@ impl Owner {
 
     async fn handle(&mut self, cmd: Command) {
         match cmd {
+            Command::From { caller, cmd } => {
+                // Boxed: the inner command is handled by this same function.
+                Box::pin(caller.scope(self.handle(*cmd))).await;
+            }
             Command::Deploy {
                 version,
                 strategy,

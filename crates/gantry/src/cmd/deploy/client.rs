@@ -85,20 +85,43 @@ impl Client {
             if status.is_success() {
                 return Ok(body);
             }
-            let msg = body["error"].as_str().map_or_else(
-                || format!("the control plane answered {status}"),
-                str::to_string,
-            );
-            Err(match status.as_u16() {
+            // `{"error": {"code", "message", "hint"}}`; the code decides, the status is the
+            // fallback for anything else that answers (a proxy, an older control plane).
+            let error = &body["error"];
+            let msg = error["message"]
+                .as_str()
+                .or_else(|| error.as_str())
+                .map_or_else(
+                    || format!("the control plane answered {status}"),
+                    str::to_string,
+                );
+            let hint = error["hint"].as_str().unwrap_or_default();
+            let code = match error["code"].as_str() {
+                Some("bad_request") => 400,
+                Some("unauthorized") => 401,
+                Some("forbidden" | "refused") => 403,
+                Some("not_found") => 404,
+                Some("conflict") => 409,
+                Some("unavailable") => 503,
+                _ => status.as_u16(),
+            };
+            let with_hint = |m: String| {
+                if hint.is_empty() {
+                    m
+                } else {
+                    format!("{m}\nhint: {hint}")
+                }
+            };
+            Err(match code {
                 400 | 404 => exit::usage(msg),
                 401 => exit::with_code(
                     exit::REFUSED,
-                    format!(
+                    with_hint(format!(
                         "the control plane at {} refused the token from {}: {msg}",
                         self.base, self.token_source
-                    ),
+                    )),
                 ),
-                403 => exit::with_code(exit::REFUSED, msg),
+                403 => exit::with_code(exit::REFUSED, with_hint(msg)),
                 409 => exit::with_code(exit::CONFLICT, msg),
                 503 => exit::with_code(
                     exit::UNAVAILABLE,

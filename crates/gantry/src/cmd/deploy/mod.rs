@@ -10,6 +10,7 @@ mod rollback;
 pub(crate) mod rollout;
 mod serve;
 pub mod token;
+pub mod tokens;
 
 use clap::{Args, Subcommand, ValueEnum};
 

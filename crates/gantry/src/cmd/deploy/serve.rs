@@ -36,7 +36,7 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
     // would kill the live one's instances and record false adoptions.
     let lock = ServeLock::acquire(&gantry_dir).map_err(lock_error)?;
     super::token::ensure(&gantry_dir)?;
-    let (token, source) = super::token::read(&gantry_dir).map_err(exit::usage)?;
+    let (token, source) = super::token::read_admin(&gantry_dir).map_err(exit::usage)?;
     let token = Token::new(&token, &source.to_string())
         .map_err(|e| exit::usage(format!("{e}; {}", source.remedy())))?;
     let ledger = project.open_ledger(&config)?;

@@ -72,6 +72,29 @@ pub fn read(gantry_dir: &Path) -> anyhow::Result<(String, Source)> {
     {
         return Ok((t.trim().to_string(), Source::Env));
     }
+    read_file(gantry_dir)
+}
+
+/// The admin token for `gantry serve`: `GANTRY_TOKEN` unless it holds a role token from
+/// `gantry token create` (a viewer's token in the environment must not become the admin
+/// token of the control plane started there), else `.gantry/admin.token`.
+pub fn read_admin(gantry_dir: &Path) -> anyhow::Result<(String, Source)> {
+    if let Ok(t) = std::env::var(ENV)
+        && !t.trim().is_empty()
+    {
+        let store = gantry_access::TokenStore::new(gantry_dir);
+        let known = store
+            .authenticate(t.trim(), time::OffsetDateTime::now_utc())
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if known == Err(gantry_access::Denied::Unknown) {
+            return Ok((t.trim().to_string(), Source::Env));
+        }
+        eprintln!("warning: {ENV} holds a role token; the admin token comes from .gantry/{FILE}");
+    }
+    read_file(gantry_dir)
+}
+
+fn read_file(gantry_dir: &Path) -> anyhow::Result<(String, Source)> {
     let path = gantry_dir.join(FILE);
     let meta = fs::metadata(&path).with_context(|| {
         format!(
