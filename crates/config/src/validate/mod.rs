@@ -4,6 +4,7 @@
 mod monitor;
 mod paths;
 mod pipeline;
+mod router;
 mod secrets;
 mod service;
 mod smoke;
