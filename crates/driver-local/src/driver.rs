@@ -152,7 +152,7 @@ impl LocalDriver {
         let handle = self
             .shared
             .router
-            .serve(&route, listen)
+            .serve_with(&route, listen, self.shared.opts.router_for(service))
             .map_err(|e| listen_error(service, listen, e))?;
         let addr = handle.local_addr();
         *which(self.shared.lock().entry(service.to_string()).or_default()) = Some(addr);

@@ -8,6 +8,7 @@ mod driver;
 mod probe;
 pub mod process;
 mod reclaim;
+mod settings;
 mod supervise;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use tokio::task::JoinHandle;
 
 pub use probe::probe_once;
 pub use process::{Orphan, kill_orphan};
+pub use settings::router_settings;
 
 /// The router's drain timeout: how long in-flight requests get on a switch.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -39,6 +41,9 @@ pub struct LocalOptions {
     pub stop_grace: Duration,
     /// How long to wait for in-flight requests of a removed instance.
     pub drain_timeout: Duration,
+    /// The router's timeouts and limits per service (see [`LocalOptions::for_config`]);
+    /// a service not named here gets the router's defaults.
+    pub router: BTreeMap<String, gantry_router::ServiceConfig>,
 }
 
 impl Default for LocalOptions {
@@ -50,6 +55,7 @@ impl Default for LocalOptions {
             crash_loop_window: Duration::from_secs(60),
             stop_grace: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
+            router: BTreeMap::new(),
         }
     }
 }

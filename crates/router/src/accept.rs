@@ -1,19 +1,24 @@
 //! A service's accept loop: each client connection is served on the accepting runtime, or
 //! handed to one of the router's worker threads, until the listener is stopped; then the
-//! open connections are drained.
+//! open connections are drained. Past `max_connections` a new connection gets 503.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::config::ServiceConfig;
+use crate::conn::{Activity, CountingIo, Expired, Guarded, IdleClock, tick_period};
 use crate::headers::forwarded_for;
+use crate::metrics::ServiceCounters;
 use crate::proxy::{Proxy, handle};
 use crate::service::ServiceState;
 use crate::workers::Workers;
@@ -26,44 +31,134 @@ pub(crate) enum Dispatch {
     Workers(Arc<Workers>),
 }
 
+/// One listener's settings and its count of open client connections.
+pub(crate) struct Listening {
+    pub(crate) state: Arc<ServiceState>,
+    pub(crate) settings: Arc<ServiceConfig>,
+    open: Arc<AtomicUsize>,
+}
+
+impl Listening {
+    pub(crate) fn new(state: Arc<ServiceState>, settings: ServiceConfig) -> Self {
+        Listening {
+            state,
+            settings: Arc::new(settings),
+            open: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+/// Keeps a client connection counted against the listener's cap until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 fn builder() -> http1::Builder {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true);
+    // Header and idle limits are kept by `conn` (hyper's header timer also runs while a
+    // keep-alive connection waits, so it would be the keep-alive limit too).
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(None);
     builder
 }
 
-/// Serves one client connection until it closes (or drains, via `watcher`).
+/// Serves one client connection until it closes, drains (via `watcher`), or sits idle
+/// past its limits.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     state: Arc<ServiceState>,
+    settings: Arc<ServiceConfig>,
     proxy: Arc<Proxy>,
     watcher: Watcher,
 ) {
     let _ = stream.set_nodelay(true);
     let client_ip = forwarded_for(peer);
-    let service = service_fn(move |req| {
-        handle(
-            Arc::clone(&proxy),
-            Arc::clone(&state),
-            client_ip.clone(),
-            req,
-        )
-    });
-    let conn = builder().serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(error = %e, "client connection ended with an error");
+    let activity = Arc::new(Activity::default());
+    let io = TokioIo::new(CountingIo::new(stream, Arc::clone(&activity)));
+    let service = {
+        let (settings, activity) = (Arc::clone(&settings), Arc::clone(&activity));
+        service_fn(move |req| {
+            let busy = activity.busy();
+            let answer = handle(
+                Arc::clone(&proxy),
+                Arc::clone(&state),
+                Arc::clone(&settings),
+                client_ip.clone(),
+                req,
+            );
+            async move {
+                let resp = answer.await?;
+                Ok::<_, std::convert::Infallible>(resp.map(|b| Guarded::new(b, busy)))
+            }
+        })
+    };
+    let conn = watcher.watch(builder().serve_connection(io, service));
+    tokio::pin!(conn);
+    let mut clock = IdleClock::new(tokio::time::Instant::now());
+    let mut ticks = tokio::time::interval(tick_period(&settings));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            ended = &mut conn => {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "client connection ended with an error");
+                }
+                return;
+            }
+            _ = ticks.tick() => {
+                match activity.check(&mut clock, tokio::time::Instant::now(), &settings) {
+                    None => {}
+                    // Dropping the connection closes it; nothing is in progress on it.
+                    Some(Expired::KeepAlive) => return,
+                    Some(Expired::Header) => {
+                        tracing::debug!(%peer, timeout = ?settings.client_header_timeout, "request headers not received in time");
+                        return;
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Answers a connection past the cap with 503 and closes it (on its own task, so the
+/// accept loop never waits on a client).
+fn refuse(mut stream: TcpStream, service: &str) {
+    let body = format!("service {service} is at its connection limit\n");
+    let text = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\nvia: {}\r\n\r\n{body}",
+        body.len(),
+        crate::headers::VIA,
+    );
+    tokio::spawn(async move {
+        let write = async {
+            stream.write_all(text.as_bytes()).await?;
+            stream.shutdown().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
+    });
 }
 
 pub(crate) async fn accept_loop(
     listener: TcpListener,
-    state: Arc<ServiceState>,
+    listening: Listening,
     dispatch: Dispatch,
     drain_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let Listening {
+        state,
+        settings,
+        open,
+    } = listening;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -76,10 +171,21 @@ pub(crate) async fn accept_loop(
                         continue;
                     }
                 };
-                let (state, watcher) = (Arc::clone(&state), graceful.watcher());
+                if open.fetch_add(1, Ordering::AcqRel) >= settings.max_connections {
+                    open.fetch_sub(1, Ordering::AcqRel);
+                    ServiceCounters::bump(&state.counters.over_capacity);
+                    refuse(stream, &state.name);
+                    continue;
+                }
+                let slot = Open(Arc::clone(&open));
+                let (state, settings, watcher) = (Arc::clone(&state), Arc::clone(&settings), graceful.watcher());
                 match &dispatch {
                     Dispatch::Local(proxy) => {
-                        tokio::spawn(serve_connection(stream, peer, state, Arc::clone(proxy), watcher));
+                        let proxy = Arc::clone(proxy);
+                        tokio::spawn(async move {
+                            let _slot = slot;
+                            serve_connection(stream, peer, state, settings, proxy, watcher).await;
+                        });
                     }
                     Dispatch::Workers(workers) => {
                         // Moved off this runtime's reactor; registered again on the worker's.
@@ -90,12 +196,12 @@ pub(crate) async fn accept_loop(
                                 continue;
                             }
                         };
-                        let (worker, slot) = workers.pick();
+                        let (worker, worker_slot) = workers.pick();
                         let proxy = Arc::clone(&worker.proxy);
                         worker.handle.spawn(async move {
-                            let _slot = slot;
+                            let _slots = (slot, worker_slot);
                             match TcpStream::from_std(stream) {
-                                Ok(stream) => serve_connection(stream, peer, state, proxy, watcher).await,
+                                Ok(stream) => serve_connection(stream, peer, state, settings, proxy, watcher).await,
                                 Err(e) => tracing::debug!(error = %e, "cannot register a connection on a worker"),
                             }
                         });

@@ -5,10 +5,9 @@ use std::time::Duration;
 /// Tuning knobs; [`RouterConfig::default`] suits a local driver on loopback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
-    /// How long to wait for an upstream's response headers before answering 504.
-    pub upstream_timeout: Duration,
-    /// How long to wait for a TCP connection to a backend before trying another.
-    pub connect_timeout: Duration,
+    /// Timeouts and limits of a listener started with [`crate::Router::serve`] (each
+    /// service may have its own with [`crate::Router::serve_with`]).
+    pub service: ServiceConfig,
     /// Backends tried per request (the first plus retries), each a different address.
     pub max_attempts: usize,
     /// How much history [`crate::Router::window_stats`] can look back on.
@@ -37,8 +36,7 @@ pub struct RouterConfig {
 impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
-            upstream_timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(1),
+            service: ServiceConfig::default(),
             max_attempts: 3,
             window_capacity: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
@@ -55,5 +53,45 @@ impl RouterConfig {
         usize::try_from(self.window_capacity.as_secs())
             .unwrap_or(usize::MAX)
             .max(1)
+    }
+}
+
+/// Timeouts and limits of one service's listener. The defaults are nginx's, so an
+/// application that works behind nginx works behind the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// How long a client may take to send a request's headers, from their first byte
+    /// (nginx `client_header_timeout`). Past it the connection is closed.
+    pub client_header_timeout: Duration,
+    /// Longest pause between two reads of a request body, not the whole upload (nginx
+    /// `client_body_timeout`). Past it the client gets 408 and the version is not blamed.
+    pub client_body_timeout: Duration,
+    /// How long a connection to a backend may take before another is tried
+    /// (nginx `proxy_connect_timeout`).
+    pub connect_timeout: Duration,
+    /// How long a backend may take to answer with its response headers once the request
+    /// has been sent in full (nginx `proxy_read_timeout` for the head); past it, 504.
+    pub response_header_timeout: Duration,
+    /// Longest pause between two reads of a streamed response body (nginx
+    /// `proxy_read_timeout`); past it the response is cut off as an upstream error.
+    pub upstream_body_timeout: Duration,
+    /// How long an idle keep-alive client connection stays open (nginx `keepalive_timeout`).
+    pub keepalive_timeout: Duration,
+    /// Client connections open at once on the listener; past it a new connection is
+    /// answered 503 and closed (counted in [`crate::ServiceTotals::over_capacity`]).
+    pub max_connections: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            client_header_timeout: Duration::from_secs(60),
+            client_body_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(60),
+            response_header_timeout: Duration::from_secs(60),
+            upstream_body_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(75),
+            max_connections: 4096,
+        }
     }
 }

@@ -14,7 +14,9 @@
 
 mod accept;
 mod body;
+mod client_body;
 mod config;
+mod conn;
 mod error;
 mod headers;
 mod metrics;
@@ -28,7 +30,7 @@ mod table;
 pub mod window;
 mod workers;
 
-pub use config::RouterConfig;
+pub use config::{RouterConfig, ServiceConfig};
 pub use error::RouterError;
 pub use metrics::{ServiceTotals, VersionTotals};
 pub use route::{Backend, RoutingTable, ServiceRoute};

@@ -49,6 +49,12 @@ pub struct ServiceTotals {
     pub no_backend: u64,
     /// Requests answered 503 because of the emergency stop.
     pub emergency_rejected: u64,
+    /// Requests that failed on the client's side (body too slow: 408; aborted upload or
+    /// malformed chunk: 400). Never part of any version's error rate.
+    pub client_errors: u64,
+    /// Client connections answered 503 and closed because the listener already had its
+    /// `max_connections` open.
+    pub over_capacity: u64,
     pub versions: Vec<VersionTotals>,
 }
 
@@ -131,6 +137,8 @@ impl VersionMetrics {
 pub(crate) struct ServiceCounters {
     pub(crate) no_backend: AtomicU64,
     pub(crate) emergency_rejected: AtomicU64,
+    pub(crate) client_errors: AtomicU64,
+    pub(crate) over_capacity: AtomicU64,
 }
 
 impl ServiceCounters {

@@ -47,7 +47,6 @@ struct Inner {
 #[derive(Clone)]
 pub(crate) struct Pool {
     inner: Arc<Mutex<Inner>>,
-    connect_timeout: Duration,
     idle_timeout: Duration,
 }
 
@@ -66,14 +65,33 @@ impl Lease {
 }
 
 impl Pool {
-    pub(crate) fn new(connect_timeout: Duration, idle_timeout: Duration) -> Self {
+    pub(crate) fn new(idle_timeout: Duration) -> Self {
         Pool {
             inner: Arc::new(Mutex::new(Inner {
                 idle: HashMap::new(),
                 last_sweep: Instant::now(),
             })),
-            connect_timeout,
             idle_timeout,
+        }
+    }
+
+    /// Closes idle connections past the idle timeout (and those the backend closed)
+    /// every half timeout, until the pool is dropped: without it a connection to a
+    /// backend nobody sends to any more stays open until its process exits.
+    pub(crate) fn sweep_periodically(
+        &self,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let inner = Arc::downgrade(&self.inner);
+        let timeout = self.idle_timeout;
+        let period = (timeout / 2).max(Duration::from_millis(10));
+        async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(inner) = inner.upgrade() else { return };
+                let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                sweep(&mut inner, now, timeout);
+            }
         }
     }
 
@@ -100,14 +118,7 @@ impl Pool {
         let now = Instant::now();
         let mut inner = self.lock();
         if now.duration_since(inner.last_sweep) >= self.idle_timeout {
-            // Connections to backends nobody asks for any more (removed instances) would
-            // otherwise stay open until their process exits.
-            let timeout = self.idle_timeout;
-            inner.idle.retain(|_, list| {
-                list.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < timeout);
-                !list.is_empty()
-            });
-            inner.last_sweep = now;
+            sweep(&mut inner, now, self.idle_timeout);
         }
         let list = inner.idle.entry(addr).or_default();
         if list.len() < MAX_IDLE_PER_BACKEND {
@@ -121,22 +132,24 @@ impl Pool {
         self.lock().idle.get(&addr).map_or(0, Vec::len)
     }
 
-    async fn connect(&self, addr: SocketAddr) -> Result<SendRequest<UpstreamBody>, SendError> {
+    async fn connect(
+        &self,
+        addr: SocketAddr,
+        connect_timeout: Duration,
+    ) -> Result<SendRequest<UpstreamBody>, SendError> {
         let failed = |error: String| SendError {
             connect: true,
             error,
         };
-        let stream =
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
-                Err(_) => {
-                    return Err(failed(format!(
-                        "connect timed out after {:?}",
-                        self.connect_timeout
-                    )));
-                }
-                Ok(Err(e)) => return Err(failed(format!("connect: {e}"))),
-                Ok(Ok(s)) => s,
-            };
+        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+            Err(_) => {
+                return Err(failed(format!(
+                    "connect timed out after {connect_timeout:?}"
+                )));
+            }
+            Ok(Err(e)) => return Err(failed(format!("connect: {e}"))),
+            Ok(Ok(s)) => s,
+        };
         // Small requests and responses: send each as soon as it is written.
         let _ = stream.set_nodelay(true);
         let (sender, conn) = http1::handshake(TokioIo::new(stream))
@@ -157,13 +170,14 @@ impl Pool {
         &self,
         addr: SocketAddr,
         mut req: Request<UpstreamBody>,
+        connect_timeout: Duration,
     ) -> Result<(Response<Incoming>, Lease), SendError> {
         loop {
             let (mut sender, pooled) = match self.take(addr) {
                 Some(s) => (s, true),
                 // Boxed: connecting is rare with keep-alive, and its large future would
                 // otherwise be part of (and copied with) every request's future.
-                None => (Box::pin(self.connect(addr)).await?, false),
+                None => (Box::pin(self.connect(addr, connect_timeout)).await?, false),
             };
             // An idle connection becomes ready once hyper has seen the end of the previous
             // response; a closed one errors here and another is tried.
@@ -199,6 +213,15 @@ impl Pool {
             }
         }
     }
+}
+
+/// Drops idle connections that are closed or older than `timeout`, and empty lists.
+fn sweep(inner: &mut Inner, now: Instant, timeout: Duration) {
+    inner.idle.retain(|_, list| {
+        list.retain(|i| !i.sender.is_closed() && now.duration_since(i.since) < timeout);
+        !list.is_empty()
+    });
+    inner.last_sweep = now;
 }
 
 #[cfg(test)]
@@ -239,7 +262,11 @@ mod tests {
     }
 
     async fn roundtrip(pool: &Pool, addr: SocketAddr) -> String {
-        let (resp, lease) = pool.send(addr, get(addr)).await.ok().unwrap();
+        let (resp, lease) = pool
+            .send(addr, get(addr), Duration::from_secs(1))
+            .await
+            .ok()
+            .unwrap();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         lease.release();
         String::from_utf8(body.to_vec()).unwrap()
@@ -248,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn connections_are_reused() {
         let addr = upstream(false).await;
-        let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(30));
+        let pool = Pool::new(Duration::from_secs(30));
         for _ in 0..5 {
             assert_eq!(roundtrip(&pool, addr).await, "ok");
         }
@@ -258,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn connections_closed_by_the_backend_are_replaced() {
         let addr = upstream(true).await;
-        let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(30));
+        let pool = Pool::new(Duration::from_secs(30));
         for _ in 0..5 {
             assert_eq!(roundtrip(&pool, addr).await, "ok");
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -271,17 +298,38 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let pool = Pool::new(Duration::from_secs(1), Duration::from_secs(30));
-        let err = pool.send(dead, get(dead)).await.err().unwrap();
+        let pool = Pool::new(Duration::from_secs(30));
+        let err = pool
+            .send(dead, get(dead), Duration::from_secs(1))
+            .await
+            .err()
+            .unwrap();
         assert!(err.connect, "{}", err.error);
     }
 
     #[tokio::test]
     async fn expired_idle_connections_are_not_reused() {
         let addr = upstream(false).await;
-        let pool = Pool::new(Duration::from_secs(1), Duration::from_millis(20));
+        let pool = Pool::new(Duration::from_millis(20));
         assert_eq!(roundtrip(&pool, addr).await, "ok");
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert!(pool.take(addr).is_none());
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_closed_by_the_timer() {
+        let addr = upstream(false).await;
+        let pool = Pool::new(Duration::from_millis(40));
+        tokio::spawn(pool.sweep_periodically());
+        assert_eq!(roundtrip(&pool, addr).await, "ok");
+        assert_eq!(pool.idle(addr), 1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pool.idle(addr) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the idle connection was never closed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

@@ -14,13 +14,14 @@ use hyper::http::uri::PathAndQuery;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use rand::RngExt;
 
-use crate::body::{ResponseBody, Tracked, UpstreamBody, local};
-use crate::config::RouterConfig;
+use crate::body::{ResponseBody, Stall, Tracked, UpstreamBody, local};
+use crate::client_body::{ClientBody, ClientFault, Progress};
+use crate::config::{RouterConfig, ServiceConfig};
 use crate::headers::{VIA, append_list, strip_hop_by_hop};
 use crate::metrics::{Clock, ServiceCounters};
 use crate::pool::{Pool, SendError};
 use crate::service::ServiceState;
-use crate::table::{InFlight, Target};
+use crate::table::{InFlight, Target, VersionTargets};
 
 /// Shared by every listener of a router (or of one worker thread): the connection pool
 /// and the settings.
@@ -39,10 +40,16 @@ impl Proxy {
     /// measurements use the same time axis.
     pub(crate) fn with_clock(config: RouterConfig, clock: Clock) -> Self {
         Proxy {
-            pool: Pool::new(config.connect_timeout, config.pool_idle_timeout),
+            pool: Pool::new(config.pool_idle_timeout),
             config,
             clock,
         }
+    }
+
+    /// The timer closing idle upstream connections, to spawn on the runtime that uses
+    /// this proxy.
+    pub(crate) fn sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.pool.sweep_periodically()
     }
 }
 
@@ -67,13 +74,14 @@ fn is_idempotent(m: &Method) -> bool {
 
 /// Reads the request body into memory when it is small enough to replay on a retry.
 /// `Ok(None)`: too large or of unknown length, so it is streamed and never retried.
-async fn replayable(body: &mut Option<Incoming>, limit: usize) -> Result<Option<Bytes>, String> {
+async fn replayable(
+    body: &mut Option<ClientBody>,
+    progress: &Progress,
+    limit: usize,
+) -> Result<Option<Bytes>, ClientFault> {
     let Some(b) = body.as_ref() else {
-        return Ok(None);
-    };
-    if b.is_end_stream() {
         return Ok(Some(Bytes::new()));
-    }
+    };
     match b.size_hint().exact() {
         Some(n) if n <= limit as u64 => {}
         _ => return Ok(None),
@@ -81,14 +89,29 @@ async fn replayable(body: &mut Option<Incoming>, limit: usize) -> Result<Option<
     let b = body.take().expect("checked above");
     match Limited::new(b, limit).collect().await {
         Ok(collected) => Ok(Some(collected.to_bytes())),
-        Err(e) => Err(format!("cannot read request body: {e}\n")),
+        Err(e) => Err(progress
+            .fault()
+            .cloned()
+            .unwrap_or_else(|| ClientFault::Broken(e.to_string()))),
     }
+}
+
+/// The answer to a request that failed on the client's side: counted for the service,
+/// never for a version, and the connection is not kept (its state is unknown).
+fn client_fault(svc: &ServiceState, fault: &ClientFault) -> Response<ResponseBody> {
+    ServiceCounters::bump(&svc.counters.client_errors);
+    tracing::debug!(service = %svc.name, ?fault, "client error");
+    let mut resp = plain(fault.status(), fault.message());
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// Handles one client request for `svc`.
 pub(crate) async fn handle(
     proxy: Arc<Proxy>,
     svc: Arc<ServiceState>,
+    settings: Arc<ServiceConfig>,
     client_ip: HeaderValue,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
@@ -131,10 +154,25 @@ pub(crate) async fn handle(
         .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let idempotent = is_idempotent(&parts.method);
 
-    let mut body = Some(body);
-    let replay = match replayable(&mut body, proxy.config.max_replay_body).await {
-        Ok(r) => r,
-        Err(msg) => return Ok(plain(StatusCode::BAD_REQUEST, msg)),
+    // Requests without a body (most) skip the wrapper and its timer.
+    let (mut body, progress) = if body.is_end_stream() {
+        (None, None)
+    } else {
+        let (b, p) = ClientBody::new(body, settings.client_body_timeout);
+        (Some(b), Some(p))
+    };
+    let replay = match &progress {
+        None => Some(Bytes::new()),
+        Some(p) => match replayable(&mut body, p, proxy.config.max_replay_body).await {
+            Ok(r) => r,
+            Err(fault) => return Ok(client_fault(&svc, &fault)),
+        },
+    };
+    // A buffered body has been read in full: the response-header timer starts at once.
+    let sending = if replay.is_some() {
+        None
+    } else {
+        progress.clone()
     };
 
     let mut tried: Vec<SocketAddr> = Vec::new();
@@ -173,8 +211,22 @@ pub(crate) async fn handle(
                 .insert(header::HOST, target.host.clone());
         }
 
-        let result = forward(&proxy, target, upstream, in_flight).await;
+        let result = forward(
+            &proxy,
+            &settings,
+            version,
+            target,
+            upstream,
+            sending.as_deref(),
+            in_flight,
+        )
+        .await;
         let now = proxy.clock.now_sec();
+        if result.is_err()
+            && let Some(fault) = progress.as_deref().and_then(Progress::fault)
+        {
+            return Ok(client_fault(&svc, fault));
+        }
         match result {
             Ok(mut resp) => {
                 version
@@ -194,12 +246,13 @@ pub(crate) async fn handle(
                 version
                     .metrics
                     .record_response(now, status.as_u16(), started.elapsed());
-                let waited: Duration = proxy.config.upstream_timeout;
+                let waited: Duration = settings.response_header_timeout;
+                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, ?waited, "upstream did not answer in time");
                 return Ok(plain(
                     status,
                     format!(
-                        "upstream {} did not answer within {waited:?}\n",
-                        target.addr
+                        "version {} of service {} did not answer within {waited:?}\n",
+                        version.version, svc.name
                     ),
                 ));
             }
@@ -223,7 +276,13 @@ pub(crate) async fn handle(
                     .metrics
                     .record_response(now, status.as_u16(), started.elapsed());
                 tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, %error, "upstream failed");
-                return Ok(plain(status, format!("upstream {} failed\n", target.addr)));
+                return Ok(plain(
+                    status,
+                    format!(
+                        "version {} of service {} failed to answer\n",
+                        version.version, svc.name
+                    ),
+                ));
             }
         }
     }
@@ -241,16 +300,24 @@ enum Failure {
 /// are returned: the client then gets head and body in one write, and a backend failing
 /// mid-body can still be retried because nothing reached the client yet. Larger or
 /// open-ended responses are streamed.
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     proxy: &Proxy,
+    settings: &ServiceConfig,
+    version: &VersionTargets,
     target: &Target,
     upstream: Request<UpstreamBody>,
+    sending: Option<&Progress>,
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Failure> {
     // One timer for the head and a buffered body together: arming a timer per step showed
     // in profiles, and the limit is on the whole exchange anyway.
     let exchange = async {
-        let (resp, lease) = match proxy.pool.send(target.addr, upstream).await {
+        let sent = proxy
+            .pool
+            .send(target.addr, upstream, settings.connect_timeout)
+            .await;
+        let (resp, lease) = match sent {
             Err(SendError { connect, error }) => return Err(Failure::Error { connect, error }),
             Ok(sent) => sent,
         };
@@ -261,9 +328,14 @@ async fn forward(
                 .exact()
                 .is_some_and(|n| n <= proxy.config.max_buffered_response as u64);
         if !small {
+            let stall = Stall {
+                idle: settings.upstream_body_timeout,
+                metrics: Arc::clone(&version.metrics),
+                clock: proxy.clock,
+            };
             return Ok(Response::from_parts(
                 parts,
-                Either::Left(Tracked::new(body, lease, in_flight)),
+                Either::Left(Tracked::new(body, lease, in_flight, stall)),
             ));
         }
         match body.collect().await {
@@ -277,9 +349,21 @@ async fn forward(
             }
         }
     };
-    tokio::time::timeout(proxy.config.upstream_timeout, exchange)
-        .await
-        .unwrap_or(Err(Failure::Timeout))
+    let Some(sending) = sending else {
+        return tokio::time::timeout(settings.response_header_timeout, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout));
+    };
+    // A streamed upload may take long; the upstream's time starts when it has all of it.
+    let deadline = async {
+        sending.sent().await;
+        tokio::time::sleep(settings.response_header_timeout).await;
+    };
+    tokio::select! {
+        biased;
+        answered = exchange => answered,
+        () = deadline => Err(Failure::Timeout),
+    }
 }
 
 #[cfg(test)]

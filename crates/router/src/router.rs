@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::accept::{Dispatch, accept_loop};
-use crate::config::RouterConfig;
+use crate::accept::{Dispatch, Listening, accept_loop};
+use crate::config::{RouterConfig, ServiceConfig};
 use crate::error::RouterError;
 use crate::metrics::ServiceTotals;
 use crate::proxy::Proxy;
@@ -35,6 +35,9 @@ struct Inner {
     /// services.
     workers: Mutex<Option<Arc<Workers>>>,
     shut_down: AtomicBool,
+    /// Whether the shared proxy's idle-connection timer runs (started by the first
+    /// `serve` that uses it, on that runtime).
+    sweeping: AtomicBool,
 }
 
 struct Listener {
@@ -79,6 +82,7 @@ impl Router {
                 listeners: Mutex::new(HashMap::new()),
                 workers: Mutex::new(None),
                 shut_down: AtomicBool::new(false),
+                sweeping: AtomicBool::new(false),
             }),
         }
     }
@@ -127,9 +131,20 @@ impl Router {
     }
 
     /// Binds `listen` for `service` and serves it on the current tokio runtime until
-    /// [`Router::stop`] or [`Router::shutdown`]. Until a route is set with
-    /// [`Router::update`], requests get 503.
+    /// [`Router::stop`] or [`Router::shutdown`], with the timeouts and limits of
+    /// [`RouterConfig::service`]. Until a route is set with [`Router::update`], requests
+    /// get 503.
     pub fn serve(&self, service: &str, listen: SocketAddr) -> Result<ServiceHandle, RouterError> {
+        self.serve_with(service, listen, self.inner.proxy.config.service.clone())
+    }
+
+    /// [`Router::serve`] with this listener's own timeouts and limits.
+    pub fn serve_with(
+        &self,
+        service: &str,
+        listen: SocketAddr,
+        settings: ServiceConfig,
+    ) -> Result<ServiceHandle, RouterError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| RouterError::NoRuntime)?;
         if self.inner.shut_down.load(Ordering::Acquire) {
             return Err(RouterError::ShutDown);
@@ -158,7 +173,7 @@ impl Router {
         let state = self.state(service);
         let task = runtime.spawn(accept_loop(
             listener,
-            state,
+            Listening::new(state, settings),
             dispatch,
             self.inner.proxy.config.drain_timeout,
             stop_rx,
@@ -183,6 +198,9 @@ impl Router {
     fn dispatch(&self) -> Result<Dispatch, RouterError> {
         let proxy = &self.inner.proxy;
         if proxy.config.workers == 0 {
+            if !self.inner.sweeping.swap(true, Ordering::AcqRel) {
+                tokio::spawn(proxy.sweeper());
+            }
             return Ok(Dispatch::Local(Arc::clone(proxy)));
         }
         let mut workers = self.inner.workers.lock().unwrap_or_else(|e| e.into_inner());

@@ -84,6 +84,8 @@ impl ServiceState {
             service: self.name.clone(),
             no_backend: ServiceCounters::get(&self.counters.no_backend),
             emergency_rejected: ServiceCounters::get(&self.counters.emergency_rejected),
+            client_errors: ServiceCounters::get(&self.counters.client_errors),
+            over_capacity: ServiceCounters::get(&self.counters.over_capacity),
             versions: list,
         }
     }

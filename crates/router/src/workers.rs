@@ -65,9 +65,11 @@ impl Workers {
                     // runtime (the router drains listeners before that in `shutdown`).
                     let _ = runtime.block_on(stopped);
                 })?;
+            let proxy = Arc::new(Proxy::with_clock(config.clone(), clock));
+            handle.spawn(proxy.sweeper());
             workers.push(Worker {
                 handle,
-                proxy: Arc::new(Proxy::with_clock(config.clone(), clock)),
+                proxy,
                 connections: Arc::new(AtomicUsize::new(0)),
                 _stop: stop,
             });

@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use gantry_router::{Router, RouterConfig};
+use gantry_router::{Router, RouterConfig, ServiceConfig};
 use support::{Upstream, client, get, route};
 
 fn any_port() -> std::net::SocketAddr {
@@ -106,7 +106,10 @@ async fn window_forgets_old_seconds() {
 async fn slow_upstream_times_out_with_504_counted_as_5xx() {
     let v1 = Upstream::start("v1").await;
     let config = RouterConfig {
-        upstream_timeout: Duration::from_millis(200),
+        service: ServiceConfig {
+            response_header_timeout: Duration::from_millis(200),
+            ..ServiceConfig::default()
+        },
         ..RouterConfig::default()
     };
     let router = Router::with_config(config);

@@ -13,6 +13,9 @@ usage: demo-app [--port N] [--version V] [--error-rate F] [--latency D]
   --fail-readiness  answer GET /health with 503
   --ready-after D   answer GET /health with 503 until D after start (a slow start), e.g. 2s
   --crash-after D   exit(1) after D, e.g. 5s
+
+endpoints: GET / (the version), GET /health, POST /upload (reads the body, says how
+many bytes), GET /slow/MS (answers after MS milliseconds)
 ";
 
 /// What the demo app was asked to do.

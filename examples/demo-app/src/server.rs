@@ -1,5 +1,6 @@
 //! The demo app's HTTP/1.1 server: `/` names the version, `/health` answers readiness,
-//! and the flags in [`Args`] inject errors, latency, failed readiness and crashes.
+//! `POST /upload` reads a body and says how many bytes came, `GET /slow/MS` answers after
+//! MS milliseconds, and the flags in [`Args`] inject errors, latency, failed readiness and crashes.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -77,13 +78,41 @@ pub async fn run(args: Args) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The upload sink: reads the whole body and says how much arrived.
+async fn upload(req: Request<Incoming>) -> (StatusCode, String) {
+    match req.into_body().collect().await {
+        Ok(body) => (
+            StatusCode::OK,
+            format!("received {} bytes\n", body.to_bytes().len()),
+        ),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("upload failed: {e}\n")),
+    }
+}
+
+/// A slow response: `/slow/MS` answers after MS milliseconds.
+async fn slow(ms: &str) -> (StatusCode, String) {
+    match ms.parse::<u64>() {
+        Ok(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (StatusCode::OK, format!("slept {ms}ms\n"))
+        }
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            "use /slow/MILLISECONDS\n".to_string(),
+        ),
+    }
+}
+
 async fn respond(
     args: Arc<Args>,
     ready_at: Instant,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
-    let (status, body) = match req.uri().path() {
+    let path = req.uri().path().to_string();
+    let (status, body) = match path.as_str() {
+        "/upload" if req.method() == Method::POST => upload(req).await,
+        p if is_read && p.starts_with("/slow/") => slow(&p["/slow/".len()..]).await,
         "/health" if is_read => {
             if args.fail_readiness || Instant::now() < ready_at {
                 (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string())

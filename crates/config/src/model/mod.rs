@@ -11,6 +11,7 @@ mod health;
 mod monitor;
 mod notify;
 mod pipeline;
+mod router;
 mod service;
 mod step;
 mod strategy;
@@ -26,6 +27,7 @@ pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{Monitor, MonitorTarget};
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
+pub use router::RouterSettings;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,

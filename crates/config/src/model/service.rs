@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analysis, Health, Strategy};
+use super::{Analysis, Health, RouterSettings, Strategy};
 use crate::Spanned;
 use crate::units::{quote, string_serde};
 
@@ -48,6 +48,9 @@ pub struct Service {
     /// Resource limits for each instance. Default: none.
     #[serde(default)]
     pub resources: Option<Resources>,
+    /// Timeouts and limits of gantry's router in front of the instances. Default: nginx's.
+    #[serde(default)]
+    pub router: RouterSettings,
 }
 
 fn one() -> Spanned<u32> {

@@ -5,6 +5,7 @@ mod access;
 mod monitor;
 mod paths;
 mod pipeline;
+mod router;
 mod secrets;
 mod service;
 mod smoke;

@@ -48,6 +48,7 @@ pub(super) fn check_services(config: &Config, p: &mut Problems<'_>) {
                 check_probe(name, kind, probe, p);
             }
         }
+        super::router::check_router(name, &service.router, p);
         check_strategy(name, &service.strategy, p, &mut addresses);
         if let Some(analysis) = &service.analysis {
             if *analysis.failure_limit == 0 {

@@ -4,6 +4,7 @@
 mod api_input;
 mod authority;
 mod basics;
+mod client_faults;
 mod control;
 mod deadline;
 mod one_serve;

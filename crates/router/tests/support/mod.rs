@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 /// An upstream answering `GET /` with 200 and `x-version: NAME`, `/status/N` with N,
-/// `/delay/MS` after MS milliseconds; every response echoes the request (method, path,
+/// `/delay/MS` after MS milliseconds, `/sink` with the number of body bytes; every response echoes the request (method, path,
 /// `x-forwarded-for`, `via` as headers, body as body).
 pub struct Upstream {
     pub name: String,
@@ -113,6 +113,12 @@ async fn answer(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let path = parts.uri.path().to_string();
+    // An upload sink: answers how many body bytes arrived.
+    let body = if path == "/sink" {
+        Bytes::from(body.len().to_string())
+    } else {
+        body
+    };
     let mut status = 200;
     if let Some(code) = path.strip_prefix("/status/") {
         status = code.parse().unwrap();

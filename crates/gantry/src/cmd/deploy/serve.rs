@@ -60,7 +60,7 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
     let rt = tokio::runtime::Runtime::new()?;
     let result = rt.block_on(async {
         // The local driver: instances as process groups behind gantry's router.
-        let (driver, events) = LocalDriver::with_router(LocalOptions::default());
+        let (driver, events) = LocalDriver::with_router(LocalOptions::for_config(&config));
         let opts = ServeOptions {
             core: CoreOptions {
                 config,

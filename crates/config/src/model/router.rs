@@ -1,0 +1,85 @@
+//! Per-service data-plane settings (`router:` under a service): timeouts and limits of
+//! gantry's router in front of the service's instances.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Spanned;
+use crate::units::Duration;
+
+/// Timeouts and limits of the router on a service's `listen` address. Defaults follow
+/// nginx's (`client_header_timeout`, `client_body_timeout`, `proxy_read_timeout`, …), so
+/// an application that works behind nginx works behind gantry.
+///
+/// ```yaml
+/// router: { response_header_timeout: 120s, client_body_timeout: 10s, max_connections: 2048 }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterSettings {
+    /// How long a client may take to send a request's headers (from its first byte).
+    /// Past it the connection is closed. Default: 60s.
+    #[serde(default = "sixty_seconds")]
+    pub client_header_timeout: Spanned<Duration>,
+    /// Longest pause between two reads of a request body (not the whole upload); past it
+    /// the client gets 408. Default: 60s.
+    #[serde(default = "sixty_seconds")]
+    pub client_body_timeout: Spanned<Duration>,
+    /// How long to try to connect to an instance (a dropped SYN is retried within it)
+    /// before another instance is tried. Default: 60s.
+    #[serde(default = "sixty_seconds")]
+    pub connect_timeout: Spanned<Duration>,
+    /// How long an instance may take to answer with its response headers once the request
+    /// has been sent in full; past it the client gets 504. Default: 60s.
+    #[serde(default = "sixty_seconds")]
+    pub response_header_timeout: Spanned<Duration>,
+    /// Longest pause between two reads of a response body from an instance; past it the
+    /// response is cut off (an upstream error). Default: 60s.
+    #[serde(default = "sixty_seconds")]
+    pub upstream_body_timeout: Spanned<Duration>,
+    /// How long an idle keep-alive client connection stays open. Default: 75s.
+    #[serde(default = "seventy_five_seconds")]
+    pub keepalive_timeout: Spanned<Duration>,
+    /// Client connections open at once on the listen address (and on `preview_listen`);
+    /// past it a new connection is answered 503 and closed, and counted. Default: 4096.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: Spanned<u32>,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        RouterSettings {
+            client_header_timeout: sixty_seconds(),
+            client_body_timeout: sixty_seconds(),
+            connect_timeout: sixty_seconds(),
+            response_header_timeout: sixty_seconds(),
+            upstream_body_timeout: sixty_seconds(),
+            keepalive_timeout: seventy_five_seconds(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+impl RouterSettings {
+    /// The timeouts by their key, for checks that treat them alike.
+    #[must_use]
+    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 6] {
+        [
+            ("client_header_timeout", &self.client_header_timeout),
+            ("client_body_timeout", &self.client_body_timeout),
+            ("connect_timeout", &self.connect_timeout),
+            ("response_header_timeout", &self.response_header_timeout),
+            ("upstream_body_timeout", &self.upstream_body_timeout),
+            ("keepalive_timeout", &self.keepalive_timeout),
+        ]
+    }
+}
+
+fn sixty_seconds() -> Spanned<Duration> {
+    Spanned::new(Duration::from_secs(60))
+}
+fn seventy_five_seconds() -> Spanned<Duration> {
+    Spanned::new(Duration::from_secs(75))
+}
+fn default_max_connections() -> Spanned<u32> {
+    Spanned::new(4096)
+}

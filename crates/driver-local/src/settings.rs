@@ -1,0 +1,59 @@
+//! Per-service settings from `gantry.yaml` that the local driver applies: the router's
+//! timeouts and limits on the service's listen (and preview) address.
+
+use gantry_config::{Config, RouterSettings};
+use gantry_router::ServiceConfig;
+
+use crate::LocalOptions;
+
+/// The router's settings for a service's listener, as written under `router:`.
+pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
+    ServiceConfig {
+        client_header_timeout: r.client_header_timeout.as_std(),
+        client_body_timeout: r.client_body_timeout.as_std(),
+        connect_timeout: r.connect_timeout.as_std(),
+        response_header_timeout: r.response_header_timeout.as_std(),
+        upstream_body_timeout: r.upstream_body_timeout.as_std(),
+        keepalive_timeout: r.keepalive_timeout.as_std(),
+        max_connections: usize::try_from(*r.max_connections).unwrap_or(usize::MAX),
+    }
+}
+
+impl LocalOptions {
+    /// The defaults, with each service's own settings from `config`.
+    pub fn for_config(config: &Config) -> Self {
+        LocalOptions {
+            router: config
+                .services
+                .iter()
+                .map(|(name, s)| (name.clone(), router_settings(&s.router)))
+                .collect(),
+            ..LocalOptions::default()
+        }
+    }
+
+    /// What `service`'s listeners use: its own settings, or the router's defaults.
+    pub(crate) fn router_for(&self, service: &str) -> ServiceConfig {
+        self.router.get(service).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn settings_from_the_config_reach_the_listener() {
+        let yaml = "project: p\nservices:\n  web:\n    listen: 127.0.0.1:8080\n    \
+                    router: { response_header_timeout: 2s, max_connections: 7 }\n    \
+                    releases: { v1: { run: ./web } }\n";
+        let config = gantry_config::parse("gantry.yaml", yaml).unwrap();
+        let opts = LocalOptions::for_config(&config);
+        let web = opts.router_for("web");
+        assert_eq!(web.response_header_timeout, Duration::from_secs(2));
+        assert_eq!(web.max_connections, 7);
+        assert_eq!(web.client_body_timeout, Duration::from_secs(60));
+        assert_eq!(opts.router_for("other"), ServiceConfig::default());
+    }
+}
