@@ -47,6 +47,8 @@ pub enum Command {
     Pipeline(crate::cmd::pipeline::PipelineCommand),
     #[command(flatten)]
     Deploy(crate::cmd::deploy::DeployCommand),
+    /// The status report: OPERATIONAL / DEGRADED / CRITICAL, health, last run, commands
+    Status(crate::cmd::status::StatusArgs),
 }
 
 #[derive(Debug, Args)]
