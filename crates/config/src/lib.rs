@@ -20,6 +20,7 @@
 //! and implement [`miette::Diagnostic`]. Parsing is bounded: files over
 //! [`MAX_CONFIG_BYTES`], deep nesting and alias bombs fail fast with an error.
 
+mod env_expand;
 mod error;
 mod example;
 mod load;
@@ -31,6 +32,7 @@ mod string_list;
 pub mod units;
 mod validate;
 
+pub use env_expand::{ExpandError, expand, has_vars};
 pub use error::{ConfigError, Located};
 pub use example::{EXAMPLE, example};
 pub use load::{MAX_CONFIG_BYTES, check, check_with_env, load, load_with_env, parse};

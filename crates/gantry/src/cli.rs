@@ -50,6 +50,8 @@ pub enum Command {
     /// Role-scoped API and MCP tokens: create, list, revoke
     #[command(subcommand)]
     Token(crate::cmd::deploy::tokens::TokenCommand),
+    /// The status report: OPERATIONAL / DEGRADED / CRITICAL, health, last run, commands
+    Status(crate::cmd::status::StatusArgs),
 }
 
 #[derive(Debug, Args)]

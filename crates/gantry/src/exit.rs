@@ -33,6 +33,10 @@ pub const CONFLICT: u8 = 4;
 pub const UNAVAILABLE: u8 = 5;
 /// The control plane refused the caller: its token, or its role's permission.
 pub const REFUSED: u8 = 7;
+/// `gantry status --check|--refresh`: the status is DEGRADED.
+pub const STATUS_DEGRADED: u8 = 8;
+/// `gantry status --check|--refresh`: the status is CRITICAL.
+pub const STATUS_CRITICAL: u8 = 9;
 
 /// An error with its own exit code.
 pub fn with_code(code: u8, message: impl fmt::Display) -> anyhow::Error {

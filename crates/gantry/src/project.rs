@@ -155,7 +155,7 @@ impl Project {
 
 /// The environment as text; a variable that is not UTF-8 cannot be a value gantry.yaml
 /// names, so it is left out rather than failing (`std::env::vars` would panic on it).
-fn process_env() -> BTreeMap<String, String> {
+pub(crate) fn process_env() -> BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()

@@ -24,7 +24,10 @@ pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
 pub use analysis::{Analysis, Prometheus};
 pub use health::{Health, Probe, ProbeCheck};
-pub use monitor::{Monitor, MonitorTarget};
+pub use monitor::{
+    DEFAULT_MONITOR_INTERVAL, DEFAULT_PROBE_TIMEOUT, EnvText, Monitor, MonitorTarget, ResolveError,
+    TargetCheck, parse_cron,
+};
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use router::RouterSettings;

@@ -60,7 +60,7 @@ pub(crate) fn validate(
     pipeline::check_pipelines(config, &mut p);
     paths::check_paths(config, &mut p);
     secrets::check_secrets(config, env, &mut p);
-    monitor::check_monitor(config, &mut p);
+    monitor::check_monitor(config, env, &mut p);
     monitor::check_notify(config, &mut p);
     access::check_access(config, &mut p);
 

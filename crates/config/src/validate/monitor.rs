@@ -1,9 +1,11 @@
 //! Checks of `monitor:` and `notify:`.
 
-use super::Problems;
-use crate::{Config, Notifier};
+use std::collections::BTreeMap;
 
-pub(super) fn check_monitor(config: &Config, p: &mut Problems<'_>) {
+use super::Problems;
+use crate::{Config, Notifier, parse_cron};
+
+pub(super) fn check_monitor(config: &Config, env: &BTreeMap<String, String>, p: &mut Problems<'_>) {
     let Some(monitor) = &config.monitor else {
         return;
     };
@@ -16,7 +18,7 @@ pub(super) fn check_monitor(config: &Config, p: &mut Problems<'_>) {
         );
     }
     if let Some(schedule) = &monitor.schedule
-        && let Err(why) = check_cron(schedule)
+        && let Err(why) = check_cron(schedule).and_then(|()| parse_cron(schedule).map(|_| ()))
     {
         p.add(
             schedule.pos,
@@ -54,6 +56,42 @@ pub(super) fn check_monitor(config: &Config, p: &mut Problems<'_>) {
                     }
                 ),
             );
+            continue;
+        }
+        if let Err(e) = target.check(env) {
+            p.add(
+                e.pos,
+                "gantry::config::monitor_target",
+                e.field,
+                format!("monitor target '{name}' `{}`: {}", e.field, e.message),
+            );
+        }
+        if let Err(e) = target.timeout(env) {
+            p.add(
+                e.pos,
+                "gantry::config::monitor_target",
+                e.field,
+                format!("monitor target '{name}' `timeout`: {}", e.message),
+            );
+        }
+        // Keys that only mean something for one kind of check would otherwise do nothing.
+        if target.contains.is_some() && target.http.is_none() {
+            p.add(
+                target.pos,
+                "gantry::config::monitor_target",
+                "contains without http",
+                format!("monitor target '{name}': `contains` applies only to http checks"),
+            );
+        }
+        if target.expect.is_some() && target.tcp.is_some() {
+            p.add(
+                target.pos,
+                "gantry::config::monitor_target",
+                "expect with tcp",
+                format!(
+                    "monitor target '{name}': `expect` applies to http status codes and exec exit codes, not tcp"
+                ),
+            );
         }
     }
 }
@@ -76,15 +114,13 @@ pub(super) fn check_notify(config: &Config, p: &mut Problems<'_>) {
 /// Light cron check: 5 fields (minute hour day month weekday) or 6 (seconds first), or a
 /// macro such as `@daily`; numbers within each field's range.
 fn check_cron(expr: &str) -> Result<(), String> {
-    const MACROS: [&str; 8] = [
+    const MACROS: [&str; 6] = [
         "@yearly",
         "@annually",
         "@monthly",
         "@weekly",
         "@daily",
-        "@midnight",
         "@hourly",
-        "@reboot",
     ];
     let expr = expr.trim();
     if expr.starts_with('@') {

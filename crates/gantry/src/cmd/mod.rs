@@ -7,6 +7,7 @@ mod init;
 mod ledger;
 pub mod pipeline;
 mod replay;
+pub mod status;
 
 use crate::cli::{Cli, Command};
 use crate::project::Project;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Pipeline(cmd) => pipeline::run(&project, cmd, json),
                 Command::Deploy(cmd) => deploy::run(&project, cmd, json),
                 Command::Token(cmd) => deploy::tokens::run(&project, cmd, json),
+                Command::Status(args) => status::run(&project, &args, json),
             }
         }
     }
