@@ -47,6 +47,9 @@ pub enum Command {
     Pipeline(crate::cmd::pipeline::PipelineCommand),
     #[command(flatten)]
     Deploy(crate::cmd::deploy::DeployCommand),
+    /// The policy gate: production-readiness rules over gantry.yaml or a deployment plan
+    #[command(subcommand)]
+    Policy(crate::cmd::policy::PolicyCommand),
 }
 
 #[derive(Debug, Args)]

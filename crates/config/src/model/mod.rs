@@ -10,6 +10,7 @@ mod health;
 mod monitor;
 mod notify;
 mod pipeline;
+mod policy;
 mod service;
 mod step;
 mod strategy;
@@ -24,6 +25,7 @@ pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{Monitor, MonitorTarget};
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
+pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,
@@ -57,9 +59,10 @@ pub struct Config {
     /// Where notifications go (Slack, Discord, generic webhooks), in order.
     #[serde(default, deserialize_with = "null_default")]
     pub notify: Vec<Notifier>,
-    /// Policy-gate settings (`gantry check`); free-form until the policy rules land.
-    #[serde(default)]
-    pub policy: Option<BTreeMap<String, serde_json::Value>>,
+    /// Policy-gate settings (`gantry check`, `gantry policy check`): severities by rule,
+    /// per-service overrides and runbook links. Default: every rule at its own severity.
+    #[serde(default, deserialize_with = "null_default")]
+    pub policy: Policy,
     /// Report settings (paths, GitHub issue sync); free-form until the reports land.
     #[serde(default)]
     pub reports: Option<BTreeMap<String, serde_json::Value>>,

@@ -4,6 +4,7 @@
 mod monitor;
 mod paths;
 mod pipeline;
+mod policy;
 mod secrets;
 mod service;
 mod smoke;
@@ -60,6 +61,7 @@ pub(crate) fn validate(
     secrets::check_secrets(config, env, &mut p);
     monitor::check_monitor(config, &mut p);
     monitor::check_notify(config, &mut p);
+    policy::check_policy(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

@@ -6,6 +6,7 @@ pub mod deploy;
 mod init;
 mod ledger;
 pub mod pipeline;
+pub mod policy;
 mod replay;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Replay => replay::run(&project, json),
                 Command::Pipeline(cmd) => pipeline::run(&project, cmd, json),
                 Command::Deploy(cmd) => deploy::run(&project, cmd, json),
+                Command::Policy(cmd) => policy::run(&project, cmd, json),
             }
         }
     }
