@@ -37,10 +37,11 @@ services:
       readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
     strategy: {{ canary: {{ steps: [ {{weight: 50, pause: 1500ms}} ], progress_deadline: 10s }} }}
     analysis: {{ error_rate: "< 5%", min_requests: 10, window: 1s }}
+pipelines:
+{}
 # A test fixture, not a production service: the policy gate is tested in tests/policy.
 policy: {{ default: warning }}
-pipelines:
-{}"#,
+"#,
         pipelines.replace("LISTEN", &format!("127.0.0.1:{port}"))
     ));
     p.gantry(&["check"]).ok();
