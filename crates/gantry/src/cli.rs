@@ -50,6 +50,8 @@ pub enum Command {
     /// The policy gate: production-readiness rules over gantry.yaml or a deployment plan
     #[command(subcommand)]
     Policy(crate::cmd::policy::PolicyCommand),
+    /// Print the deployment plan for a service as JSON (schemas/plan.schema.json)
+    Plan(crate::cmd::plan::PlanArgs),
 }
 
 #[derive(Debug, Args)]

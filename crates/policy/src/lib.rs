@@ -8,9 +8,16 @@
 //! whether a linked runbook exists, and only when a project root is given.
 
 mod config_rules;
+mod error;
+mod plan;
 mod severity;
 mod violation;
 
 pub use config_rules::check_config;
+pub use error::PolicyError;
+pub use plan::{
+    DeploymentStrategy, HealthChecks, Infrastructure, Monitoring, Plan, PlanOptions, PlanStage,
+    Resources, Rollback, check_plan, plan_for,
+};
 pub use severity::{default_severity, severity};
 pub use violation::{Location, Report, Violation};

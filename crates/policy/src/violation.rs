@@ -42,7 +42,8 @@ impl Location {
     fn sort_key(&self) -> (u64, u64, &str) {
         match self {
             Location::Config { line, column, .. } => (*line, *column, ""),
-            Location::Plan { pointer, .. } => (0, 0, pointer),
+            // A plan's rules keep their own order (readiness before liveness, …).
+            Location::Plan { .. } => (0, 0, ""),
         }
     }
 }

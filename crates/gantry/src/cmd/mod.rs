@@ -6,6 +6,7 @@ pub mod deploy;
 mod init;
 mod ledger;
 pub mod pipeline;
+pub mod plan;
 pub mod policy;
 mod replay;
 
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Pipeline(cmd) => pipeline::run(&project, cmd, json),
                 Command::Deploy(cmd) => deploy::run(&project, cmd, json),
                 Command::Policy(cmd) => policy::run(&project, cmd, json),
+                Command::Plan(args) => plan::run(&project, &args),
             }
         }
     }

@@ -2,6 +2,7 @@
 //! configs (one per rule), on plans, and the decision log they feed.
 
 mod gate;
+mod plan;
 
 use gantry_test_support::TestProject;
 

@@ -1,11 +1,12 @@
 //! `gantry policy check`: the policy gate over gantry.yaml or a deployment plan; and the
 //! gate `gantry check` runs after validating the config.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use gantry_config::Config;
-use gantry_policy::Report;
+use gantry_config::{Config, Policy};
+use gantry_policy::{Plan, Report};
 use serde_json::json;
 
 use crate::exit;
@@ -28,11 +29,51 @@ pub fn run(project: &Project, command: PolicyCommand, json: bool) -> anyhow::Res
         PolicyCommand::Check { plan: None } => {
             let config = project.config()?;
             let report = gate_config(project, &config);
-            finish(&report, CONFIG_FILE, json, |value| value)
+            finish(&report, CONFIG_FILE, json, |value| value)?;
+            passed(&report, CONFIG_FILE, json);
+            Ok(())
         }
-        PolicyCommand::Check { plan: Some(_) } => Err(exit::usage(
-            "--plan is not supported yet: `gantry policy check` gates gantry.yaml",
-        )),
+        PolicyCommand::Check { plan: Some(path) } => {
+            let (name, text) = read_plan(&path)?;
+            let plan = Plan::from_json(&name, &text).map_err(exit::usage)?;
+            // The project's policy applies when there is a project; a plan checked
+            // elsewhere is judged by the default severities.
+            let policy = if project.config_path().is_file() {
+                project.config()?.policy
+            } else {
+                Policy::default()
+            };
+            let report = gantry_policy::check_plan(&plan, &name, &policy);
+            finish(&report, &format!("the plan {name}"), json, |mut value| {
+                value["plan"] = json!(name);
+                value
+            })?;
+            passed(&report, &name, json);
+            Ok(())
+        }
+    }
+}
+
+/// The plan's text and the name it goes by in violations (`<stdin>` for `-`).
+fn read_plan(path: &Path) -> anyhow::Result<(String, String)> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| exit::usage(format!("cannot read the plan from stdin: {e}")))?;
+        return Ok(("<stdin>".to_string(), text));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| exit::usage(format!("cannot read the plan {}: {e}", path.display())))?;
+    Ok((path.display().to_string(), text))
+}
+
+fn passed(report: &Report, what: &str, json: bool) {
+    if !json {
+        println!(
+            "{what}: passes the policy gate ({} warning(s))",
+            report.violations.len()
+        );
     }
 }
 
