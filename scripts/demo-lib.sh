@@ -86,6 +86,9 @@ services:
         steps: [ { weight: 10, pause: 2s }, { weight: 50 } ]
         progress_deadline: 10s
     analysis: { error_rate: "< 2%", latency_p99: "< 500ms", min_requests: 20, window: 1s }
+# The demo runs on one machine with no alerting, limits, runbook or scans: the policy gate
+# reports what production would need as warnings (\`gantry check\` prints them).
+policy: { default: warning }
 pipelines:
   release:
     budget: { time: 2m }

@@ -256,7 +256,8 @@ fn empty_inputs() {
 
 #[test]
 fn alias_bomb_fails_fast() {
-    let mut yaml = String::from("project: shop\npolicy:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut yaml =
+        String::from("project: shop\nreports:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"]
         .iter()
         .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
@@ -275,7 +276,7 @@ fn alias_bomb_fails_fast() {
 #[test]
 fn deep_nesting_fails_fast() {
     let flow = format!(
-        "project: shop\npolicy:\n  x: {}{}\n",
+        "project: shop\nreports:\n  x: {}{}\n",
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
@@ -285,14 +286,14 @@ fn deep_nesting_fails_fast() {
     let block: String = (1..200)
         .map(|i| format!("{}k:\n", "  ".repeat(i)))
         .collect();
-    let e = err(&format!("project: shop\npolicy:\n{block}"));
+    let e = err(&format!("project: shop\nreports:\n{block}"));
     assert_eq!(e.code(), "gantry::config::limit", "{e}");
     assert_eq!(e.message(), "input limit exceeded: nesting is too deep");
 }
 
 #[test]
 fn huge_input_is_refused() {
-    let mut yaml = String::from("project: shop\npolicy:\n");
+    let mut yaml = String::from("project: shop\nreports:\n");
     while yaml.len() <= MAX_CONFIG_BYTES {
         yaml.push_str("  # padding padding padding padding padding padding padding padding\n");
     }

@@ -52,6 +52,11 @@ pub enum Command {
     Token(crate::cmd::deploy::tokens::TokenCommand),
     /// The status report: OPERATIONAL / DEGRADED / CRITICAL, health, last run, commands
     Status(crate::cmd::status::StatusArgs),
+    /// The policy gate: production-readiness rules over gantry.yaml or a deployment plan
+    #[command(subcommand)]
+    Policy(crate::cmd::policy::PolicyCommand),
+    /// Print the deployment plan for a service as JSON (schemas/plan.schema.json)
+    Plan(crate::cmd::plan::PlanArgs),
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod monitor;
 mod notify;
 mod pipeline;
 mod router;
+mod policy;
 mod service;
 mod step;
 mod strategy;
@@ -31,6 +32,7 @@ pub use monitor::{
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use router::RouterSettings;
+pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,
@@ -64,9 +66,10 @@ pub struct Config {
     /// Where notifications go (Slack, Discord, generic webhooks), in order.
     #[serde(default, deserialize_with = "null_default")]
     pub notify: Vec<Notifier>,
-    /// Policy-gate settings (`gantry check`); free-form until the policy rules land.
-    #[serde(default)]
-    pub policy: Option<BTreeMap<String, serde_json::Value>>,
+    /// Policy-gate settings (`gantry check`, `gantry policy check`): severities by rule,
+    /// per-service overrides and runbook links. Default: every rule at its own severity.
+    #[serde(default, deserialize_with = "null_default")]
+    pub policy: Policy,
     /// Report settings (paths, GitHub issue sync); free-form until the reports land.
     #[serde(default)]
     pub reports: Option<BTreeMap<String, serde_json::Value>>,

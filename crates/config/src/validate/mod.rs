@@ -6,6 +6,7 @@ mod monitor;
 mod paths;
 mod pipeline;
 mod router;
+mod policy;
 mod secrets;
 mod service;
 mod smoke;
@@ -63,6 +64,7 @@ pub(crate) fn validate(
     monitor::check_monitor(config, env, &mut p);
     monitor::check_notify(config, &mut p);
     access::check_access(config, &mut p);
+    policy::check_policy(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

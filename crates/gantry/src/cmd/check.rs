@@ -1,21 +1,23 @@
 use serde_json::json;
 
-use crate::output;
+use crate::cmd::policy;
 use crate::project::Project;
 
 pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
     let config = project.config()?;
     let path = project.config_path();
+    let report = policy::gate_config(project, &config);
     if json {
-        return output::json(&json!({
-            "ok": true,
-            "config": path,
-            "project": config.project,
-            "agents": config.agents.keys().collect::<Vec<_>>(),
-            "services": config.services.keys().collect::<Vec<_>>(),
-            "pipelines": config.pipelines.keys().collect::<Vec<_>>(),
-        }));
+        return policy::finish(&report, "gantry.yaml", true, |mut value| {
+            value["config"] = json!(path);
+            value["project"] = json!(config.project);
+            value["agents"] = json!(config.agents.keys().collect::<Vec<_>>());
+            value["services"] = json!(config.services.keys().collect::<Vec<_>>());
+            value["pipelines"] = json!(config.pipelines.keys().collect::<Vec<_>>());
+            value
+        });
     }
+    policy::finish(&report, "gantry.yaml", false, |v| v)?;
     println!(
         "{}: OK ({} agents, {} services, {} pipelines)",
         path.display(),

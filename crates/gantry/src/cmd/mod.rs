@@ -6,6 +6,8 @@ pub mod deploy;
 mod init;
 mod ledger;
 pub mod pipeline;
+pub mod plan;
+pub mod policy;
 mod replay;
 pub mod status;
 
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Deploy(cmd) => deploy::run(&project, cmd, json),
                 Command::Token(cmd) => deploy::tokens::run(&project, cmd, json),
                 Command::Status(args) => status::run(&project, &args, json),
+                Command::Policy(cmd) => policy::run(&project, cmd, json),
+                Command::Plan(args) => plan::run(&project, &args),
             }
         }
     }

@@ -73,7 +73,10 @@ services:
       readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
     strategy: {strategy}
     analysis: {{ error_rate: "< 5%", latency_p99: "< 450ms", min_requests: 10, window: 1s }}
-{extra}"#,
+{extra}
+# A test fixture, not a production service: the policy gate is tested in tests/policy.
+policy: {{ default: warning }}
+"#,
         instances = opts.instances,
         strategy = opts.strategy,
         extra = opts.extra,

@@ -38,7 +38,10 @@ services:
     strategy: {{ canary: {{ steps: [ {{weight: 50, pause: 1500ms}} ], progress_deadline: 10s }} }}
     analysis: {{ error_rate: "< 5%", min_requests: 10, window: 1s }}
 pipelines:
-{}"#,
+{}
+# A test fixture, not a production service: the policy gate is tested in tests/policy.
+policy: {{ default: warning }}
+"#,
         pipelines.replace("LISTEN", &format!("127.0.0.1:{port}"))
     ));
     p.gantry(&["check"]).ok();
