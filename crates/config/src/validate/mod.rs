@@ -8,9 +8,11 @@ mod policy;
 mod secrets;
 mod service;
 mod smoke;
+mod tools;
 
 pub use secrets::MIN_SECRET_CHARS;
 pub use smoke::{SmokeCheck, SmokeTarget};
+pub use tools::{SHELL_WORDS, first_program};
 
 use std::collections::BTreeMap;
 
@@ -62,6 +64,7 @@ pub(crate) fn validate(
     monitor::check_monitor(config, &mut p);
     monitor::check_notify(config, &mut p);
     policy::check_policy(config, &mut p);
+    tools::check_tools(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

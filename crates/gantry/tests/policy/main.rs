@@ -4,6 +4,7 @@
 mod decisions;
 mod gate;
 mod plan;
+mod tools;
 
 use gantry_test_support::TestProject;
 
