@@ -41,4 +41,4 @@ pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
 pub use string_list::StringList;
 pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};
-pub use validate::{MIN_SECRET_CHARS, SmokeCheck, SmokeTarget};
+pub use validate::{MIN_SECRET_CHARS, SHELL_WORDS, SmokeCheck, SmokeTarget, first_program};

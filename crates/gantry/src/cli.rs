@@ -57,6 +57,12 @@ pub enum Command {
     Policy(crate::cmd::policy::PolicyCommand),
     /// Print the deployment plan for a service as JSON (schemas/plan.schema.json)
     Plan(crate::cmd::plan::PlanArgs),
+    /// Veto a service as ROLE (decision log); a blocking veto stops its deploys
+    Veto(crate::cmd::decisions::VetoArgs),
+    /// Approve a service as ROLE (verifier or operator), clearing its blocking vetoes
+    Approve(crate::cmd::decisions::ApproveArgs),
+    /// The decision log: approvals and vetoes between agents
+    Decisions(crate::cmd::decisions::DecisionsArgs),
 }
 
 #[derive(Debug, Args)]

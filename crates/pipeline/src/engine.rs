@@ -231,6 +231,17 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
     };
     let run_dir = crate::rundir::prepare(&req.root, &run)?;
     let manifest = Manifest::load(&run_dir.join(MANIFEST_FILE))?;
+    let mut env = pipeline.env.clone();
+    if let Some(tools) = &pipeline.budget.tools {
+        let search = env
+            .get("PATH")
+            .map(std::ffi::OsString::from)
+            .or_else(|| std::env::var_os("PATH"))
+            .unwrap_or_default();
+        let names: Vec<String> = tools.iter().map(|t| t.value.clone()).collect();
+        let bin = crate::tools::prepare_bin(&run_dir, &names, &search)?;
+        env.insert("PATH".into(), bin.to_string_lossy().into_owned());
+    }
 
     let mut done: Vec<Option<StageEnd>> = vec![None; pipeline.stages.len()];
     let mut completed = Vec::new();
@@ -280,7 +291,7 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
         config: req.config,
         root: req.root.clone(),
         run_dir: run_dir.clone(),
-        env: pipeline.env.clone(),
+        env,
         recorder: recorder.clone(),
         operator: operator.clone(),
         signers: services.signers,

@@ -37,6 +37,10 @@ pub enum PipelineError {
     Signer { role: String, reason: String },
     #[error("the budget needs git: {0}")]
     Git(String),
+    #[error(
+        "`budget.tools` allows '{tool}', which is not on PATH; install it or remove it from the list"
+    )]
+    ToolNotFound { tool: String },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError + '_ {

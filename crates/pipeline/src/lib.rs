@@ -26,6 +26,7 @@ mod running;
 mod stage;
 mod steplog;
 mod tail;
+mod tools;
 mod which;
 
 pub use actions::{ActionFuture, Actions, Unavailable, action_name};

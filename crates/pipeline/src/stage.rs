@@ -315,6 +315,13 @@ async fn attempt_once(
     if let Some(vars) = step.env.vars() {
         env.extend(vars.clone());
     }
+    // With `budget.tools` the run's bin directory stays the whole PATH: a step's own `env:`
+    // may not widen it.
+    if ctx.pipeline.budget.tools.is_some()
+        && let Some(path) = ctx.env.get("PATH")
+    {
+        env.insert("PATH".into(), path.clone());
+    }
     env.insert("GANTRY_RUN".into(), ctx.run.clone());
     env.insert(
         "GANTRY_RUN_DIR".into(),

@@ -17,6 +17,9 @@ use serde_json::Value;
 /// The role that runs pipelines and operates deployments.
 pub const OPERATOR_ROLE: &str = "operator";
 
+/// The roles that may approve (clear a veto).
+pub const APPROVER_ROLES: [&str; 2] = ["verifier", OPERATOR_ROLE];
+
 /// Who may sign entries of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
@@ -29,6 +32,9 @@ pub enum Owner {
     CheckpointRole,
     /// Any registered signer: the entry only says what its writer found.
     AnySigner,
+    /// A role that may clear a veto: the verifier (the policy gate's role) or the
+    /// operator. Until role permissions land these two hold `approve`.
+    Approver,
 }
 
 impl Owner {
@@ -39,6 +45,7 @@ impl Owner {
             Owner::Operator => "the operator role or the system key",
             Owner::CheckpointRole => "the role the checkpoint names",
             Owner::AnySigner => "any registered signer",
+            Owner::Approver => "the verifier or operator role",
         }
     }
 }
@@ -103,6 +110,12 @@ pub const RULES: &[Rule] = &[
     rule("status.*", Owner::System, "reserved: monitoring"),
     rule("alert.*", Owner::System, "reserved: alerts"),
     rule("notify.*", Owner::System, "reserved: notifications"),
+    rule(
+        "decision.veto",
+        Owner::AnySigner,
+        "`gantry policy check` (as the verifier), `gantry veto`",
+    ),
+    rule("decision.approve", Owner::Approver, "`gantry approve`"),
     rule("decision.*", Owner::System, "reserved: the policy gate"),
     rule("policy.*", Owner::System, "reserved: the policy gate"),
     rule("approval.*", Owner::System, "reserved: environments"),
@@ -175,6 +188,7 @@ pub(crate) fn judge(state: &crate::State, entry: &Entry) -> Result<(), Rejection
         Owner::AnySigner => true,
         Owner::System => role == SYSTEM_ROLE,
         Owner::Operator => role == OPERATOR_ROLE || role == SYSTEM_ROLE,
+        Owner::Approver => APPROVER_ROLES.contains(&role),
         Owner::CheckpointRole => {
             let wanted = checkpoint_role(state, &entry.body).map_err(refuse)?;
             if role != wanted {

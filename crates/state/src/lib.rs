@@ -5,6 +5,7 @@
 
 mod agents;
 pub mod authority;
+mod decisions;
 mod deployments;
 mod runs;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use agents::{AgentKey, AgentState, KeyStatus};
 pub use authority::Rejection;
+pub use decisions::{Decision, Decisions};
 pub use deployments::Services;
 pub use runs::{CheckpointRun, Manifest, Refusal, Run, RunStatus, Runs, StageRun, StepRun};
 
@@ -30,6 +32,9 @@ pub struct State {
     pub runs: Runs,
     /// Services and their deployments (`deployment.*`, `instance.*`, `traffic.*`, `rollback.*`).
     pub services: Services,
+    /// Approvals and vetoes between agents (`decision.*`), and the blocking vetoes standing.
+    #[serde(default)]
+    pub decisions: Decisions,
     /// Entries whose signer may not write their kind ([`authority`]): kept in the ledger,
     /// ignored here.
     #[serde(default)]
@@ -123,6 +128,7 @@ impl State {
         }
         self.runs.apply(entry);
         self.services.apply(entry);
+        self.decisions.apply(entry);
         true
     }
 

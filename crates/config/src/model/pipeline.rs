@@ -65,6 +65,11 @@ pub struct Budget {
     /// run. Default: empty, meaning any path.
     #[serde(default, deserialize_with = "super::null_default")]
     pub paths: Vec<String>,
+    /// The only programs steps may run (`[bash, npm, jq]`): each `run:` starts with one of
+    /// them (or a shell builtin), and steps run with a PATH holding only these and `sh`.
+    /// Default: absent, meaning the caller's PATH.
+    #[serde(default)]
+    pub tools: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One stage of a pipeline.

@@ -10,9 +10,11 @@ mod policy;
 mod secrets;
 mod service;
 mod smoke;
+mod tools;
 
 pub use secrets::MIN_SECRET_CHARS;
 pub use smoke::{SmokeCheck, SmokeTarget};
+pub use tools::{SHELL_WORDS, first_program};
 
 use std::collections::BTreeMap;
 
@@ -65,6 +67,7 @@ pub(crate) fn validate(
     monitor::check_notify(config, &mut p);
     access::check_access(config, &mut p);
     policy::check_policy(config, &mut p);
+    tools::check_tools(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

@@ -2,6 +2,7 @@
 
 mod agent;
 mod check;
+pub mod decisions;
 pub mod deploy;
 mod init;
 mod ledger;
@@ -32,6 +33,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Status(args) => status::run(&project, &args, json),
                 Command::Policy(cmd) => policy::run(&project, cmd, json),
                 Command::Plan(args) => plan::run(&project, &args),
+                Command::Veto(args) => decisions::veto(&project, &args, json),
+                Command::Approve(args) => decisions::approve(&project, &args, json),
+                Command::Decisions(args) => decisions::list(&project, &args, json),
             }
         }
     }

@@ -1,8 +1,10 @@
 //! The policy gate through the real binary: `gantry check` and `gantry policy check` on
 //! configs (one per rule), on plans, and the decision log they feed.
 
+mod decisions;
 mod gate;
 mod plan;
+mod tools;
 
 use gantry_test_support::TestProject;
 

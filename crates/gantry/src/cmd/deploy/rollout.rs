@@ -12,6 +12,7 @@ use crate::project::Project;
 use crate::{exit, output};
 
 pub fn deploy(project: &Project, args: &DeployArgs, json: bool) -> anyhow::Result<()> {
+    crate::cmd::decisions::refuse_if_vetoed(project, &args.service)?;
     let client = Client::connect(project)?;
     let strategy = args.strategy.map(|s| match s {
         StrategyArg::Rolling => "rolling",

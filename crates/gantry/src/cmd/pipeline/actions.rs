@@ -49,6 +49,10 @@ impl ControlPlane {
         let Some(svc) = self.config.services.get(&service) else {
             return Err(format!("no service '{service}' in gantry.yaml"));
         };
+        let ledger = self.root.join(".gantry/ledger.jsonl");
+        if let Some(why) = crate::cmd::decisions::standing_veto(&ledger, &service) {
+            return Err(why);
+        }
         let version = match version {
             Some(v) => v,
             None => newest(svc.releases.keys().map(String::as_str))

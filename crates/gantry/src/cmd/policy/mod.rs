@@ -9,6 +9,7 @@ use gantry_config::{Config, Policy};
 use gantry_policy::{Plan, Report};
 use serde_json::json;
 
+use crate::cmd::decisions;
 use crate::exit;
 use crate::output;
 use crate::project::{CONFIG_FILE, Project};
@@ -29,7 +30,19 @@ pub fn run(project: &Project, command: PolicyCommand, json: bool) -> anyhow::Res
         PolicyCommand::Check { plan: None } => {
             let config = project.config()?;
             let report = gate_config(project, &config);
-            finish(&report, CONFIG_FILE, json, |value| value)?;
+            let mut services: Vec<&str> = report
+                .dangers()
+                .filter_map(|v| v.service.as_deref())
+                .collect();
+            services.dedup();
+            let recorded: Vec<u64> = services
+                .iter()
+                .filter_map(|s| record(project, &report, &format!("service {s}"), Some(s)))
+                .collect();
+            finish(&report, CONFIG_FILE, json, |mut value| {
+                value["decisions"] = json!(recorded);
+                value
+            })?;
             passed(&report, CONFIG_FILE, json);
             Ok(())
         }
@@ -44,8 +57,19 @@ pub fn run(project: &Project, command: PolicyCommand, json: bool) -> anyhow::Res
                 Policy::default()
             };
             let report = gantry_policy::check_plan(&plan, &name, &policy);
+            let recorded = if report.vetoed() {
+                record(
+                    project,
+                    &report,
+                    &format!("plan {name}"),
+                    plan.service.as_deref(),
+                )
+            } else {
+                None
+            };
             finish(&report, &format!("the plan {name}"), json, |mut value| {
                 value["plan"] = json!(name);
+                value["decisions"] = json!(recorded.into_iter().collect::<Vec<_>>());
                 value
             })?;
             passed(&report, &name, json);
@@ -66,6 +90,28 @@ fn read_plan(path: &Path) -> anyhow::Result<(String, String)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| exit::usage(format!("cannot read the plan {}: {e}", path.display())))?;
     Ok((path.display().to_string(), text))
+}
+
+/// Records the gate's veto in the decision log when there is a ledger to record it in;
+/// says on stderr what was recorded, or why not (the verdict stands either way).
+fn record(project: &Project, report: &Report, subject: &str, service: Option<&str>) -> Option<u64> {
+    if !project.ledger_path().exists() {
+        eprintln!("note: the veto of {subject} is not recorded: no ledger here (`gantry init`)");
+        return None;
+    }
+    match decisions::record_gate_veto(project, report, subject, service) {
+        Ok(seq) => {
+            eprintln!(
+                "recorded: decision.veto of {subject} by {} (seq {seq})",
+                decisions::GATE_ROLE
+            );
+            Some(seq)
+        }
+        Err(why) => {
+            eprintln!("warning: the veto of {subject} could not be recorded: {why}");
+            None
+        }
+    }
 }
 
 fn passed(report: &Report, what: &str, json: bool) {
