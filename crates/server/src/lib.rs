@@ -31,6 +31,7 @@ mod error;
 mod execute;
 mod history;
 mod lock;
+mod monitoring;
 mod ops;
 mod pause;
 mod ready;
@@ -200,6 +201,12 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
             source,
         })?;
     let addr = listener.local_addr()?;
+    let gantry_dir = opts.core.gantry_dir.clone();
+    let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    // Before anything starts: a target that does not resolve stops serve untouched.
+    monitoring::validate(&opts.core.config, &env)?;
     let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
@@ -208,7 +215,8 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ready(addr);
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
-    let api = api::router(Arc::clone(&app), opts.token);
+    let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
+    let api = api::router(Arc::clone(&app), opts.token, monitoring);
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

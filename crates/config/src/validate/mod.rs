@@ -60,6 +60,7 @@ pub(crate) fn validate(
     secrets::check_secrets(config, env, &mut p);
     monitor::check_monitor(config, env, &mut p);
     monitor::check_notify(config, &mut p);
+    monitor::check_prometheus_analysis(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

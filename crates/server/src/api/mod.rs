@@ -4,6 +4,7 @@
 
 pub(crate) mod auth;
 mod body;
+mod status;
 
 use std::sync::Arc;
 
@@ -130,7 +131,11 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> impl 
     )
 }
 
-pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
+pub(crate) fn router(
+    app: Arc<App>,
+    token: Token,
+    monitoring: Arc<crate::monitoring::Monitoring>,
+) -> Router {
     let api = Api {
         app,
         token,
@@ -146,6 +151,7 @@ pub(crate) fn router(app: Arc<App>, token: Token) -> Router {
         .route("/v1/control/emergency-stop", post(stop))
         .route("/v1/control/start", post(start))
         .route("/v1/control/shutdown", post(shutdown))
+        .merge(status::routes(monitoring))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
