@@ -6,6 +6,8 @@
 #   from FORMAT.md (crates/gantry/tests/cli/independent_verifier.rs).
 # - .venv/ (Python): check-jsonschema, which validates `gantry plan` against
 #   schemas/plan.schema.json (crates/gantry/tests/policy/plan.rs).
+# - prometheus (Debian; also gives promtool): scraped by the monitoring tests
+#   (crates/gantry/tests/monitor/serve.rs); installed with apt-get when missing and root.
 # Tests whose peer is missing fail when CI is set and skip with a printed reason elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,12 @@ if ! .venv/bin/python3 -c 'import rfc8785, cryptography, check_jsonschema' 2>/de
   echo "test.sh: installing ${python_packages[*]} into .venv" >&2
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
+fi
+
+if ! command -v prometheus >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test.sh: installing prometheus (apt-get)" >&2
+  apt-get install -y --no-install-recommends prometheus >/dev/null ||
+    { apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }
 fi
 
 cargo test --workspace "$@"

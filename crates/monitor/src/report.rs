@@ -302,6 +302,13 @@ fn services(i: &Inputs<'_>, emergency: bool, reasons: &mut Vec<Reason>) -> Vec<S
                     &subject,
                     format!("never deployed (`gantry deploy {name} --version VERSION`)"),
                 ));
+            } else if stable.is_none() {
+                // A first deployment is on its way: nothing was ever ready to lose.
+                mine.push(Reason::new(
+                    Level::Degraded,
+                    &subject,
+                    "first deployment in progress",
+                ));
             } else if emergency {
                 // Already the top reason; every service is down on purpose.
             } else if let Some(live) = live {

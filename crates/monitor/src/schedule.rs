@@ -13,9 +13,9 @@ pub enum Schedule {
     /// Every so often, counted from the previous due time (not from when the round
     /// finished), so rounds do not drift.
     Interval(std::time::Duration),
-    /// A cron expression, evaluated in the time zone the caller passes. croner skips
-    /// times that do not exist (spring forward) to the next valid one and runs a repeated
-    /// local time (fall back) once.
+    /// A cron expression, evaluated in the time zone the caller passes. A time the
+    /// spring-forward gap skips runs once when the clock jumps (02:30 → 03:00); a time the
+    /// fall-back hour repeats runs once.
     Cron {
         text: String,
         cron: Box<croner::Cron>,
@@ -124,5 +124,33 @@ mod tests {
             t + chrono::Duration::milliseconds(1500)
         );
         assert_eq!(s.describe(), "every 1s500ms");
+    }
+
+    #[test]
+    fn daylight_saving_changes_run_each_daily_time_once() {
+        use chrono_tz::America::New_York;
+        // Spring forward, 2026-03-08: 02:30 does not exist that day.
+        let s = cron("30 2 * * *");
+        let before = New_York.with_ymd_and_hms(2026, 3, 7, 12, 0, 0).unwrap();
+        let first = s.next_after(before).unwrap();
+        let second = s.next_after(first.with_timezone(&New_York)).unwrap();
+        let third = s.next_after(second.with_timezone(&New_York)).unwrap();
+        // Run once, when the clock jumps (03:00 EDT), as Vixie cron does.
+        assert_eq!(first, Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap());
+        assert!(second > first && third > second);
+        assert_eq!(third - second, chrono::Duration::hours(24));
+        // Fall back, 2026-11-01: 01:30 happens twice; it runs once.
+        let s = cron("30 1 * * *");
+        let before = New_York.with_ymd_and_hms(2026, 10, 31, 12, 0, 0).unwrap();
+        let first = s.next_after(before).unwrap();
+        let second = s.next_after(first.with_timezone(&New_York)).unwrap();
+        assert_eq!(
+            first.with_timezone(&New_York).date_naive(),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap()
+        );
+        assert_eq!(
+            second.with_timezone(&New_York).date_naive(),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap()
+        );
     }
 }

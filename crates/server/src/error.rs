@@ -52,6 +52,8 @@ pub enum ServerError {
     Ledger(#[from] gantry_ledger::LedgerError),
     #[error("driver: {0}")]
     Driver(#[from] gantry_deploy::DriverError),
+    #[error("monitoring: {0}")]
+    Monitor(#[from] gantry_monitor::MonitorError),
 }
 
 /// The stable error codes of the API (and of MCP refusals): clients branch on these, never

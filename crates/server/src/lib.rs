@@ -41,6 +41,7 @@ mod exec;
 mod execute;
 mod history;
 mod lock;
+mod monitoring;
 mod ops;
 mod owner;
 mod pause;
@@ -244,6 +245,12 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
         })?;
     let addr = listener.local_addr()?;
     let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
+    let gantry_dir = opts.core.gantry_dir.clone();
+    let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    // Before anything starts: a target that does not resolve stops serve untouched.
+    monitoring::validate(&opts.core.config, &env)?;
     let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
@@ -252,7 +259,8 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ready(addr);
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
-    let api = api::router(Arc::clone(&app), opts.token, store);
+    let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
+    let api = api::router(Arc::clone(&app), opts.token, store, monitoring);
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

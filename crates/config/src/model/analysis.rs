@@ -32,9 +32,10 @@ pub struct Analysis {
     /// Failing windows that trigger a rollback. Default: 1; must be at least 1.
     #[serde(default = "one")]
     pub failure_limit: Spanned<u32>,
-    /// A custom Prometheus query that must meet a threshold. Default: none.
+    /// A custom Prometheus query that must meet a threshold. Default: none. Not supported
+    /// yet: `gantry check` rejects it rather than let it judge nothing.
     #[serde(default)]
-    pub prometheus: Option<Prometheus>,
+    pub prometheus: Option<Spanned<Prometheus>>,
 }
 
 /// A Prometheus-backed analysis rule.

@@ -63,9 +63,10 @@ pub struct Config {
     /// Scheduled probes behind the status report; none when absent.
     #[serde(default)]
     pub monitor: Option<Monitor>,
-    /// Where notifications go (Slack, Discord, generic webhooks), in order.
+    /// Where notifications go (Slack, Discord, generic webhooks), in order. Not supported
+    /// yet: `gantry check` rejects every channel, so none is believed to be watching.
     #[serde(default, deserialize_with = "null_default")]
-    pub notify: Vec<Notifier>,
+    pub notify: Vec<Spanned<Notifier>>,
     /// Policy-gate settings (`gantry check`, `gantry policy check`): severities by rule,
     /// per-service overrides and runbook links. Default: every rule at its own severity.
     #[serde(default, deserialize_with = "null_default")]

@@ -68,6 +68,7 @@ pub(crate) fn validate(
     access::check_access(config, &mut p);
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);
+    monitor::check_prometheus_analysis(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

@@ -98,7 +98,7 @@ pub(super) fn check_monitor(config: &Config, env: &BTreeMap<String, String>, p: 
 
 pub(super) fn check_notify(config: &Config, p: &mut Problems<'_>) {
     for notifier in &config.notify {
-        if let Notifier::Webhook(hook) = notifier
+        if let Notifier::Webhook(hook) = &notifier.value
             && hook.url.is_some() == hook.url_env.is_some()
         {
             p.add(
@@ -106,6 +106,39 @@ pub(super) fn check_notify(config: &Config, p: &mut Problems<'_>) {
                 "gantry::config::webhook_url",
                 "url or url_env",
                 "webhook needs exactly one of `url` or `url_env`".to_string(),
+            );
+            continue;
+        }
+        // No delivery exists yet: a channel accepted here would be believed to alert.
+        let kind = match &notifier.value {
+            Notifier::Slack(_) => "slack",
+            Notifier::Discord(_) => "discord",
+            Notifier::Webhook(_) => "webhook",
+        };
+        p.add(
+            notifier.pos,
+            "gantry::config::not_supported",
+            "not supported yet",
+            format!(
+                "`notify` channel '{kind}' is not supported yet: gantry sends no notifications; \
+                 remove it (watch `gantry status --check`'s exit code instead)"
+            ),
+        );
+    }
+}
+
+/// `analysis.prometheus` has no effect yet: rejected where it is written.
+pub(super) fn check_prometheus_analysis(config: &Config, p: &mut Problems<'_>) {
+    for (name, svc) in &config.services {
+        if let Some(prom) = svc.analysis.as_ref().and_then(|a| a.prometheus.as_ref()) {
+            p.add(
+                prom.pos,
+                "gantry::config::not_supported",
+                "not supported yet",
+                format!(
+                    "service '{name}' `analysis.prometheus` is not supported yet: no query would judge the canary; \
+                     remove it (error_rate, latency_p99 and probe_failures are)"
+                ),
             );
         }
     }

@@ -2,6 +2,7 @@
 //! 127.0.0.1, and against the real control plane with demo-app instances.
 
 mod check;
+mod serve;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -272,7 +272,7 @@ fn monitoring(config: &Config, svc: &Service) -> Monitoring {
     let alerts = config
         .notify
         .iter()
-        .map(|n| match n {
+        .map(|n| match &n.value {
             Notifier::Slack(s) => format!("slack (${})", s.webhook_env),
             Notifier::Discord(s) => format!("discord (${})", s.webhook_env),
             Notifier::Webhook(w) => match (&w.url_env, &w.url) {

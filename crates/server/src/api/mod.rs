@@ -5,6 +5,7 @@
 pub(crate) mod auth;
 mod body;
 mod tokens;
+mod status;
 
 use std::sync::Arc;
 
@@ -132,7 +133,12 @@ async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> impl 
     )
 }
 
-pub(crate) fn router(app: Arc<App>, token: Token, store: gantry_access::TokenStore) -> Router {
+pub(crate) fn router(
+    app: Arc<App>,
+    token: Token,
+    store: gantry_access::TokenStore,
+    monitoring: Arc<crate::monitoring::Monitoring>,
+) -> Router {
     let roles = app.core.config.access.roles();
     let api = Api {
         app,
@@ -149,6 +155,7 @@ pub(crate) fn router(app: Arc<App>, token: Token, store: gantry_access::TokenSto
         .route("/v1/control/start", post(start))
         .route("/v1/control/shutdown", post(shutdown))
         .route("/v1/tokens", get(tokens::list))
+        .merge(status::routes(monitoring))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(

@@ -90,7 +90,7 @@ pub fn channels(config: &Config) -> Vec<String> {
     config
         .notify
         .iter()
-        .map(|n| match n {
+        .map(|n| match &n.value {
             Notifier::Slack(s) => format!("slack (${})", s.webhook_env),
             Notifier::Discord(s) => format!("discord (${})", s.webhook_env),
             Notifier::Webhook(w) => match &w.url_env {

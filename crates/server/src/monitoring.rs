@@ -1,0 +1,368 @@
+//! Monitoring inside `gantry serve`: check rounds on the schedule and after events, the
+//! status report kept current (in memory for `GET /v1/status`, and in
+//! `.gantry/status.md` / `.gantry/status.json`), `status.changed` entries on transitions,
+//! and the metrics behind `GET /metrics`.
+//!
+//! It reads the control plane only through [`App::ps`], the driver's measurements and the
+//! ledger file, which it tails: entries written by other processes (a pipeline run) count
+//! as events too. Probe samples are metrics, never entries.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use gantry_ledger::Entry;
+use gantry_monitor::metrics::{Metrics, Window};
+use gantry_monitor::report::{self, Inputs, Live, Rollback};
+use gantry_monitor::{Level, Report, Sample, Schedule, Target};
+use gantry_state::State;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::app::{App, By};
+
+/// How far back the report's p99 and error rate look.
+const FIGURES_WINDOW: Duration = Duration::from_secs(60);
+/// How often the ledger is looked at for new entries.
+const TAIL_EVERY: Duration = Duration::from_millis(200);
+
+/// Entry kinds after which a check round runs at once.
+fn is_event(kind: &str) -> bool {
+    matches!(
+        kind,
+        "deployment.state.succeeded"
+            | "deployment.state.failed"
+            | "deployment.state.rolled_back"
+            | "deployment.state.aborted"
+            | "deployment.state.promoted"
+            | "rollback.triggered"
+            | "control.emergency_stop"
+            | "control.started"
+            | "pipeline.state.succeeded"
+            | "pipeline.state.failed"
+    )
+}
+
+/// The monitoring side of a running control plane, shared with the API.
+pub struct Monitoring {
+    report: Mutex<Option<Report>>,
+    pub(crate) metrics: Metrics,
+    refresh: mpsc::UnboundedSender<oneshot::Sender<Report>>,
+}
+
+impl Monitoring {
+    /// The current report (`None` until the first round has finished).
+    pub fn report(&self) -> Option<Report> {
+        self.report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs a check round now and returns its report.
+    pub async fn refresh(&self) -> Option<Report> {
+        let (tx, rx) = oneshot::channel();
+        self.refresh.send(tx).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// What the monitor folds from the ledger file.
+struct Tail {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+    state: State,
+    rollbacks: Vec<Rollback>,
+    /// The `to` of the last `status.changed`.
+    last_status: Option<Level>,
+}
+
+impl Tail {
+    /// New whole entries since the last call (a torn last line waits for its end).
+    fn read(&mut self, metrics: &Metrics) -> Vec<Entry> {
+        let Ok(mut file) = std::fs::File::open(&self.path) else {
+            return Vec::new();
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            // Truncated under us (torn tail recovered): read again from the start.
+            *self = Tail::new(self.path.clone());
+        }
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut text = String::new();
+        if file.read_to_string(&mut text).is_err() {
+            return Vec::new();
+        }
+        self.offset += text.len() as u64;
+        let mut text = std::mem::take(&mut self.partial) + &text;
+        if !text.ends_with('\n') {
+            let cut = text.rfind('\n').map_or(0, |i| i + 1);
+            self.partial = text.split_off(cut);
+        }
+        let mut out = Vec::new();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            let Ok(entry) = serde_json::from_str::<Entry>(line) else {
+                continue;
+            };
+            self.state.apply(&entry);
+            metrics.entry(&entry);
+            if entry.kind == "status.changed" && entry.actor.role == gantry_ledger::SYSTEM_ROLE {
+                self.last_status = entry
+                    .body
+                    .get("to")
+                    .and_then(|v| v.as_str())
+                    .and_then(Level::parse);
+            }
+            self.rollbacks
+                .extend(report::rollbacks(std::slice::from_ref(&entry)));
+            out.push(entry);
+        }
+        out
+    }
+
+    fn new(path: PathBuf) -> Tail {
+        Tail {
+            path,
+            offset: 0,
+            partial: String::new(),
+            state: State::default(),
+            rollbacks: Vec::new(),
+            last_status: None,
+        }
+    }
+}
+
+/// Checks that every target resolves and the schedule parses, before serve starts anything.
+pub fn validate(
+    config: &gantry_config::Config,
+    env: &BTreeMap<String, String>,
+) -> Result<(), gantry_monitor::MonitorError> {
+    gantry_monitor::targets::targets(config, env)?;
+    Schedule::of(config.monitor.as_ref())?;
+    Ok(())
+}
+
+/// Starts monitoring `app`; `gantry_dir` holds the ledger and gets the report files;
+/// `env` is the environment targets are resolved in.
+pub fn start(
+    app: Arc<App>,
+    gantry_dir: PathBuf,
+    env: BTreeMap<String, String>,
+) -> Result<Arc<Monitoring>, gantry_monitor::MonitorError> {
+    let targets = gantry_monitor::targets::targets(&app.core.config, &env)?;
+    let schedule = Schedule::of(app.core.config.monitor.as_ref())?;
+    let http = gantry_monitor::probe::client()?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let monitoring = Arc::new(Monitoring {
+        report: Mutex::new(None),
+        metrics: Metrics::new(),
+        refresh: tx,
+    });
+    let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
+    tail.read(&monitoring.metrics);
+    let runner = Runner {
+        app,
+        monitoring: Arc::clone(&monitoring),
+        gantry_dir,
+        targets,
+        schedule,
+        http,
+        env,
+        samples: BTreeMap::new(),
+        tail,
+    };
+    tokio::spawn(runner.run(rx));
+    Ok(monitoring)
+}
+
+struct Runner {
+    app: Arc<App>,
+    monitoring: Arc<Monitoring>,
+    gantry_dir: PathBuf,
+    targets: Vec<Target>,
+    schedule: Schedule,
+    http: reqwest::Client,
+    env: BTreeMap<String, String>,
+    samples: BTreeMap<String, Sample>,
+    tail: Tail,
+}
+
+impl Runner {
+    async fn run(mut self, mut refresh: mpsc::UnboundedReceiver<oneshot::Sender<Report>>) {
+        self.round("start".into(), None).await;
+        let mut due = self.schedule.next_after(chrono::Local::now());
+        let mut tick = tokio::time::interval(TAIL_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let wait = due
+                .map(|d| (d - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(Duration::from_secs(86_400));
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {
+                    let scheduled = due.unwrap_or_else(Utc::now);
+                    let late = (Utc::now() - scheduled).to_std().unwrap_or(Duration::ZERO);
+                    self.round("schedule".into(), Some(late)).await;
+                    // From the due time, not from now: rounds keep to the schedule.
+                    due = self.schedule.next_after(scheduled.with_timezone(&chrono::Local));
+                    if let Some(d) = due && d < Utc::now() {
+                        // Fell behind (a round longer than the interval): skip, don't burst.
+                        due = self.schedule.next_after(chrono::Local::now());
+                    }
+                }
+                asked = refresh.recv() => {
+                    let Some(asked) = asked else { return };
+                    let report = self.round("gantry status --refresh".into(), None).await;
+                    let _ = asked.send(report);
+                }
+                _ = tick.tick() => {
+                    let events: Vec<String> = self
+                        .tail
+                        .read(&self.monitoring.metrics)
+                        .into_iter()
+                        .filter(|e| is_event(&e.kind))
+                        .map(|e| describe(&e))
+                        .collect();
+                    if let Some(last) = events.last() {
+                        self.round(last.clone(), None).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One check round: probe, build the report, publish it, record a transition.
+    async fn round(&mut self, trigger: String, late: Option<Duration>) -> Report {
+        let metrics = &self.monitoring.metrics;
+        metrics.round(
+            if late.is_some() {
+                "schedule"
+            } else if trigger.starts_with("gantry status") {
+                "refresh"
+            } else {
+                "event"
+            },
+            late,
+        );
+        let samples = gantry_monitor::round::run(&self.http, &self.targets).await;
+        for (key, s) in &samples {
+            metrics.probe(key, s.result.ok, s.result.latency_ms);
+        }
+        self.samples.extend(samples);
+        // Entries the control plane wrote just now (a deploy's end) are in the report.
+        self.tail.read(metrics);
+        let (live, windows) = self.live();
+        let ledger_error = self.app.ledger_failure();
+        let report = report::build(&Inputs {
+            config: &self.app.core.config,
+            state: &self.tail.state,
+            targets: &self.targets,
+            samples: &self.samples,
+            live: Some(&live),
+            rollbacks: &self.tail.rollbacks,
+            ledger_verified: Ok(false),
+            ledger_write_error: ledger_error.clone(),
+            channel_failures: Vec::new(),
+            alerts: Vec::new(),
+            now: Utc::now(),
+            trigger,
+            git: gantry_monitor::git::describe(
+                self.gantry_dir.parent().unwrap_or(&self.gantry_dir),
+            ),
+            run_url: gantry_monitor::git::run_url(&self.env),
+            schedule: self.schedule.describe(),
+            channels: Vec::new(),
+            labels: Vec::new(),
+        });
+        metrics.report(&report, &self.tail.state, &windows, ledger_error.is_none());
+        self.publish(&report);
+        if self.tail.last_status != Some(report.status) {
+            let from = self.tail.last_status.map_or("UNKNOWN", Level::as_str);
+            let reasons: Vec<String> = report.reasons.iter().map(ToString::to_string).collect();
+            if self
+                .app
+                .core
+                .record(
+                    By::System,
+                    "status.changed",
+                    json!({"from": from, "to": report.status.as_str(), "reasons": reasons, "trigger": report.trigger}),
+                )
+                .await
+                .is_some()
+            {
+                self.tail.last_status = Some(report.status);
+            }
+        }
+        report
+    }
+
+    /// The live view per service from `ps`, and the router's window per version.
+    fn live(&self) -> (BTreeMap<String, Live>, BTreeMap<(String, String), Window>) {
+        let ps = self.app.ps();
+        let mut live = BTreeMap::new();
+        let mut windows = BTreeMap::new();
+        for svc in ps.services {
+            let ready = svc.instances.iter().filter(|i| i.ready).count();
+            let (mut requests, mut errors, mut p99) = (0u64, 0u64, None::<f64>);
+            for version in svc.weights.keys() {
+                let m = self.app.core.driver.measure(&svc.name, version, FIGURES_WINDOW);
+                windows.insert(
+                    (svc.name.clone(), version.clone()),
+                    Window {
+                        requests: m.requests,
+                        errors_5xx: m.errors_5xx,
+                        p99_ms: m.p99_ms,
+                    },
+                );
+                requests += m.requests;
+                errors += m.errors_5xx;
+                if m.requests > 0 {
+                    p99 = Some(p99.map_or(m.p99_ms, |p: f64| p.max(m.p99_ms)));
+                }
+            }
+            live.insert(
+                svc.name.clone(),
+                Live {
+                    ready: u32::try_from(ready).unwrap_or(u32::MAX),
+                    traffic: report::percent(&svc.weights),
+                    latency_p99_ms: p99,
+                    error_rate: (requests > 0).then(|| errors as f64 / requests as f64),
+                    emergency_stop: svc.emergency_stop,
+                },
+            );
+        }
+        (live, windows)
+    }
+
+    fn publish(&self, report: &Report) {
+        *self
+            .monitoring
+            .report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
+        let md = gantry_monitor::render::markdown(report);
+        let json = serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
+        for (name, text) in [("status.md", md), ("status.json", json)] {
+            let path = self.gantry_dir.join(name);
+            if let Err(e) = gantry_ledger::durable::write_atomic(&path, text.as_bytes(), 0o644) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the status report");
+            }
+        }
+    }
+}
+
+fn describe(entry: &Entry) -> String {
+    let what = entry
+        .body
+        .get("id")
+        .or_else(|| entry.body.get("run"))
+        .and_then(|v| v.as_str())
+        .map(|id| format!(" {id}"))
+        .unwrap_or_default();
+    format!("{}{what} (seq {})", entry.kind, entry.seq)
+}
