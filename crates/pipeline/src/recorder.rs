@@ -29,6 +29,8 @@ const MAX_BATCH: usize = 512;
 
 enum Msg {
     Entry(Arc<Signer>, NewEntry, Option<Ack>),
+    /// An entry whose durability someone wants to hear of without hurrying it.
+    Noted(Arc<Signer>, NewEntry, Ack),
     Flush(Ack),
 }
 
@@ -89,6 +91,20 @@ impl Recorder {
         let _ = self.tx.send(Msg::Entry(signer.clone(), entry, None));
     }
 
+    /// Queues an entry like `record` (it still lingers for company) and returns what will
+    /// say once it is durable, or why it is not: the live view shows a step's ✓ only then.
+    pub fn record_noted(
+        &self,
+        signer: &Arc<Signer>,
+        kind: &str,
+        body: &Value,
+    ) -> oneshot::Receiver<Result<Option<Entry>, String>> {
+        let (ack, wait) = oneshot::channel();
+        let entry = NewEntry::new(kind, self.masker.mask_json(body));
+        let _ = self.tx.send(Msg::Noted(signer.clone(), entry, ack));
+        wait
+    }
+
     /// Appends an entry and waits until it (and everything queued before it) is durable.
     pub async fn commit(
         &self,
@@ -146,6 +162,10 @@ fn write_loop(ledger: &Ledger, queue: &Queue<Msg>) {
                     if let Some(ack) = ack {
                         acks.push((Some(items.len() - 1), ack));
                     }
+                }
+                Msg::Noted(signer, entry, ack) => {
+                    items.push((signer, entry));
+                    acks.push((Some(items.len() - 1), ack));
                 }
                 Msg::Flush(ack) => acks.push((None, ack)),
             }

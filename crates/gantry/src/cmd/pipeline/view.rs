@@ -102,7 +102,12 @@ impl Observer for View {
                     ));
                 }
             }
-            (_, e) => self.line(&text(e)),
+            (_, e) => {
+                let text = text(e);
+                if !text.is_empty() {
+                    self.line(&text);
+                }
+            }
         }
     }
 }
@@ -159,6 +164,14 @@ pub(super) fn text(event: &Event) -> String {
                 *duration_ms as f64 / 1000.0
             )
         }
+        // Plain logs list transitions as they happen; only a failure to record is news.
+        Event::StepRecorded {
+            stage,
+            name,
+            error: Some(e),
+            ..
+        } => format!("  {stage} │ ✗ {name}: its result could not be recorded: {e}"),
+        Event::StepRecorded { error: None, .. } => String::new(),
         Event::CheckpointWaiting {
             stage,
             role,
