@@ -200,3 +200,38 @@ fn write_loop(ledger: &Ledger, queue: &Queue<Msg>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gantry_ledger::generate_key;
+    use serde_json::json;
+
+    fn setup() -> (tempfile::TempDir, Arc<Ledger>, Arc<Signer>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let system = Signer::system(generate_key());
+        let ledger = Arc::new(Ledger::create(&path, &system, "t").unwrap());
+        (dir, ledger, Arc::new(system))
+    }
+
+    #[tokio::test]
+    async fn a_noted_entry_is_on_disk_when_its_notice_comes() {
+        let (_dir, ledger, signer) = setup();
+        let recorder = Recorder::new(ledger.clone(), Masker::default());
+        let notice = recorder.record_noted(&signer, "x.step", &json!({"n": 1}));
+        let entry = notice.await.unwrap().unwrap().unwrap();
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(text.contains(&entry.hash), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_noted_entry_that_cannot_be_written_says_why() {
+        let (_dir, ledger, _) = setup();
+        let recorder = Recorder::new(ledger, Masker::default());
+        let stranger = Arc::new(Signer::new("operator", "Nobody", generate_key()));
+        let notice = recorder.record_noted(&stranger, "x.step", &json!({}));
+        let err = notice.await.unwrap().unwrap_err();
+        assert!(err.contains("no key valid"), "{err}");
+    }
+}

@@ -215,3 +215,26 @@ pub(super) fn text(event: &Event) -> String {
         Event::StepOutput { line, .. } => line.clone(),
     }
 }
+
+#[cfg(test)]
+mod durability_tests {
+    use super::text;
+    use gantry_pipeline::Event;
+
+    #[test]
+    fn a_step_that_could_not_be_recorded_is_news_and_one_that_was_is_not() {
+        let recorded = |error: Option<&str>| Event::StepRecorded {
+            run: "r".into(),
+            stage: "ci".into(),
+            step: 0,
+            name: "test".into(),
+            error: error.map(str::to_string),
+        };
+        assert_eq!(text(&recorded(None)), "");
+        let line = text(&recorded(Some("No space left on device")));
+        assert!(
+            line.contains("✗ test") && line.contains("No space left"),
+            "{line}"
+        );
+    }
+}
