@@ -203,7 +203,10 @@ impl KeyStore {
             Ok(()) => {
                 // A umask can only remove bits; this makes it exactly 0700.
                 fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
-                    .map_err(io(&self.dir))
+                    .map_err(io(&self.dir))?;
+                // The keys' own fsyncs make their names durable in this directory; this
+                // makes the directory's name durable in its parent.
+                gantry_ledger::durable::sync_dir(root).map_err(io(root))
             }
             // Made by another process in the meantime: check that one.
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -1,7 +1,7 @@
 //! One place that decides exit codes: 2 for usage and config errors, 1 for everything that
 //! failed at run time (a verification failure above all), and distinct codes for what a
 //! script driving deployments must tell apart: rolled back (3), conflict (4), control
-//! plane unavailable (5), refused (7). README lists them.
+//! plane unavailable (5), verify failed (6), refused (7). README lists them.
 
 use std::fmt;
 
@@ -31,6 +31,11 @@ pub const CONFLICT: u8 = 4;
 /// No control plane to talk to: not running, unreachable, or not taking changes now
 /// (restoring after a restart, or unable to write its ledger).
 pub const UNAVAILABLE: u8 = 5;
+/// Evidence that does not verify: `ledger verify` (also `--against`) on a ledger that
+/// fails, `check-proof`, `consistency` or `check-consistency` whose proof does not check,
+/// and commands that hand out evidence (`export`, `checkpoint`) refusing a ledger that
+/// does not verify. Distinct from 1 so a script can tell tampering from a broken run.
+pub const VERIFY_FAILED: u8 = 6;
 /// The control plane refused the caller: its token, or its role's permission.
 pub const REFUSED: u8 = 7;
 /// `gantry status --check|--refresh`: the status is DEGRADED.
@@ -60,6 +65,15 @@ pub fn usage(message: impl fmt::Display) -> anyhow::Error {
 pub fn failed(message: impl fmt::Display) -> anyhow::Error {
     Exit {
         code: FAILED,
+        message: message.to_string(),
+    }
+    .into()
+}
+
+/// Evidence that does not verify (exit 6).
+pub fn verify_failed(message: impl fmt::Display) -> anyhow::Error {
+    Exit {
+        code: VERIFY_FAILED,
         message: message.to_string(),
     }
     .into()

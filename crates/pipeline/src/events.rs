@@ -50,6 +50,14 @@ pub enum Event {
         log: String,
         reason: Option<String>,
     },
+    /// A finished step's entry reached the ledger durably (`error` None), or could not.
+    StepRecorded {
+        run: String,
+        stage: String,
+        step: usize,
+        name: String,
+        error: Option<String>,
+    },
     CheckpointWaiting {
         run: String,
         stage: String,
@@ -137,6 +145,19 @@ impl Event {
                 stage: m(stage),
                 step,
                 line,
+            },
+            Event::StepRecorded {
+                run,
+                stage,
+                step,
+                name,
+                error,
+            } => Event::StepRecorded {
+                run,
+                stage: m(stage),
+                step,
+                name: m(name),
+                error: mo(error),
             },
             Event::StepFinished {
                 run,

@@ -29,6 +29,8 @@ const MAX_BATCH: usize = 512;
 
 enum Msg {
     Entry(Arc<Signer>, NewEntry, Option<Ack>),
+    /// An entry whose durability someone wants to hear of without hurrying it.
+    Noted(Arc<Signer>, NewEntry, Ack),
     Flush(Ack),
 }
 
@@ -89,6 +91,20 @@ impl Recorder {
         let _ = self.tx.send(Msg::Entry(signer.clone(), entry, None));
     }
 
+    /// Queues an entry like `record` (it still lingers for company) and returns what will
+    /// say once it is durable, or why it is not: the live view shows a step's ✓ only then.
+    pub fn record_noted(
+        &self,
+        signer: &Arc<Signer>,
+        kind: &str,
+        body: &Value,
+    ) -> oneshot::Receiver<Result<Option<Entry>, String>> {
+        let (ack, wait) = oneshot::channel();
+        let entry = NewEntry::new(kind, self.masker.mask_json(body));
+        let _ = self.tx.send(Msg::Noted(signer.clone(), entry, ack));
+        wait
+    }
+
     /// Appends an entry and waits until it (and everything queued before it) is durable.
     pub async fn commit(
         &self,
@@ -147,6 +163,10 @@ fn write_loop(ledger: &Ledger, queue: &Queue<Msg>) {
                         acks.push((Some(items.len() - 1), ack));
                     }
                 }
+                Msg::Noted(signer, entry, ack) => {
+                    items.push((signer, entry));
+                    acks.push((Some(items.len() - 1), ack));
+                }
                 Msg::Flush(ack) => acks.push((None, ack)),
             }
         }
@@ -178,5 +198,40 @@ fn write_loop(ledger: &Ledger, queue: &Queue<Msg>) {
             };
             let _ = ack.send(result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gantry_ledger::generate_key;
+    use serde_json::json;
+
+    fn setup() -> (tempfile::TempDir, Arc<Ledger>, Arc<Signer>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let system = Signer::system(generate_key());
+        let ledger = Arc::new(Ledger::create(&path, &system, "t").unwrap());
+        (dir, ledger, Arc::new(system))
+    }
+
+    #[tokio::test]
+    async fn a_noted_entry_is_on_disk_when_its_notice_comes() {
+        let (_dir, ledger, signer) = setup();
+        let recorder = Recorder::new(ledger.clone(), Masker::default());
+        let notice = recorder.record_noted(&signer, "x.step", &json!({"n": 1}));
+        let entry = notice.await.unwrap().unwrap().unwrap();
+        let text = std::fs::read_to_string(ledger.path()).unwrap();
+        assert!(text.contains(&entry.hash), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_noted_entry_that_cannot_be_written_says_why() {
+        let (_dir, ledger, _) = setup();
+        let recorder = Recorder::new(ledger, Masker::default());
+        let stranger = Arc::new(Signer::new("operator", "Nobody", generate_key()));
+        let notice = recorder.record_noted(&stranger, "x.step", &json!({}));
+        let err = notice.await.unwrap().unwrap_err();
+        assert!(err.contains("no key valid"), "{err}");
     }
 }

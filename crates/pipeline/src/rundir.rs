@@ -23,11 +23,17 @@ pub(crate) fn prepare(root: &Path, run: &str) -> Result<PathBuf, PipelineError> 
     confine(&runs, &real_gantry)?;
     match std::fs::create_dir(&runs) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(io_err(&runs)(e)),
-        _ => {}
+        Err(_) => {}
+        Ok(()) => gantry_ledger::durable::sync_dir(&gantry).map_err(io_err(&gantry))?,
     }
     let dir = runs.join(run);
     confine(&dir, &real_gantry)?;
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    if !dir.is_dir() {
+        // The ledger will name files in here (the manifest, logs): the directory's own
+        // name must survive a crash as the entries do.
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        gantry_ledger::durable::sync_dir(&runs).map_err(io_err(&runs))?;
+    }
     Ok(dir)
 }
 

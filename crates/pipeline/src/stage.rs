@@ -245,13 +245,31 @@ async fn run_step(ctx: &Arc<Ctx>, stage: &str, j: usize, step: &Step) -> StepRes
     let duration_ms = started.elapsed().as_millis() as u64;
     let log_sha256 = log.sha256(&log_path);
     let status = if outcome.is_ok() { "succeeded" } else { status };
-    ctx.recorder.record(
+    let recorded = ctx.recorder.record_noted(
         &ctx.operator,
         &format!("step.state.{status}"),
         &json!({"run": ctx.run, "stage": stage, "step": j, "name": name, "attempt": attempt,
                 "exit_code": exit_code, "duration_ms": duration_ms, "log": log_rel,
                 "log_sha256": log_sha256, "reason": outcome.as_ref().err()}),
     );
+    // Not awaited here, so short steps keep sharing fsyncs; the view hears of it later.
+    {
+        let (ctx, stage, name) = (ctx.clone(), stage.to_string(), name.clone());
+        tokio::spawn(async move {
+            let error = match recorded.await {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("the ledger writer stopped".to_string()),
+            };
+            ctx.emit(Event::StepRecorded {
+                run: ctx.run.clone(),
+                stage,
+                step: j,
+                name,
+                error,
+            });
+        });
+    }
     {
         let mut shared = ctx.shared();
         if outcome.is_ok() {

@@ -96,11 +96,11 @@ fn issue12_export_of_a_tampered_ledger_is_refused() {
     lines[6] = lines[6].replace("\"i\":2", "\"i\":20");
     p.write_ledger_lines(&lines);
     p.gantry(&["ledger", "export", "--out", "bad.jsonl"])
-        .fails_with(1)
+        .fails_with(6)
         .says("does not verify (line 7 (seq 7): hash:")
         .says("nothing was exported");
     assert!(!p.path().join("bad.jsonl").exists());
-    p.gantry(&["ledger", "export"]).fails_with(1);
+    p.gantry(&["ledger", "export"]).fails_with(6);
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn issue12_system_key_rotation_then_seal_export_and_verify() {
         "--key",
         &new_vkey,
     ])
-    .fails_with(1);
+    .fails_with(6);
     p.gantry(&["ledger", "prove", "6", "--out", "new-proof.json"])
         .ok();
     p.gantry(&[
@@ -292,7 +292,7 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
             "--key",
             &key,
         ])
-        .fails_with(1);
+        .fails_with(6);
     elsewhere
         .gantry(&[
             "ledger",
@@ -310,7 +310,7 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
     p.write_ledger_lines(&lines[..old_size as usize - 2]);
     p.gantry(&["ledger", "verify"]).ok();
     let run = p.gantry(&["ledger", "verify", "--against", "cp-old.txt", "--json"]);
-    assert_eq!(run.code(), 1, "{}", run.stdout());
+    assert_eq!(run.code(), 6, "{}", run.stdout());
     let report = run.json();
     assert_eq!(report["failure"]["check"], "checkpoint", "{report}");
     assert_eq!(report["failure"]["line"], old_size - 1);
@@ -321,7 +321,7 @@ fn issue12_truncation_after_a_saved_checkpoint_is_caught() {
             .contains("truncated")
     );
     p.gantry(&["ledger", "verify", "--against", "cp-old.txt"])
-        .fails_with(1)
+        .fails_with(6)
         .says("checkpoint: the checkpoint covers");
     p.gantry(&["ledger", "verify", "--against", "proof.json"])
         .fails_with(2)
@@ -343,7 +343,7 @@ fn issue12_consistency_claims_verified_only_between_signed_checkpoints() {
         run.stderr()
     );
     let out = p.gantry(&["ledger", "consistency", "3", &sealed.to_string(), "--json"]);
-    assert_eq!(out.code(), 1);
+    assert_eq!(out.code(), 6);
     let out = out.json();
     assert_eq!(out["verified"], false);
     assert!(
@@ -383,7 +383,7 @@ fn issue12_numbers_beyond_2_53_are_refused_and_cannot_be_edited_in() {
     lines[n - 1] = lines[n - 1].replace("9007199254740991,", "9007199254740993,");
     p.write_ledger_lines(&lines);
     p.gantry(&["ledger", "verify"])
-        .fails_with(1)
+        .fails_with(6)
         .says(&format!("line {n} (seq {n}): parse: body.amount"));
     let show = p.gantry(&["ledger", "show"]);
     assert_ne!(show.code(), 0);
@@ -518,6 +518,6 @@ fn issue12_checkpoint_needs_a_seal_and_a_ledger_that_verifies() {
     lines[5] = lines[5].replace("\"i\":1", "\"i\":7");
     p.write_ledger_lines(&lines);
     p.gantry(&["ledger", "checkpoint"])
-        .fails_with(1)
+        .fails_with(6)
         .says("no checkpoint is given out");
 }

@@ -50,13 +50,13 @@ fn an_inclusion_proof_checks_offline_and_fails_when_altered() {
     bad["proof"][0] = Value::String(flipped);
     std::fs::write(p.path().join("bad.json"), bad.to_string()).unwrap();
     p.gantry(&["ledger", "check-proof", "bad.json", "--key", "vkey"])
-        .fails_with(1);
+        .fails_with(6);
 
     let mut wrong_entry = proof.clone();
     wrong_entry["entry_hash"] = Value::String("00".repeat(32));
     std::fs::write(p.path().join("bad2.json"), wrong_entry.to_string()).unwrap();
     p.gantry(&["ledger", "check-proof", "bad2.json", "--key", "vkey"])
-        .fails_with(1);
+        .fails_with(6);
 
     let other = crate::project();
     let other_key = other
@@ -66,7 +66,7 @@ fn an_inclusion_proof_checks_offline_and_fails_when_altered() {
         .trim()
         .to_string();
     p.gantry(&["ledger", "check-proof", "proof.json", "--key", &other_key])
-        .fails_with(1);
+        .fails_with(6);
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn busy_project() -> TestProject {
     p
 }
 
-/// Runs verify and returns the reported failure; asserts exit 1 and that it names `line`.
+/// Runs verify and returns the reported failure; asserts exit 6 and that it names `line`.
 /// The seq it reports is the one found on that line, which after a structural change (a
 /// deleted line, an altered seq) need not equal the line number.
 #[track_caller]
@@ -48,7 +48,7 @@ fn assert_fails_at(p: &TestProject, line: usize, what: &str) -> Value {
     let run = p.gantry(&["ledger", "verify", "--json"]);
     assert_eq!(
         run.code(),
-        1,
+        6,
         "{what}: verify must fail\n{}\n{}",
         run.stdout(),
         run.stderr()
@@ -60,7 +60,7 @@ fn assert_fails_at(p: &TestProject, line: usize, what: &str) -> Value {
         "{what}: wrong entry named: {failure}"
     );
     // The human form names the entry too.
-    let human = p.gantry(&["ledger", "verify"]).fails_with(1);
+    let human = p.gantry(&["ledger", "verify"]).fails_with(6);
     assert!(
         human.stdout().contains(&format!("line {line}")),
         "{what}: {}",

@@ -86,7 +86,7 @@ fn verify(project: &Project, against: Option<&Path>, json: bool) -> anyhow::Resu
         }
     }
     match report.failure {
-        Some(_) => Err(exit::silent(exit::FAILED)),
+        Some(_) => Err(exit::silent(exit::VERIFY_FAILED)),
         None => Ok(()),
     }
 }

@@ -129,8 +129,8 @@ pub fn check(
             Ok(())
         }
         // The JSON verdict above already carries the error.
-        Err(_) if json => Err(exit::silent(exit::FAILED)),
-        Err(e) => Err(exit::failed(format!("proof does not verify: {e}"))),
+        Err(_) if json => Err(exit::silent(exit::VERIFY_FAILED)),
+        Err(e) => Err(exit::verify_failed(format!("proof does not verify: {e}"))),
     }
 }
 
@@ -201,7 +201,7 @@ pub fn consistency(
     }
     match verdict {
         Ok(()) => Ok(()),
-        Err(_) => Err(exit::silent(exit::FAILED)),
+        Err(_) => Err(exit::silent(exit::VERIFY_FAILED)),
     }
 }
 
@@ -266,8 +266,8 @@ pub fn check_consistency(
             }
             Ok(())
         }
-        Err(_) if json => Err(exit::silent(exit::FAILED)),
-        Err(e) => Err(exit::failed(format!("not consistent: {e}"))),
+        Err(_) if json => Err(exit::silent(exit::VERIFY_FAILED)),
+        Err(e) => Err(exit::verify_failed(format!("not consistent: {e}"))),
     }
 }
 
@@ -299,7 +299,7 @@ fn require_verified(project: &Project, what: &str) -> anyhow::Result<u64> {
     let report = gantry_ledger::verify(&path)?;
     match report.failure {
         None => Ok(report.entries),
-        Some(f) => Err(exit::failed(format!(
+        Some(f) => Err(exit::verify_failed(format!(
             "{} does not verify ({f}); {what} (entries before line {} are intact)",
             path.display(),
             f.line

@@ -1,7 +1,9 @@
 //! The live terminal view of a run: one line per running step (spinner, elapsed time, the
 //! step's last output line, already masked by the engine) and one per checkpoint being
-//! waited for, under the log of transitions. A finished step leaves a final ✓/✗ line with
-//! its duration. Used only when stdout is a terminal; `--json` and pipes never see it.
+//! waited for, under the log of transitions. A finished step stays as "recording" until its
+//! ledger entry is durable, then leaves a final ✓/✗ line with its duration (a ✓ is evidence
+//! on disk, not a promise). Used only when stdout is a terminal; `--json` and pipes never
+//! see it.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -19,6 +21,8 @@ pub struct Live {
     multi: MultiProgress,
     /// Running steps by (stage, step index).
     steps: Mutex<HashMap<(String, usize), ProgressBar>>,
+    /// Finished steps whose entry is not durable yet: their bar and final line.
+    pending: Mutex<HashMap<(String, usize), (ProgressBar, String)>>,
     /// Checkpoints being waited for, by stage.
     waits: Mutex<HashMap<String, ProgressBar>>,
     style: ProgressStyle,
@@ -50,6 +54,7 @@ impl Live {
         Live {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             steps: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
             waits: Mutex::new(HashMap::new()),
             style,
         }
@@ -110,11 +115,34 @@ impl Live {
                 }
             }
             Event::StepFinished { stage, step, .. } => {
-                if let Some(bar) = lock(&self.steps).remove(&(stage.clone(), *step)) {
-                    bar.finish_and_clear();
-                    self.multi.remove(&bar);
+                let key = (stage.clone(), *step);
+                let line = super::view::text(event);
+                match lock(&self.steps).remove(&key) {
+                    Some(bar) => {
+                        bar.set_message("finished; recording it in the ledger");
+                        lock(&self.pending).insert(key, (bar, line));
+                    }
+                    None => self.println(&line),
                 }
-                self.println(&super::view::text(event));
+            }
+            Event::StepRecorded {
+                stage,
+                step,
+                name,
+                error,
+                ..
+            } => {
+                let Some((bar, line)) = lock(&self.pending).remove(&(stage.clone(), *step)) else {
+                    return;
+                };
+                bar.finish_and_clear();
+                self.multi.remove(&bar);
+                match error {
+                    None => self.println(&line),
+                    Some(e) => self.println(&format!(
+                        "  {stage} │ ✗ {name}: its result could not be recorded: {e}"
+                    )),
+                }
             }
             Event::CheckpointWaiting { stage, role, .. } => {
                 self.println(&super::view::text(event));
@@ -135,6 +163,11 @@ impl Live {
     pub fn finish(&self) {
         for (_, bar) in lock(&self.steps).drain() {
             bar.finish_and_clear();
+        }
+        for (_, (bar, line)) in lock(&self.pending).drain() {
+            bar.finish_and_clear();
+            let unconfirmed = line.replacen('✓', "?", 1);
+            self.println(&format!("{unconfirmed} (not confirmed durable)"));
         }
         for (_, bar) in lock(&self.waits).drain() {
             bar.finish_and_clear();

@@ -102,7 +102,12 @@ impl Observer for View {
                     ));
                 }
             }
-            (_, e) => self.line(&text(e)),
+            (_, e) => {
+                let text = text(e);
+                if !text.is_empty() {
+                    self.line(&text);
+                }
+            }
         }
     }
 }
@@ -159,6 +164,14 @@ pub(super) fn text(event: &Event) -> String {
                 *duration_ms as f64 / 1000.0
             )
         }
+        // Plain logs list transitions as they happen; only a failure to record is news.
+        Event::StepRecorded {
+            stage,
+            name,
+            error: Some(e),
+            ..
+        } => format!("  {stage} │ ✗ {name}: its result could not be recorded: {e}"),
+        Event::StepRecorded { error: None, .. } => String::new(),
         Event::CheckpointWaiting {
             stage,
             role,
@@ -200,5 +213,28 @@ pub(super) fn text(event: &Event) -> String {
             )
         }
         Event::StepOutput { line, .. } => line.clone(),
+    }
+}
+
+#[cfg(test)]
+mod durability_tests {
+    use super::text;
+    use gantry_pipeline::Event;
+
+    #[test]
+    fn a_step_that_could_not_be_recorded_is_news_and_one_that_was_is_not() {
+        let recorded = |error: Option<&str>| Event::StepRecorded {
+            run: "r".into(),
+            stage: "ci".into(),
+            step: 0,
+            name: "test".into(),
+            error: error.map(str::to_string),
+        };
+        assert_eq!(text(&recorded(None)), "");
+        let line = text(&recorded(Some("No space left on device")));
+        assert!(
+            line.contains("✗ test") && line.contains("No space left"),
+            "{line}"
+        );
     }
 }
