@@ -28,7 +28,7 @@ fn first_deploy_and_canary_under_load_fail_no_request() {
         .ok()
         .says("v1 serves all traffic");
     let load = Load::start(env.addr(), 150, 4);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     let run = env
         .p
         .gantry(&["deploy", "web", "--version", "v2", "--wait"])
@@ -43,7 +43,7 @@ fn first_deploy_and_canary_under_load_fail_no_request() {
     ] {
         assert!(out.contains(text), "missing {text:?} in:\n{out}");
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
     assert!(

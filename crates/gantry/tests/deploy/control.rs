@@ -1,8 +1,6 @@
 //! Emergency stop and start, liveness restarts and crash loops, and recovery after
 //! SIGKILL of the control plane.
 
-use std::time::Duration;
-
 use gantry_test_support::load::Load;
 use gantry_test_support::serve::{group_alive, instance_groups};
 
@@ -13,7 +11,7 @@ fn emergency_stop_refuses_traffic_and_start_recovers() {
     let env = Env::new(Opts::default());
     env.deploy_v1();
     let load = Load::start(env.addr(), 100, 4);
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     env.p
         .gantry(&["stop", "--emergency"])
         .ok()
@@ -32,7 +30,7 @@ fn emergency_stop_refuses_traffic_and_start_recovers() {
         assert!(!group_alive(pgid), "instance group {pgid} still running");
     }
     env.p.gantry(&["start"]).ok().says("web v1");
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     let stats = load.stop();
     // The only 5xx are the router's deliberate 503s during the stop; nothing unanswered.
     assert_eq!(stats.no_answer, 0, "{stats:?}");
@@ -119,7 +117,7 @@ fn after_sigkill_of_serve_mid_deploy_a_restart_rolls_back_and_leaves_no_orphans(
                 .is_some_and(|i| i.iter().any(|i| i["ready"] == true))
     });
     let load = Load::start(env.addr(), 100, 4);
-    std::thread::sleep(Duration::from_millis(1000));
+    crate::until_more_requests(&load, 100);
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
     assert!(stats.served_by("v1") > 0);
@@ -227,7 +225,7 @@ fn restarts_adopt_the_healthy_stable_instances_instead_of_restarting_them() {
             "round {round}: the same processes serve"
         );
         let load = Load::start(env.addr(), 100, 4);
-        std::thread::sleep(Duration::from_millis(500));
+        crate::until_more_requests(&load, 50);
         let stats = load.stop();
         let kinds: Vec<String> = env.kinds().split_off(seen);
         assert_eq!(stats.failures(&[]), 0, "{stats:?}");

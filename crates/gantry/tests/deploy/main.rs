@@ -166,6 +166,21 @@ impl Env {
     }
 }
 
+/// Waits until `load` has sent `n` more requests than now (instead of a fixed sleep: on a
+/// busy machine the load gets going later, never less), or panics after 20 s.
+pub fn until_more_requests(load: &gantry_test_support::load::Load, n: u64) {
+    let want = load.snapshot().requests + n;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while load.snapshot().requests < want {
+        assert!(
+            Instant::now() < deadline,
+            "the load did not send {n} more requests in 20 s: {:?}",
+            load.snapshot().requests
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// One `GET path` on a fresh connection: (status, raw response head).
 pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
     let auth = token.map(|t| format!("Bearer {t}"));

@@ -2,7 +2,6 @@
 //! analysis of green's preview traffic before it takes any production traffic.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use gantry_test_support::demo::free_port;
 use gantry_test_support::load::Load;
@@ -101,7 +100,7 @@ fn blue_green_judges_green_on_the_preview_and_never_switches_to_a_failing_one() 
         .fails_with(3)
         .says("analysis of the preview traffic failed")
         .says("error rate");
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&main, 30);
     let snapshot = main.snapshot();
     assert_eq!(
         snapshot.served_by("v3"),
@@ -128,7 +127,7 @@ fn blue_green_judges_green_on_the_preview_and_never_switches_to_a_failing_one() 
         .gantry(&["deploy", "web", "--version", "v2", "--wait"])
         .ok()
         .says("v2 serves all traffic");
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&main, 30);
     let stats = main.stop();
     drop(on_preview);
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");

@@ -1,7 +1,5 @@
 //! Automatic rollback (error rate, latency, readiness deadline) and manual rollback.
 
-use std::time::Duration;
-
 use gantry_test_support::load::Load;
 
 use crate::{Env, Opts};
@@ -11,7 +9,7 @@ fn a_version_with_errors_is_rolled_back_automatically() {
     let env = Env::new(Opts::default());
     env.deploy_v1();
     let load = Load::start(env.addr(), 150, 4);
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     let run = env
         .p
         .gantry(&["deploy", "web", "--version", "v3", "--wait"])
@@ -21,7 +19,7 @@ fn a_version_with_errors_is_rolled_back_automatically() {
     let out = run.stdout();
     assert!(out.contains("rollback to v1 triggered"), "{out}");
     assert!(!out.contains("traffic v3=100"), "{out}");
-    std::thread::sleep(Duration::from_millis(500));
+    crate::until_more_requests(&load, 50);
     let stats = load.stop();
     assert_eq!(stats.failures(&["v3"]), 0, "{stats:?}");
     assert!(
@@ -68,7 +66,7 @@ fn a_slow_version_is_rolled_back_on_latency() {
     // window above min_requests. The limit (450ms) sits well above what a busy CI machine
     // adds to a good version's p99 and well below the slow version's 700ms.
     let load = Load::start(env.addr(), 150, 16);
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     env.p
         .gantry(&["deploy", "web", "--version", "slow", "--wait"])
         .fails_with(3)
@@ -146,12 +144,12 @@ fn rollback_dry_run_changes_nothing_then_rollback_returns_to_the_previous_versio
     assert_eq!(after["weights"], before["weights"]);
 
     let load = Load::start(env.addr(), 150, 4);
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     env.p
         .gantry(&["rollback", "web"])
         .ok()
         .says("rolled back to v1");
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
     assert!(stats.served_by("v1") > 0 && stats.served_by("v2") > 0);

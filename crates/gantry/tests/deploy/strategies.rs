@@ -2,7 +2,6 @@
 //! promote / pause / resume / abort.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use gantry_test_support::demo::free_port;
 use gantry_test_support::load::Load;
@@ -42,7 +41,7 @@ fn blue_green_serves_green_on_the_preview_address_until_promoted() {
     );
     env.p.gantry(&["promote", "web"]).ok();
     env.wait_for(20, "blue-green done", |e| e.web()["deployment"].is_null());
-    std::thread::sleep(Duration::from_millis(300));
+    crate::until_more_requests(&load, 30);
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
     let web = env.web();
