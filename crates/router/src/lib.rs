@@ -27,6 +27,7 @@ mod router;
 pub mod select;
 mod service;
 mod table;
+mod upgrade;
 pub mod window;
 mod workers;
 

@@ -22,6 +22,7 @@ use crate::metrics::{Clock, ServiceCounters};
 use crate::pool::{Pool, SendError};
 use crate::service::ServiceState;
 use crate::table::{InFlight, Target, VersionTargets};
+use crate::upgrade;
 
 /// Shared by every listener of a router (or of one worker thread): the connection pool
 /// and the settings.
@@ -53,7 +54,7 @@ impl Proxy {
     }
 }
 
-fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
+pub(crate) fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
     let mut resp = Response::new(local(text));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -135,6 +136,9 @@ pub(crate) async fn handle(
         ));
     }
 
+    if upgrade::is_upgrade(req.version(), req.headers()) {
+        return Ok(upgrade::proxy(&proxy, &svc, &settings, client_ip, req).await);
+    }
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     append_list(
