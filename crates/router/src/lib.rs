@@ -19,6 +19,7 @@ mod config;
 mod conn;
 mod error;
 mod headers;
+mod limits;
 mod metrics;
 mod pool;
 mod proxy;

@@ -57,6 +57,9 @@ pub struct ServiceTotals {
     /// Client connections answered 503 and closed because the listener already had its
     /// `max_connections` open.
     pub over_capacity: u64,
+    /// Requests answered 503 because no connection to their backend came free within
+    /// the queue timeout.
+    pub queue_timeouts: u64,
     pub versions: Vec<VersionTotals>,
 }
 
@@ -163,6 +166,7 @@ pub(crate) struct ServiceCounters {
     pub(crate) emergency_rejected: AtomicU64,
     pub(crate) client_errors: AtomicU64,
     pub(crate) over_capacity: AtomicU64,
+    pub(crate) queue_timeouts: AtomicU64,
 }
 
 impl ServiceCounters {
