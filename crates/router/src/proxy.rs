@@ -17,7 +17,7 @@ use rand::RngExt;
 use crate::body::{ResponseBody, Stall, Tracked, UpstreamBody, local};
 use crate::client_body::{ClientBody, ClientFault, Progress};
 use crate::config::{RouterConfig, ServiceConfig};
-use crate::headers::{VIA, append_list, strip_hop_by_hop};
+use crate::headers::{VIA, append_list, set_forwarded, strip_hop_by_hop};
 use crate::limits::BackendLimits;
 use crate::metrics::{Clock, ServiceCounters};
 use crate::pool::{Pool, SendError};
@@ -150,8 +150,17 @@ pub(crate) async fn handle(
     if upgrade::is_upgrade(req.version(), req.headers()) {
         return Ok(upgrade::proxy(&proxy, &svc, &settings, client_ip, req).await);
     }
+    if req.version() == Version::HTTP_11 && !req.headers().contains_key(header::HOST) {
+        // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+        ServiceCounters::bump(&svc.counters.client_errors);
+        return Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "HTTP/1.1 request without a Host header\n".to_string(),
+        ));
+    }
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    set_forwarded(&mut parts.headers);
     append_list(
         &mut parts.headers,
         HeaderName::from_static("x-forwarded-for"),
