@@ -23,6 +23,8 @@ fn defaults_are_nginx_like() {
     assert_eq!(r.client_body_timeout.as_std(), Duration::from_secs(60));
     assert_eq!(r.keepalive_timeout.as_std(), Duration::from_secs(75));
     assert_eq!(*r.max_connections, 4096);
+    assert_eq!(*r.backend_connections, 256);
+    assert_eq!(r.queue_timeout.as_std(), Duration::from_secs(60));
 }
 
 #[test]

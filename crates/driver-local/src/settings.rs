@@ -16,6 +16,8 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
         upstream_body_timeout: r.upstream_body_timeout.as_std(),
         keepalive_timeout: r.keepalive_timeout.as_std(),
         max_connections: usize::try_from(*r.max_connections).unwrap_or(usize::MAX),
+        backend_connections: usize::try_from(*r.backend_connections).unwrap_or(usize::MAX),
+        queue_timeout: r.queue_timeout.as_std(),
     }
 }
 

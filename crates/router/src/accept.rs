@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -57,11 +57,14 @@ impl Drop for Open {
     }
 }
 
-fn builder() -> http1::Builder {
-    let mut builder = http1::Builder::new();
+fn builder() -> auto::Builder<TokioExecutor> {
+    // hyper-util's builder because its upgradeable connection can be shut down
+    // gracefully (hyper's own http1 one cannot be watched for draining).
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
     // Header and idle limits are kept by `conn` (hyper's header timer also runs while a
     // keep-alive connection waits, so it would be the keep-alive limit too).
     builder
+        .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(None);
@@ -99,7 +102,8 @@ async fn serve_connection(
             }
         })
     };
-    let conn = watcher.watch(builder().serve_connection(io, service));
+    let builder = builder();
+    let conn = watcher.watch(builder.serve_connection_with_upgrades(io, service));
     tokio::pin!(conn);
     let mut clock = IdleClock::new(tokio::time::Instant::now());
     let mut ticks = tokio::time::interval(tick_period(&settings));

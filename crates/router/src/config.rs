@@ -80,6 +80,11 @@ pub struct ServiceConfig {
     /// Client connections open at once on the listener; past it a new connection is
     /// answered 503 and closed (counted in [`crate::ServiceTotals::over_capacity`]).
     pub max_connections: usize,
+    /// Connections in use at once to one backend (all worker threads together); further
+    /// requests wait for one in a queue.
+    pub backend_connections: usize,
+    /// How long a request may wait in that queue before it is answered 503.
+    pub queue_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -92,6 +97,8 @@ impl Default for ServiceConfig {
             upstream_body_timeout: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(75),
             max_connections: 4096,
+            backend_connections: 256,
+            queue_timeout: Duration::from_secs(60),
         }
     }
 }

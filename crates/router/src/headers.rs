@@ -71,6 +71,23 @@ pub(crate) fn append_list(headers: &mut HeaderMap, name: HeaderName, value: Head
     headers.insert(name, joined);
 }
 
+/// Sets `X-Forwarded-Proto` (the listener speaks plain HTTP) and `X-Forwarded-Host` (the
+/// Host the client asked for), replacing what a client sent: only the router knows them.
+pub(crate) fn set_forwarded(headers: &mut HeaderMap) {
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    match headers.get(header::HOST).cloned() {
+        Some(host) => {
+            headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        }
+        None => {
+            headers.remove("x-forwarded-host");
+        }
+    }
+}
+
 /// The `X-Forwarded-For` entry for a client connection (made once per connection).
 pub(crate) fn forwarded_for(peer: SocketAddr) -> HeaderValue {
     HeaderValue::try_from(peer.ip().to_string()).expect("an IP address is a valid header value")
@@ -112,6 +129,20 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         append_list(&mut h, header::VIA, HeaderValue::from_static(VIA));
         assert_eq!(h["via"], VIA);
+    }
+
+    #[test]
+    fn forwarded_proto_and_host_replace_the_clients() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("shop.example"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+        set_forwarded(&mut h);
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "shop.example");
+        h.remove(header::HOST);
+        set_forwarded(&mut h);
+        assert!(!h.contains_key("x-forwarded-host"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod config;
 mod conn;
 mod error;
 mod headers;
+mod limits;
 mod metrics;
 mod pool;
 mod proxy;
@@ -27,6 +28,7 @@ mod router;
 pub mod select;
 mod service;
 mod table;
+mod upgrade;
 pub mod window;
 mod workers;
 

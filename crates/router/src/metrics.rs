@@ -39,6 +39,8 @@ pub struct VersionTotals {
     pub p90: Duration,
     pub p99: Duration,
     pub max: Duration,
+    /// Upgraded connections (tunnels) open now.
+    pub open_upgrades: u64,
 }
 
 /// Everything measured for one service since the router started.
@@ -55,6 +57,9 @@ pub struct ServiceTotals {
     /// Client connections answered 503 and closed because the listener already had its
     /// `max_connections` open.
     pub over_capacity: u64,
+    /// Requests answered 503 because no connection to their backend came free within
+    /// the queue timeout.
+    pub queue_timeouts: u64,
     pub versions: Vec<VersionTotals>,
 }
 
@@ -68,6 +73,16 @@ struct Inner {
 /// Measurements of one version of one service.
 pub(crate) struct VersionMetrics {
     inner: Mutex<Inner>,
+    open_upgrades: AtomicU64,
+}
+
+/// Keeps an upgraded connection counted as open until dropped.
+pub(crate) struct OpenUpgrade(std::sync::Arc<VersionMetrics>);
+
+impl Drop for OpenUpgrade {
+    fn drop(&mut self) {
+        self.0.open_upgrades.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl VersionMetrics {
@@ -79,7 +94,18 @@ impl VersionMetrics {
                 latency_sum_us: 0,
                 latency: new_histogram(),
             }),
+            open_upgrades: AtomicU64::new(0),
         }
+    }
+
+    /// Counts a connection upgraded at second `now`, open until the guard drops.
+    pub(crate) fn record_upgrade(self: &std::sync::Arc<Self>, now: u64) -> OpenUpgrade {
+        let mut m = self.lock();
+        m.ring.record_upgrade(now);
+        m.totals.upgrades += 1;
+        drop(m);
+        self.open_upgrades.fetch_add(1, Ordering::AcqRel);
+        OpenUpgrade(std::sync::Arc::clone(self))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -128,6 +154,7 @@ impl VersionMetrics {
             } else {
                 Duration::from_micros(m.latency.max())
             },
+            open_upgrades: self.open_upgrades.load(Ordering::Acquire),
         }
     }
 }
@@ -139,6 +166,7 @@ pub(crate) struct ServiceCounters {
     pub(crate) emergency_rejected: AtomicU64,
     pub(crate) client_errors: AtomicU64,
     pub(crate) over_capacity: AtomicU64,
+    pub(crate) queue_timeouts: AtomicU64,
 }
 
 impl ServiceCounters {

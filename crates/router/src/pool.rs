@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::body::UpstreamBody;
+use crate::limits::Slot;
 
 /// Idle connections kept per backend: more than the concurrency a local service sees, and
 /// a bound on file descriptors held for one that briefly saw more.
@@ -56,6 +57,8 @@ pub(crate) struct Lease {
     pool: Pool,
     addr: SocketAddr,
     sender: SendRequest<UpstreamBody>,
+    /// The backend's slot ([`crate::limits`]), free again with the lease.
+    _slot: Option<Slot>,
 }
 
 impl Lease {
@@ -171,7 +174,9 @@ impl Pool {
         addr: SocketAddr,
         mut req: Request<UpstreamBody>,
         connect_timeout: Duration,
+        slot: Option<Slot>,
     ) -> Result<(Response<Incoming>, Lease), SendError> {
+        let mut slot = slot;
         loop {
             let (mut sender, pooled) = match self.take(addr) {
                 Some(s) => (s, true),
@@ -190,6 +195,7 @@ impl Pool {
                         pool: self.clone(),
                         addr,
                         sender,
+                        _slot: slot.take(),
                     };
                     return Ok((resp, lease));
                 }
@@ -263,7 +269,7 @@ mod tests {
 
     async fn roundtrip(pool: &Pool, addr: SocketAddr) -> String {
         let (resp, lease) = pool
-            .send(addr, get(addr), Duration::from_secs(1))
+            .send(addr, get(addr), Duration::from_secs(1), None)
             .await
             .ok()
             .unwrap();
@@ -300,7 +306,7 @@ mod tests {
             .unwrap();
         let pool = Pool::new(Duration::from_secs(30));
         let err = pool
-            .send(dead, get(dead), Duration::from_secs(1))
+            .send(dead, get(dead), Duration::from_secs(1), None)
             .await
             .err()
             .unwrap();

@@ -17,30 +17,38 @@ use rand::RngExt;
 use crate::body::{ResponseBody, Stall, Tracked, UpstreamBody, local};
 use crate::client_body::{ClientBody, ClientFault, Progress};
 use crate::config::{RouterConfig, ServiceConfig};
-use crate::headers::{VIA, append_list, strip_hop_by_hop};
+use crate::headers::{VIA, append_list, set_forwarded, strip_hop_by_hop};
+use crate::limits::BackendLimits;
 use crate::metrics::{Clock, ServiceCounters};
 use crate::pool::{Pool, SendError};
 use crate::service::ServiceState;
 use crate::table::{InFlight, Target, VersionTargets};
+use crate::upgrade;
 
 /// Shared by every listener of a router (or of one worker thread): the connection pool
 /// and the settings.
 pub(crate) struct Proxy {
     pool: Pool,
+    limits: Arc<BackendLimits>,
     pub(crate) config: RouterConfig,
     pub(crate) clock: Clock,
 }
 
 impl Proxy {
     pub(crate) fn new(config: RouterConfig) -> Self {
-        Self::with_clock(config, Clock::new())
+        Self::with_clock(config, Clock::new(), Arc::default())
     }
 
     /// A proxy (with its own connection pool) sharing `clock`, so every worker's
-    /// measurements use the same time axis.
-    pub(crate) fn with_clock(config: RouterConfig, clock: Clock) -> Self {
+    /// measurements use the same time axis, and the per-backend `limits`.
+    pub(crate) fn with_clock(
+        config: RouterConfig,
+        clock: Clock,
+        limits: Arc<BackendLimits>,
+    ) -> Self {
         Proxy {
             pool: Pool::new(config.pool_idle_timeout),
+            limits,
             config,
             clock,
         }
@@ -48,12 +56,16 @@ impl Proxy {
 
     /// The timer closing idle upstream connections, to spawn on the runtime that uses
     /// this proxy.
+    pub(crate) fn limits(&self) -> Arc<BackendLimits> {
+        Arc::clone(&self.limits)
+    }
+
     pub(crate) fn sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.pool.sweep_periodically()
     }
 }
 
-fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
+pub(crate) fn plain(status: StatusCode, text: String) -> Response<ResponseBody> {
     let mut resp = Response::new(local(text));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -135,8 +147,20 @@ pub(crate) async fn handle(
         ));
     }
 
+    if upgrade::is_upgrade(req.version(), req.headers()) {
+        return Ok(upgrade::proxy(&proxy, &svc, &settings, client_ip, req).await);
+    }
+    if req.version() == Version::HTTP_11 && !req.headers().contains_key(header::HOST) {
+        // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+        ServiceCounters::bump(&svc.counters.client_errors);
+        return Ok(plain(
+            StatusCode::BAD_REQUEST,
+            "HTTP/1.1 request without a Host header\n".to_string(),
+        ));
+    }
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
+    set_forwarded(&mut parts.headers);
     append_list(
         &mut parts.headers,
         HeaderName::from_static("x-forwarded-for"),
@@ -256,6 +280,18 @@ pub(crate) async fn handle(
                     ),
                 ));
             }
+            Err(Failure::Queue) => {
+                // Overload, not a fault of the version's answers: 503, counted apart.
+                ServiceCounters::bump(&svc.counters.queue_timeouts);
+                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, waited = ?settings.queue_timeout, "no connection to the backend came free");
+                let mut resp = plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("service {} is busy; try again\n", svc.name),
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return Ok(resp);
+            }
             Err(Failure::Error { connect, error }) => {
                 if connect {
                     version.metrics.record_connect_error(now);
@@ -292,6 +328,8 @@ pub(crate) async fn handle(
 enum Failure {
     /// No response head within the upstream timeout.
     Timeout,
+    /// No connection slot of the backend came free within the queue timeout.
+    Queue,
     /// `connect`: the connection could not be made, so nothing was sent.
     Error { connect: bool, error: String },
 }
@@ -310,12 +348,24 @@ async fn forward(
     sending: Option<&Progress>,
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Failure> {
+    // Waiting for a slot is not the upstream's answer time: its timer starts after.
+    let Some(slot) = proxy
+        .limits
+        .acquire(
+            target.addr,
+            settings.backend_connections,
+            settings.queue_timeout,
+        )
+        .await
+    else {
+        return Err(Failure::Queue);
+    };
     // One timer for the head and a buffered body together: arming a timer per step showed
     // in profiles, and the limit is on the whole exchange anyway.
     let exchange = async {
         let sent = proxy
             .pool
-            .send(target.addr, upstream, settings.connect_timeout)
+            .send(target.addr, upstream, settings.connect_timeout, Some(slot))
             .await;
         let (resp, lease) = match sent {
             Err(SendError { connect, error }) => return Err(Failure::Error { connect, error }),

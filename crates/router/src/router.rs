@@ -205,8 +205,13 @@ impl Router {
         }
         let mut workers = self.inner.workers.lock().unwrap_or_else(|e| e.into_inner());
         if workers.is_none() {
-            let started = Workers::start(proxy.config.workers, &proxy.config, proxy.clock)
-                .map_err(|source| RouterError::Workers { source })?;
+            let started = Workers::start(
+                proxy.config.workers,
+                &proxy.config,
+                proxy.clock,
+                proxy.limits(),
+            )
+            .map_err(|source| RouterError::Workers { source })?;
             *workers = Some(Arc::new(started));
         }
         Ok(Dispatch::Workers(Arc::clone(

@@ -86,6 +86,7 @@ impl ServiceState {
             emergency_rejected: ServiceCounters::get(&self.counters.emergency_rejected),
             client_errors: ServiceCounters::get(&self.counters.client_errors),
             over_capacity: ServiceCounters::get(&self.counters.over_capacity),
+            queue_timeouts: ServiceCounters::get(&self.counters.queue_timeouts),
             versions: list,
         }
     }

@@ -65,10 +65,14 @@ pub struct Counts {
     pub connect_errors: u64,
     /// Upstream failures after connecting: reset, closed early, or timed out.
     pub upstream_errors: u64,
+    /// Connections upgraded (WebSocket and other `Upgrade` protocols): counted here, not
+    /// as requests, since a tunnel's duration is no latency.
+    pub upgrades: u64,
 }
 
 impl Counts {
     fn merge(&mut self, o: &Counts) {
+        self.upgrades += o.upgrades;
         self.requests += o.requests;
         self.status.merge(&o.status);
         self.connect_errors += o.connect_errors;
@@ -92,6 +96,8 @@ pub struct WindowStats {
     pub status: StatusCounts,
     pub connect_errors: u64,
     pub upstream_errors: u64,
+    /// Connections upgraded to another protocol (see [`Counts::upgrades`]).
+    pub upgrades: u64,
 }
 
 struct Bucket {
@@ -154,6 +160,10 @@ impl WindowRing {
         self.bucket(now).counts.upstream_errors += 1;
     }
 
+    pub fn record_upgrade(&mut self, now: u64) {
+        self.bucket(now).counts.upgrades += 1;
+    }
+
     /// Stats over the buckets of the last `window` (rounded up to whole seconds, clamped to
     /// `1..=capacity`), the current second `now` included.
     pub fn stats(&self, now: u64, window: Duration) -> WindowStats {
@@ -191,6 +201,7 @@ impl WindowRing {
             status: counts.status,
             connect_errors: counts.connect_errors,
             upstream_errors: counts.upstream_errors,
+            upgrades: counts.upgrades,
         }
     }
 }

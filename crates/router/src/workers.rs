@@ -16,6 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::config::RouterConfig;
+use crate::limits::BackendLimits;
 use crate::metrics::Clock;
 use crate::proxy::Proxy;
 
@@ -50,6 +51,7 @@ impl Workers {
         count: usize,
         config: &RouterConfig,
         clock: Clock,
+        limits: Arc<BackendLimits>,
     ) -> std::io::Result<Self> {
         let mut workers = Vec::with_capacity(count);
         for i in 0..count {
@@ -65,7 +67,11 @@ impl Workers {
                     // runtime (the router drains listeners before that in `shutdown`).
                     let _ = runtime.block_on(stopped);
                 })?;
-            let proxy = Arc::new(Proxy::with_clock(config.clone(), clock));
+            let proxy = Arc::new(Proxy::with_clock(
+                config.clone(),
+                clock,
+                Arc::clone(&limits),
+            ));
             handle.spawn(proxy.sweeper());
             workers.push(Worker {
                 handle,
@@ -105,7 +111,7 @@ mod tests {
 
     #[test]
     fn connections_go_to_the_least_loaded_worker() {
-        let w = Workers::start(3, &RouterConfig::default(), Clock::new()).unwrap();
+        let w = Workers::start(3, &RouterConfig::default(), Clock::new(), Arc::default()).unwrap();
         let a = w.pick().1;
         let b = w.pick().1;
         let c = w.pick().1;
@@ -120,7 +126,7 @@ mod tests {
 
     #[test]
     fn tasks_run_on_the_worker_threads() {
-        let w = Workers::start(2, &RouterConfig::default(), Clock::new()).unwrap();
+        let w = Workers::start(2, &RouterConfig::default(), Clock::new(), Arc::default()).unwrap();
         let (worker, _slot) = w.pick();
         let (tx, rx) = std::sync::mpsc::channel();
         worker.handle.spawn(async move {

@@ -43,6 +43,13 @@ pub struct RouterSettings {
     /// past it a new connection is answered 503 and closed, and counted. Default: 4096.
     #[serde(default = "default_max_connections")]
     pub max_connections: Spanned<u32>,
+    /// Connections in use at once to one instance; further requests wait for one in a
+    /// queue instead of overflowing the application's accept backlog. Default: 256.
+    #[serde(default = "default_backend_connections")]
+    pub backend_connections: Spanned<u32>,
+    /// How long a request may wait in that queue before it is answered 503. Default: 60s.
+    #[serde(default = "sixty_seconds")]
+    pub queue_timeout: Spanned<Duration>,
 }
 
 impl Default for RouterSettings {
@@ -55,6 +62,8 @@ impl Default for RouterSettings {
             upstream_body_timeout: sixty_seconds(),
             keepalive_timeout: seventy_five_seconds(),
             max_connections: default_max_connections(),
+            backend_connections: default_backend_connections(),
+            queue_timeout: sixty_seconds(),
         }
     }
 }
@@ -62,7 +71,7 @@ impl Default for RouterSettings {
 impl RouterSettings {
     /// The timeouts by their key, for checks that treat them alike.
     #[must_use]
-    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 6] {
+    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 7] {
         [
             ("client_header_timeout", &self.client_header_timeout),
             ("client_body_timeout", &self.client_body_timeout),
@@ -70,6 +79,7 @@ impl RouterSettings {
             ("response_header_timeout", &self.response_header_timeout),
             ("upstream_body_timeout", &self.upstream_body_timeout),
             ("keepalive_timeout", &self.keepalive_timeout),
+            ("queue_timeout", &self.queue_timeout),
         ]
     }
 }
@@ -79,6 +89,9 @@ fn sixty_seconds() -> Spanned<Duration> {
 }
 fn seventy_five_seconds() -> Spanned<Duration> {
     Spanned::new(Duration::from_secs(75))
+}
+fn default_backend_connections() -> Spanned<u32> {
+    Spanned::new(256)
 }
 fn default_max_connections() -> Spanned<u32> {
     Spanned::new(4096)

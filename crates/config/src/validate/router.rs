@@ -14,12 +14,17 @@ pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Probl
             );
         }
     }
-    if *router.max_connections == 0 {
-        p.add(
-            router.max_connections.pos,
-            "gantry::config::router",
-            "zero",
-            format!("service '{service}': `router.max_connections` must be at least 1"),
-        );
+    for (key, count) in [
+        ("max_connections", &router.max_connections),
+        ("backend_connections", &router.backend_connections),
+    ] {
+        if **count == 0 {
+            p.add(
+                count.pos,
+                "gantry::config::router",
+                "zero",
+                format!("service '{service}': `router.{key}` must be at least 1"),
+            );
+        }
     }
 }

@@ -145,6 +145,8 @@ async fn answer(
         .header("x-echo-xff", header("x-forwarded-for"))
         .header("x-echo-via", header("via"))
         .header("x-echo-host", header("host"))
+        .header("x-echo-xfp", header("x-forwarded-proto"))
+        .header("x-echo-xfh", header("x-forwarded-host"))
         .body(Full::new(body))
         .unwrap();
     Ok(resp)
