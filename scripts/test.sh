@@ -4,14 +4,14 @@
 #
 # - .venv/ (Python): rfc8785 + cryptography for the independent ledger verifier written
 #   from FORMAT.md (crates/gantry/tests/cli/independent_verifier.rs).
-# - .venv/ (Python): openapi-spec-validator + schemathesis for the API's OpenAPI document,
-#   mcp (the official MCP SDK) as the MCP client (crates/gantry/tests/agents_api/).
+# - .venv/ (Python): openapi-spec-validator + schemathesis for the API's OpenAPI document
+#   (crates/gantry/tests/agents_api/openapi.rs).
 # Tests whose peer is missing fail when CI is set and skip with a printed reason elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python_packages=(rfc8785 cryptography openapi-spec-validator schemathesis mcp)
-if ! .venv/bin/python3 -c 'import rfc8785, cryptography, openapi_spec_validator, schemathesis, mcp' 2>/dev/null; then
+python_packages=(rfc8785 cryptography openapi-spec-validator schemathesis)
+if ! .venv/bin/python3 -c 'import rfc8785, cryptography, openapi_spec_validator, schemathesis' 2>/dev/null; then
   echo "test.sh: installing ${python_packages[*]} into .venv" >&2
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"

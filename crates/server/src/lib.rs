@@ -203,6 +203,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
         })?;
     let addr = listener.local_addr()?;
     let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
+    let ledger_path = opts.core.ledger.path().to_path_buf();
     let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
@@ -211,7 +212,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ready(addr);
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
-    let api = api::router(Arc::clone(&app), opts.token, store);
+    let api = api::router(Arc::clone(&app), opts.token, store, ledger_path);
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

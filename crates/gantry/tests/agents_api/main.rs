@@ -1,6 +1,7 @@
 //! Agents and the API (issue 10): role-scoped tokens enforced by `gantry serve`, the
 //! OpenAPI document, and the MCP server, each driven through the real binary on 127.0.0.1.
 
+mod events;
 mod openapi;
 mod roles;
 

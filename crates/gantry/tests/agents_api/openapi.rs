@@ -19,6 +19,10 @@ fn issue10_the_openapi_document_validates_and_matches_the_live_routes() {
     // Every documented route is routed: a viewer gets its answer or a 403 naming the
     // route's permission, never "no API route" or 405.
     for (path, item) in paths {
+        // The event stream never ends; `events.rs` tests it.
+        if path == "/v1/events" {
+            continue;
+        }
         for method in item.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{service}", "web")
@@ -81,6 +85,9 @@ fn issue10_the_openapi_document_validates_and_matches_the_live_routes() {
             "--seed",
             "1",
             "--no-color",
+            // An endless stream; schemathesis would wait on it forever.
+            "--exclude-path",
+            "/v1/events",
         ])
         .env("SCHEMATHESIS_HOOKS", "")
         .current_dir(env.p.path())

@@ -5,6 +5,7 @@
 
 pub(crate) mod auth;
 mod body;
+mod events;
 pub(crate) mod openapi;
 mod tokens;
 
@@ -30,6 +31,8 @@ pub(crate) struct Api {
     access: Arc<Access>,
     /// The OpenAPI document, set once the router that it describes is built.
     doc: Arc<std::sync::OnceLock<Value>>,
+    /// `.gantry/ledger.jsonl`, which `GET /v1/events` follows.
+    ledger: Arc<std::path::Path>,
 }
 
 type Answer = Result<Json<Value>, ServerError>;
@@ -189,14 +192,21 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(shutdown))
         .routes(routes!(tokens::list))
         .routes(routes!(openapi_json))
+        .routes(routes!(events::events))
 }
 
-pub(crate) fn router(app: Arc<App>, token: Token, store: gantry_access::TokenStore) -> Router {
+pub(crate) fn router(
+    app: Arc<App>,
+    token: Token,
+    store: gantry_access::TokenStore,
+    ledger: std::path::PathBuf,
+) -> Router {
     let roles = app.config.access.roles();
     let api = Api {
         app,
         access: Arc::new(Access::new(token, roles, store)),
         doc: Arc::default(),
+        ledger: ledger.into(),
     };
     let (routes, doc) = routes().split_for_parts();
     let _ = api
