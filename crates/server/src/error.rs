@@ -58,7 +58,7 @@ pub enum ServerError {
 
 /// The stable error codes of the API (and of MCP refusals): clients branch on these, never
 /// on the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,

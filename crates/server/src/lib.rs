@@ -29,7 +29,7 @@
 //! resume, abort, rollback, emergency stop, start) are signed by the `operator` role; what
 //! the control plane observes or decides itself is signed by the system key (`gantry`).
 
-mod api;
+pub(crate) mod api;
 mod app;
 mod caller;
 mod command;
@@ -251,6 +251,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
         .collect();
     // Before anything starts: a target that does not resolve stops serve untouched.
     monitoring::validate(&opts.core.config, &env)?;
+    let ledger_path = opts.core.ledger.path().to_path_buf();
     let plane = ControlPlane::start(opts.core, Some(addr)).await?;
     if let Err(e) = lock.set_api(addr) {
         // Only the description of the holder is lost; the lock itself is held.
@@ -260,7 +261,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
     let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
-    let api = api::router(Arc::clone(&app), opts.token, store, monitoring);
+    let api = api::router(Arc::clone(&app), opts.token, store, ledger_path, monitoring);
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -310,7 +310,11 @@ impl Runner {
             let ready = svc.instances.iter().filter(|i| i.ready).count();
             let (mut requests, mut errors, mut p99) = (0u64, 0u64, None::<f64>);
             for version in svc.weights.keys() {
-                let m = self.app.core.driver.measure(&svc.name, version, FIGURES_WINDOW);
+                let m = self
+                    .app
+                    .core
+                    .driver
+                    .measure(&svc.name, version, FIGURES_WINDOW);
                 windows.insert(
                     (svc.name.clone(), version.clone()),
                     Window {

@@ -13,15 +13,18 @@ use crate::app::App;
 use crate::command::Command;
 
 /// API request bodies refuse unknown fields: a misspelt option must not be dropped.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
+    /// A release of the service (a key of its `releases:`).
     pub version: String,
+    /// Override the service's strategy for this deploy.
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::openapi::StrategyName>)]
     pub strategy: Option<StrategyKind>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     #[serde(default)]

@@ -11,8 +11,8 @@ mod health;
 mod monitor;
 mod notify;
 mod pipeline;
-mod router;
 mod policy;
+mod router;
 mod service;
 mod step;
 mod strategy;
@@ -31,8 +31,8 @@ pub use monitor::{
 };
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
-pub use router::RouterSettings;
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
+pub use router::RouterSettings;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,

@@ -1,6 +1,8 @@
 //! Agents and the API (issue 10): role-scoped tokens enforced by `gantry serve`, the
 //! OpenAPI document, and the MCP server, each driven through the real binary on 127.0.0.1.
 
+mod events;
+mod openapi;
 mod roles;
 
 use std::io::{Read, Write};
@@ -157,4 +159,27 @@ pub fn call(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     Reply { status, text }
+}
+
+/// `.venv/bin/NAME` at the workspace root (`scripts/test.sh` installs the Python peers
+/// there), if `probe` (a Python import line) works in that venv; else `None` after saying
+/// why, or a panic when `CI` is set: a missing peer never passes silently.
+pub fn venv_tool(name: &str, probe: &str) -> Option<PathBuf> {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
+    let ok = std::process::Command::new(venv.join("python3"))
+        .args(["-c", probe])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok && venv.join(name).exists() {
+        return Some(venv.join(name));
+    }
+    let why = format!(
+        "{} cannot `{probe}`; run ./scripts/test.sh (it installs the Python peers into .venv)",
+        venv.join("python3").display()
+    );
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("CI is set and {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED (not CI): {why}");
+    None
 }

@@ -180,7 +180,13 @@ impl Refused {
 pub(crate) fn required(route: &str, path: &str) -> Option<Permission> {
     use Permission::*;
     Some(match route {
-        "/v1/ps" | "/v1/deployments/{id}" | "/v1/openapi.json" | "/v1/events" => Read,
+        "/v1/ps"
+        | "/v1/deployments/{id}"
+        | "/v1/openapi.json"
+        | "/v1/events"
+        | "/v1/status"
+        | "/v1/status/refresh"
+        | "/metrics" => Read,
         "/v1/tokens" => ManageTokens,
         "/v1/services/{service}/deploy" => Deploy,
         "/v1/services/{service}/rollback" => Rollback,
@@ -321,14 +327,15 @@ impl Access {
         | Refusal::Revoked { name, role, .. }
         | Refusal::Forbidden { name, role, .. } = &why
         {
-            app.core.record(
-                By::System,
-                "access.denied",
-                json!({"route": format!("{method} {route}"), "path": path, "role": role,
+            app.core
+                .record(
+                    By::System,
+                    "access.denied",
+                    json!({"route": format!("{method} {route}"), "path": path, "role": role,
                     "token": name, "permission": permission.map(Permission::name),
                     "reason": why.label()}),
-            )
-            .await;
+                )
+                .await;
         }
         match &why {
             Refusal::Forbidden {

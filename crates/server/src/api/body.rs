@@ -18,7 +18,7 @@ pub(crate) struct Strict<T>(pub T);
 pub(crate) struct StrictOrEmpty<T>(pub T);
 
 /// For operations that take no parameters: only `{}` or no body.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoFields {}
 

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use super::Api;
 use crate::ServerError;
 
+#[utoipa::path(get, path = "/v1/tokens", tag = "access",
+    description = "The role tokens: name, role, created, expires, last used, status; never a value (permission `manage_tokens`).",
+    responses((status = 200, description = "OK", body = Object), super::openapi::Errors))]
 pub(crate) async fn list(State(api): State<Api>) -> Result<Json<Value>, ServerError> {
     let now = time::OffsetDateTime::now_utc();
     let tokens = api
