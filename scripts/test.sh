@@ -15,4 +15,13 @@ if ! .venv/bin/python3 -c 'import rfc8785, cryptography' 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"
 fi
 
+# - zsh, fish (Debian): parse the completion scripts `gantry completions` prints
+#   (crates/gantry/tests/cli_ux/completions.rs; bash and util-linux `script` are there already).
+for tool in zsh fish; do
+  if ! command -v "$tool" >/dev/null && command -v apt-get >/dev/null; then
+    echo "test.sh: installing $tool" >&2
+    apt-get install -y "$tool" >/dev/null
+  fi
+done
+
 cargo test --workspace "$@"

@@ -2,8 +2,10 @@
 
 mod agent;
 mod check;
+mod completions;
 pub mod deploy;
 mod init;
+mod interrupt;
 mod ledger;
 pub mod pipeline;
 mod replay;
@@ -15,10 +17,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
         Command::Init(args) => init::run(cli.dir.as_deref(), &args, json),
+        Command::Completions { shell } => completions::run(shell),
         command => {
             let project = Project::locate(cli.dir.as_deref())?;
             match command {
-                Command::Init(_) => unreachable!("handled above"),
+                Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
                 Command::Check => check::run(&project, json),
                 Command::Agent(cmd) => agent::run(&project, cmd, json),
                 Command::Ledger(cmd) => ledger::run(&project, cmd, json),

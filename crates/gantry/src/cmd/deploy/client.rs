@@ -85,11 +85,14 @@ impl Client {
             if status.is_success() {
                 return Ok(body);
             }
-            let msg = body["error"].as_str().map_or_else(
-                || format!("the control plane answered {status}"),
-                str::to_string,
-            );
-            Err(match status.as_u16() {
+            let msg = body["error"]
+                .as_str()
+                .or_else(|| body["error"]["message"].as_str())
+                .map_or_else(
+                    || format!("the control plane answered {status}"),
+                    str::to_string,
+                );
+            let err = match status.as_u16() {
                 400 | 404 => exit::usage(msg),
                 401 => exit::with_code(
                     exit::REFUSED,
@@ -108,7 +111,8 @@ impl Client {
                     },
                 ),
                 _ => exit::failed(msg),
-            })
+            };
+            Err(exit::with_api_error(err, &body))
         })
     }
 }

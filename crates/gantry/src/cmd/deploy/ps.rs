@@ -55,7 +55,7 @@ pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
                 d["id"].as_str().unwrap_or_default(),
                 d["from"].as_str().unwrap_or("nothing"),
                 d["to"].as_str().unwrap_or_default(),
-                d["strategy"].as_str().unwrap_or_default(),
+                d["strategy"].as_str().unwrap_or_default().replace('_', "-"),
                 d["phase"].as_str().unwrap_or_default(),
                 d["step"],
                 d["steps"],

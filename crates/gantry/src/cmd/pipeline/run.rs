@@ -1,8 +1,8 @@
 //! `gantry run [PIPELINE] [--jobs N] | --resume ID`
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use gantry_pipeline::{PipelineError, RunRequest, Services};
+use gantry_pipeline::{Event, Observer, PipelineError, RunRequest, Services};
 use gantry_state::RunStatus;
 
 use super::actions::ControlPlane;
@@ -70,6 +70,15 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
             .map_err(|e| e.to_string())
     });
     let view = Arc::new(View::new(json));
+    let tap = Arc::new(RunIdTap {
+        view: view.clone(),
+        run: Mutex::new(None),
+    });
+    let on_interrupt = (tap.clone(), project.gantry_dir());
+    crate::cmd::interrupt::on_ctrl_c(json, move || {
+        let (tap, gantry_dir) = on_interrupt;
+        interrupted(&tap, &gantry_dir)
+    })?;
     let request = RunRequest {
         root: project.root.clone(),
         config: config.clone(),
@@ -86,7 +95,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
         operator,
         signers,
         actions: Arc::new(ControlPlane::new(project.root.clone(), config.clone())),
-        observer: view.clone(),
+        observer: tap,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -115,4 +124,43 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
                 .unwrap_or_else(|| "see `gantry runs show`".into())
         )))
     }
+}
+
+/// The view, noting the run's id as it starts, for the Ctrl-C message.
+struct RunIdTap {
+    view: Arc<View>,
+    run: Mutex<Option<String>>,
+}
+
+impl Observer for RunIdTap {
+    fn event(&self, event: &Event) {
+        if let Event::RunStarted { run, .. } = event
+            && let Ok(mut slot) = self.run.lock()
+        {
+            *slot = Some(run.clone());
+        }
+        self.view.event(event);
+    }
+}
+
+/// Ctrl-C during a run: its steps run in process groups of their own (the terminal's
+/// SIGINT does not reach them), so stop them here, then say how to go on.
+fn interrupted(tap: &RunIdTap, gantry_dir: &std::path::Path) -> anyhow::Error {
+    tap.view.finish();
+    let run = tap.run.lock().ok().and_then(|r| r.clone());
+    let Some(run) = run else {
+        return exit::with_code(exit::INTERRUPTED, "interrupted before the run started");
+    };
+    let stopped =
+        gantry_pipeline::kill_leftovers(&gantry_dir.join("runs").join(&run).join("running"));
+    exit::hint(
+        exit::with_code(
+            exit::INTERRUPTED,
+            format!(
+                "interrupted: run {run} stopped ({stopped} running step(s) killed); \
+                 continue it from its first unfinished stage with `gantry run --resume {run}`"
+            ),
+        ),
+        format!("gantry run --resume {run}"),
+    )
 }
