@@ -20,6 +20,7 @@
 //! and implement [`miette::Diagnostic`]. Parsing is bounded: files over
 //! [`MAX_CONFIG_BYTES`], deep nesting and alias bombs fail fast with an error.
 
+mod enclosing;
 mod error;
 mod example;
 mod load;
@@ -39,4 +40,4 @@ pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
 pub use string_list::StringList;
 pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};
-pub use validate::{MIN_SECRET_CHARS, SmokeCheck, SmokeTarget};
+pub use validate::{MIN_SECRET_CHARS, SmokeCheck, SmokeTarget, Warning, warnings};

@@ -7,9 +7,11 @@ mod pipeline;
 mod secrets;
 mod service;
 mod smoke;
+mod warnings;
 
 pub use secrets::MIN_SECRET_CHARS;
 pub use smoke::{SmokeCheck, SmokeTarget};
+pub use warnings::{Warning, warnings};
 
 use std::collections::BTreeMap;
 

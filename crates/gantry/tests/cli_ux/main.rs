@@ -1,6 +1,7 @@
 //! Operator experience of the CLI (issue 11): what agents and shells rely on — JSON errors,
 //! closed pipes, help, completions, Ctrl-C — driven through the real binary.
 
+mod check;
 mod completions;
 mod help;
 mod interrupt;
