@@ -38,13 +38,19 @@ gantry sign 3 staging --as verifier --veto --summary \"smoke test flaky\""
         #[command(subcommand)]
         command: Option<RunsCommand>,
     },
-    /// Print a run's step logs (all, or the step named STEP: `name` or `stage/name`)
-    #[command(after_help = "Examples:\n  gantry logs 3\n  gantry logs 3 ci/test")]
+    /// Print a run's step logs (all, or those STEP names), also while they run
+    #[command(
+        after_help = "Examples:\n  gantry logs last\n  gantry logs 20261201T2351 ci/test\n  gantry logs last deploy --follow"
+    )]
     Logs {
-        /// The run's id (`gantry runs` lists them)
+        /// The run's id or a unique prefix of it (`gantry runs` lists them), or `last`
         run: String,
-        /// One step: its name, or `stage/name` (default: every step's log)
+        /// A step name, `stage/name`, a stage name (all its steps), or a unique prefix of
+        /// one of those (default: every step's log)
         step: Option<String>,
+        /// Keep printing the step's log as it grows, until the step ends
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
     /// Print the outcomes report generated from the ledger; --rebuild rewrites the file(s)
     #[command(after_help = "Examples:\n  gantry report\n  gantry report --rebuild")]
@@ -107,7 +113,9 @@ pub fn run(project: &Project, cmd: PipelineCommand, json: bool) -> anyhow::Resul
         PipelineCommand::Runs {
             command: Some(RunsCommand::Show { id }),
         } => runs::show(project, &id, json),
-        PipelineCommand::Logs { run, step } => logs::run(project, &run, step.as_deref(), json),
+        PipelineCommand::Logs { run, step, follow } => {
+            logs::run(project, &run, step.as_deref(), follow, json)
+        }
         PipelineCommand::Report { rebuild } => report::run(project, rebuild, json),
     }
 }
