@@ -67,6 +67,13 @@ gantry completions zsh > \"${fpath[1]}/_gantry\"\n  gantry completions fish > ~/
         /// The shell to complete for: bash, zsh or fish (also elvish, powershell)
         shell: clap_complete::Shell,
     },
+    /// SERVICE's deployments from the ledger: revision, from → to, strategy, outcome, who,
+    /// duration, why it failed (no control plane needed)
+    #[command(after_help = "Examples:\n  gantry history web\n  gantry --json history web")]
+    History {
+        /// A service from `services:` (or one the ledger has deployments of)
+        service: String,
+    },
 }
 
 #[derive(Debug, Args)]

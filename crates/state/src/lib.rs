@@ -6,6 +6,7 @@
 mod agents;
 pub mod authority;
 mod deployments;
+mod history;
 mod runs;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use agents::{AgentKey, AgentState, KeyStatus};
 pub use authority::Rejection;
 pub use deployments::Services;
+pub use history::{Revision, history};
 pub use runs::{CheckpointRun, Manifest, Refusal, Run, RunStatus, Runs, StageRun, StepRun};
 
 /// Everything gantry knows, as of the last folded entry.

@@ -4,6 +4,7 @@ mod agent;
 mod check;
 mod completions;
 pub mod deploy;
+mod history;
 mod init;
 mod interrupt;
 mod ledger;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Replay => replay::run(&project, json),
                 Command::Pipeline(cmd) => pipeline::run(&project, cmd, json),
                 Command::Deploy(cmd) => deploy::run(&project, cmd, json),
+                Command::History { service } => history::run(&project, &service, json),
             }
         }
     }

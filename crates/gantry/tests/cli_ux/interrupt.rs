@@ -103,7 +103,7 @@ pub fn last_run(p: &TestProject) -> String {
         .to_string()
 }
 
-fn canary_project() -> TestProject {
+pub fn canary_project() -> TestProject {
     let p = project();
     let demo = demo_app(std::path::Path::new(BIN));
     let d = demo.display();

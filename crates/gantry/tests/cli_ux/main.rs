@@ -4,8 +4,10 @@
 mod check;
 mod completions;
 mod help;
+mod history;
 mod interrupt;
 mod json_errors;
+mod logs;
 mod pipes;
 
 use gantry_test_support::TestProject;

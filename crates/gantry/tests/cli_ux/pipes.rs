@@ -32,7 +32,7 @@ fn every_read_command_exits_quietly_into_a_closed_pipe() {
     let demo = demo_app(std::path::Path::new(BIN));
     p.write_config(&format!(
         "project: test\nagents:\n  planner: {{ id: PlanAgent }}\n  operator: {{ id: OperationsBoardAgent }}\n  verifier: {{ id: ReviewAgent }}\n\
-services:\n  web:\n    listen: 127.0.0.1:{port}\n    releases: {{ v1: {{ run: \"{demo} --port {{port}}\" }} }}\n\
+services:\n  web:\n    listen: 127.0.0.1:{port}\n    releases: {{ v1: {{ run: \"{demo} --port {{port}}\" }} }}\n    health: {{ readiness: {{ http: /health }} }}\n\
 pipelines:\n  p:\n    stages:\n      - name: s\n        steps: [ {{ name: hello, run: 'seq 1 5000' }} ]\n",
         port = gantry_test_support::demo::free_port(),
         demo = demo.display()
@@ -57,6 +57,7 @@ pipelines:\n  p:\n    stages:\n      - name: s\n        steps: [ {{ name: hello,
         &["report"],
         &["replay"],
         &["ps"],
+        &["history", "web"],
         &["completions", "bash"],
         &["completions", "zsh"],
         &["completions", "fish"],

@@ -73,6 +73,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
     let tap = Arc::new(RunIdTap {
         view: view.clone(),
         run: Mutex::new(None),
+        steps_running: std::sync::atomic::AtomicUsize::new(0),
     });
     let on_interrupt = (tap.clone(), project.gantry_dir());
     crate::cmd::interrupt::on_ctrl_c(json, move || {
@@ -130,6 +131,9 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
 struct RunIdTap {
     view: Arc<View>,
     run: Mutex<Option<String>>,
+    /// Steps started and not finished, so Ctrl-C knows whether a group is still to be
+    /// found in the run's record.
+    steps_running: std::sync::atomic::AtomicUsize,
 }
 
 impl Observer for RunIdTap {
@@ -138,6 +142,18 @@ impl Observer for RunIdTap {
             && let Ok(mut slot) = self.run.lock()
         {
             *slot = Some(run.clone());
+        }
+        use std::sync::atomic::Ordering::SeqCst;
+        match event {
+            Event::StepStarted { .. } => {
+                self.steps_running.fetch_add(1, SeqCst);
+            }
+            Event::StepFinished { .. } => {
+                let _ = self
+                    .steps_running
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+            }
+            _ => {}
         }
         self.view.event(event);
     }
@@ -151,8 +167,17 @@ fn interrupted(tap: &RunIdTap, gantry_dir: &std::path::Path) -> anyhow::Error {
     let Some(run) = run else {
         return exit::with_code(exit::INTERRUPTED, "interrupted before the run started");
     };
-    let stopped =
-        gantry_pipeline::kill_leftovers(&gantry_dir.join("runs").join(&run).join("running"));
+    let record = gantry_dir.join("runs").join(&run).join("running");
+    let mut stopped = gantry_pipeline::kill_leftovers(&record);
+    // A step that has just started may not be in the record yet: look again, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while stopped == 0
+        && tap.steps_running.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stopped = gantry_pipeline::kill_leftovers(&record);
+    }
     exit::hint(
         exit::with_code(
             exit::INTERRUPTED,
