@@ -79,3 +79,52 @@ fn duration_ms(from: &str, to: &str) -> Option<i64> {
     let to = OffsetDateTime::parse(to, &Rfc3339).ok()?;
     i64::try_from((to - from).whole_milliseconds()).ok()
 }
+
+/// The outcomes report's section of deployments (every service's, `gantry deploy` or
+/// pipeline alike), or `None` when nothing was ever deployed. Built from the ledger alone,
+/// so a rebuild gives the same bytes.
+pub fn markdown(
+    entries: &[gantry_ledger::Entry],
+    config: &gantry_config::Config,
+    masker: &gantry_pipeline::Masker,
+) -> Option<String> {
+    let (_, admitted) = gantry_state::State::replay_admitted(entries);
+    let mut services: Vec<String> = config.services.keys().cloned().collect();
+    services.extend(
+        admitted
+            .iter()
+            .filter(|e| e.kind == "deployment.state.started")
+            .filter_map(|e| e.body["service"].as_str().map(str::to_string)),
+    );
+    services.sort();
+    services.dedup();
+    let mut rows = String::new();
+    for service in &services {
+        for r in gantry_state::history(admitted.iter().copied(), service) {
+            if r.in_progress {
+                continue;
+            }
+            let took = duration_ms(&r.started_at, &r.updated_at)
+                .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0));
+            let cell = |s: &str| masker.mask(s).replace('|', "\\|").replace('\n', " ");
+            rows.push_str(&format!(
+                "| {} | {service} | {} | {} → {} | {} | {} | {} | {took} | {} |\n",
+                output::short_ts(&r.started_at),
+                r.revision,
+                r.from.as_deref().unwrap_or("nothing"),
+                r.to,
+                r.strategy.replace('_', "-"),
+                r.outcome.replace('_', " "),
+                cell(&r.started_by),
+                cell(r.reason.as_deref().unwrap_or("")),
+            ));
+        }
+    }
+    (!rows.is_empty()).then(|| {
+        format!(
+            "\n## Deployments\n\n\
+             | date | service | rev | from → to | strategy | outcome | by | took | reason |\n\
+             |---|---|---|---|---|---|---|---|---|\n{rows}"
+        )
+    })
+}

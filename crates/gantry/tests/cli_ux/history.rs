@@ -66,4 +66,15 @@ fn history_lists_each_deployment_with_outcome_and_who_even_without_serve() {
     p.gantry(&["history", "nosuch"])
         .fails_with(2)
         .says("no service 'nosuch'");
+
+    // The outcomes report (issue 11 item 8) has them too, though no pipeline ran.
+    p.gantry(&["report", "--rebuild"]).ok();
+    let report =
+        std::fs::read_to_string(p.path().join("docs/reports/DEPLOYMENT_OUTCOMES.md")).unwrap();
+    assert!(report.contains("## Deployments"), "{report}");
+    assert!(report.contains("| web | 1 | nothing → v1 |"), "{report}");
+    assert!(
+        report.contains("| web | 2 | v1 → v2 | canary | aborted | operator"),
+        "{report}"
+    );
 }
