@@ -26,5 +26,13 @@ if ! command -v prometheus >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v a
   apt-get install -y --no-install-recommends prometheus >/dev/null ||
     { apt-get update >/dev/null && apt-get install -y --no-install-recommends prometheus >/dev/null; }
 fi
+# - zsh, fish (Debian): parse the completion scripts `gantry completions` prints
+#   (crates/gantry/tests/cli_ux/completions.rs; bash and util-linux `script` are there already).
+for tool in zsh fish; do
+  if ! command -v "$tool" >/dev/null && command -v apt-get >/dev/null; then
+    echo "test.sh: installing $tool" >&2
+    apt-get install -y "$tool" >/dev/null
+  fi
+done
 
 cargo test --workspace "$@"

@@ -20,6 +20,7 @@
 //! and implement [`miette::Diagnostic`]. Parsing is bounded: files over
 //! [`MAX_CONFIG_BYTES`], deep nesting and alias bombs fail fast with an error.
 
+mod enclosing;
 mod env_expand;
 mod error;
 mod example;
@@ -41,4 +42,6 @@ pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
 pub use string_list::StringList;
 pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};
-pub use validate::{MIN_SECRET_CHARS, SHELL_WORDS, SmokeCheck, SmokeTarget, first_program};
+pub use validate::{
+    MIN_SECRET_CHARS, SHELL_WORDS, SmokeCheck, SmokeTarget, Warning, first_program, warnings,
+};

@@ -200,6 +200,11 @@ fn from_yaml_error(file: &SourceFile, err: &serde_saphyr::Error) -> ConfigError 
     } else {
         "gantry::config::invalid_value"
     };
+    if code == "gantry::config::syntax"
+        && let Some(key) = crate::enclosing::enclosing_key(&file.text, pos.line, pos.column)
+    {
+        message = format!("in `{key}`: {message}");
+    }
     file.parse_error(pos, code, message)
 }
 

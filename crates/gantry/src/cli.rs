@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 services with zero downtime, and records every action in a tamper-evident, signed ledger \
 (.gantry/ledger.jsonl) from which its state is replayed.\n\n\
 Start with `gantry init`, then `gantry agent list` and `gantry ledger verify`.",
-    after_help = "Exit codes: 0 success, 1 failure (e.g. the ledger does not verify), 2 usage or configuration error."
+    after_help = "Examples:\n  gantry init && gantry check\n  gantry --json ps\n  gantry completions bash > ~/.local/share/bash-completion/completions/gantry\n\n\
+Exit codes: 0 success, 1 failure, 2 usage or configuration error, 3 rolled back, 4 conflict, \
+5 control plane unavailable, 7 refused. With --json every error is {\"error\": {\"code\", \"message\", \"hint\"}} on stdout."
 )]
 pub struct Cli {
     /// Project directory (holds gantry.yaml and .gantry/); default: the nearest directory
@@ -32,16 +34,25 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create gantry.yaml (a commented, working example), the ledger and agent keys
+    #[command(after_help = "Examples:\n  gantry init\n  gantry init --project shop --force")]
     Init(InitArgs),
-    /// Validate gantry.yaml
+    /// Validate gantry.yaml; warnings name file:line:column too
+    #[command(after_help = "Examples:\n  gantry check\n  gantry --json check")]
     Check,
     /// Agent identities: keys for roles
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  gantry agent list\n  gantry agent keygen auditor"
+    )]
     Agent(AgentCommand),
     /// The evidence ledger: append, show, verify, seal, prove, export
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  gantry ledger show -n 20\n  gantry ledger verify"
+    )]
     Ledger(LedgerCommand),
     /// Rebuild .gantry/state.json from the ledger
+    #[command(after_help = "Examples:\n  gantry replay\n  gantry --json replay")]
     Replay,
     #[command(flatten)]
     Pipeline(crate::cmd::pipeline::PipelineCommand),
@@ -63,6 +74,22 @@ pub enum Command {
     Approve(crate::cmd::decisions::ApproveArgs),
     /// The decision log: approvals and vetoes between agents
     Decisions(crate::cmd::decisions::DecisionsArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout
+    #[command(
+        after_help = "Examples:\n  gantry completions bash > ~/.local/share/bash-completion/completions/gantry\n  \
+gantry completions zsh > \"${fpath[1]}/_gantry\"\n  gantry completions fish > ~/.config/fish/completions/gantry.fish"
+    )]
+    Completions {
+        /// The shell to complete for: bash, zsh or fish (also elvish, powershell)
+        shell: clap_complete::Shell,
+    },
+    /// SERVICE's deployments from the ledger: revision, from → to, strategy, outcome, who,
+    /// duration, why it failed (no control plane needed)
+    #[command(after_help = "Examples:\n  gantry history web\n  gantry --json history web")]
+    History {
+        /// A service from `services:` (or one the ledger has deployments of)
+        service: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -78,23 +105,43 @@ pub struct InitArgs {
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Create an Ed25519 key for ROLE and register its public key in the ledger
+    #[command(
+        after_help = "Examples:\n  gantry agent keygen auditor\n  gantry --json agent keygen auditor"
+    )]
     Keygen {
         /// A role from the `agents:` section of gantry.yaml
         role: String,
     },
     /// Replace ROLE's key; the old key stays valid for entries it already signed
-    Rotate { role: String },
+    #[command(
+        after_help = "Examples:\n  gantry agent rotate planner\n  gantry agent rotate gantry   # the system key"
+    )]
+    Rotate {
+        /// A role from `agents:` whose key to replace, or `gantry` for the system key
+        role: String,
+    },
     /// Roles, agent ids and key fingerprints
+    #[command(after_help = "Examples:\n  gantry agent list\n  gantry --json agent list")]
     List,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
     /// Append signed entries, as ROLE
+    #[command(
+        after_help = "Examples:\n  gantry ledger append --as planner --kind plan.drafted --body '{\"release\":\"v2\"}'\n  \
+some-agent | gantry ledger append --as operator --stdin"
+    )]
     Append(AppendArgs),
     /// List entries, with filters
+    #[command(
+        after_help = "Examples:\n  gantry ledger show --kind deployment. --since 2h\n  gantry ledger show --role planner -n 5 --json"
+    )]
     Show(ShowArgs),
     /// Check chain, hashes, signatures, key validity and seals; exit 1 naming the first bad entry
+    #[command(
+        after_help = "Examples:\n  gantry ledger verify\n  gantry ledger verify --against cp.txt"
+    )]
     Verify {
         /// Also require the ledger to contain and extend this signed checkpoint (from
         /// `gantry ledger checkpoint`): catches entries removed from the end
@@ -102,21 +149,34 @@ pub enum LedgerCommand {
         against: Option<PathBuf>,
     },
     /// Append a seal: the Merkle root of all entries so far, as a signed checkpoint
+    #[command(
+        after_help = "Examples:\n  gantry ledger seal\n  gantry ledger seal && gantry ledger checkpoint --out cp.txt"
+    )]
     Seal,
     /// Print the latest signed checkpoint (C2SP note), to keep elsewhere or give a witness
+    #[command(
+        after_help = "Examples:\n  gantry ledger checkpoint\n  gantry ledger checkpoint --out cp.txt"
+    )]
     Checkpoint {
         /// Write it to this file instead of stdout
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
     /// Print an inclusion proof for entry SEQ against the latest seal that covers it
+    #[command(
+        after_help = "Examples:\n  gantry ledger prove 5\n  gantry ledger prove 5 --out proof.json"
+    )]
     Prove {
+        /// The entry's sequence number (`gantry ledger show` lists them)
         seq: u64,
         /// Write the proof to this file instead of stdout
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
     /// Verify an inclusion proof offline against its checkpoint and a public key
+    #[command(
+        after_help = "Examples:\n  gantry ledger check-proof proof.json\n  gantry ledger check-proof proof.json --key \"$(gantry ledger verifier-key)\""
+    )]
     CheckProof {
         /// Proof file written by `gantry ledger prove`
         proof: PathBuf,
@@ -127,8 +187,13 @@ pub enum LedgerCommand {
     },
     /// Prove that the tree of size NEW extends the tree of size OLD (both sealed sizes, so the
     /// proof can be checked against signed checkpoints)
+    #[command(
+        after_help = "Examples:\n  gantry ledger consistency 10 20\n  gantry ledger consistency 10 20 --out p.json"
+    )]
     Consistency {
+        /// The older tree size (a sealed size)
         old: u64,
+        /// The newer tree size (a sealed size, at least OLD)
         new: u64,
         /// Write the proof to this file (for `check-consistency`)
         #[arg(long, short)]
@@ -136,6 +201,10 @@ pub enum LedgerCommand {
     },
     /// Check offline that checkpoint NEW extends checkpoint OLD, with a proof from
     /// `gantry ledger consistency OLD_SIZE NEW_SIZE --out PROOF`
+    #[command(
+        after_help = "Examples:\n  gantry ledger check-consistency cp10.txt cp20.txt p.json\n  \
+gantry ledger check-consistency cp10.txt cp20.txt p.json --key \"$(gantry ledger verifier-key)\""
+    )]
     CheckConsistency {
         /// Older checkpoint file (from `gantry ledger checkpoint`)
         old: PathBuf,
@@ -149,9 +218,15 @@ pub enum LedgerCommand {
         key: Vec<String>,
     },
     /// Print the checkpoint verifier key (C2SP note format) of this ledger
+    #[command(
+        after_help = "Examples:\n  gantry ledger verifier-key\n  gantry --json ledger verifier-key"
+    )]
     VerifierKey,
     /// Export entries for standard verifiers, signed by the system key; refused unless the
     /// whole ledger verifies
+    #[command(
+        after_help = "Examples:\n  gantry ledger export --out evidence.jsonl\n  gantry ledger export --format in-toto"
+    )]
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::InToto)]
         format: ExportFormat,
@@ -201,4 +276,13 @@ pub struct ShowArgs {
     /// Only the last N matching entries
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
+}
+
+/// Whether `--json` is among the arguments (before any `--`), for errors clap raises
+/// before it has parsed them.
+pub fn json_requested(args: impl IntoIterator<Item = std::ffi::OsString>) -> bool {
+    args.into_iter()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
 }

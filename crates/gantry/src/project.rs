@@ -80,9 +80,9 @@ impl Project {
                             .err()
                     })
                     .unwrap_or_else(|| vec![err]);
-                Err(exit::usage(render_config_errors(problems)))
+                Err(exit::config_invalid(render_config_errors(problems)))
             }
-            Err(err) => Err(exit::usage(render_config_errors(vec![err]))),
+            Err(err) => Err(exit::config_invalid(render_config_errors(vec![err]))),
         }
     }
 

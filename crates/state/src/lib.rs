@@ -7,6 +7,7 @@ mod agents;
 pub mod authority;
 mod decisions;
 mod deployments;
+mod history;
 mod runs;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ pub use agents::{AgentKey, AgentState, KeyStatus};
 pub use authority::Rejection;
 pub use decisions::{Decision, Decisions};
 pub use deployments::Services;
+pub use history::{Revision, history};
 pub use runs::{CheckpointRun, Manifest, Refusal, Run, RunStatus, Runs, StageRun, StepRun};
 
 /// Everything gantry knows, as of the last folded entry.

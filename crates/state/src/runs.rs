@@ -295,6 +295,11 @@ fn apply_step(run: &mut Run, entry: &Entry) {
     step.status = status.to_string();
     if status == "started" {
         step.attempts = u64_field(body, "attempt").unwrap_or(1) as u32;
+        // Known from the start, so `gantry logs` can show a step while it runs.
+        if let Some(log) = opt_str(body, "log") {
+            step.log = Some(log);
+            step.log_seq = Some(entry.seq);
+        }
         return;
     }
     step.exit_code = body.get("exit_code").and_then(Value::as_i64);

@@ -47,7 +47,7 @@ pub struct Step {
     /// For `deploy`: the release to deploy. Default: the newest release by name.
     #[serde(default)]
     pub version: Option<Spanned<String>>,
-    /// For `deploy`: a strategy overriding the service's (`rolling`, `blue_green`,
+    /// For `deploy`: a strategy overriding the service's (`rolling`, `blue-green`,
     /// `canary`).
     #[serde(default)]
     pub strategy: Option<Spanned<StrategyKind>>,

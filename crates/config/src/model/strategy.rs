@@ -13,7 +13,7 @@ use crate::units::{Duration, Percent, quote, string_serde};
 ///
 /// ```yaml
 /// strategy: { rolling: { max_surge: 1, max_unavailable: 0 } }
-/// strategy: { blue_green: { auto_promote: true, auto_promote_delay: 30s } }
+/// strategy: { blue-green: { auto_promote: true, auto_promote_delay: 30s } }
 /// strategy: { canary: { steps: [ {weight: 10, pause: 5s}, {weight: 50} ] } }
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,9 @@ pub enum Strategy {
     /// Replace instances a few at a time.
     Rolling(Rolling),
     /// Bring the new version up beside the old one, then switch all traffic at once.
+    // `blue-green`, as the CLI's `--strategy` spells it; `blue_green` is still read. Written
+    // out as `blue_green`, so hashes of definitions already recorded do not change.
+    #[serde(rename(deserialize = "blue-green"), alias = "blue_green")]
     BlueGreen(BlueGreen),
     /// Shift traffic to the new version in weighted steps, judged by analysis.
     Canary(Canary),
@@ -61,7 +64,8 @@ impl Strategy {
 pub enum StrategyKind {
     /// `rolling`
     Rolling,
-    /// `blue_green`
+    /// `blue-green` (also read: `blue_green`)
+    #[serde(rename(deserialize = "blue-green"), alias = "blue_green")]
     BlueGreen,
     /// `canary`
     Canary,

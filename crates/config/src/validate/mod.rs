@@ -11,10 +11,12 @@ mod secrets;
 mod service;
 mod smoke;
 mod tools;
+mod warnings;
 
 pub use secrets::MIN_SECRET_CHARS;
 pub use smoke::{SmokeCheck, SmokeTarget};
 pub use tools::{SHELL_WORDS, first_program};
+pub use warnings::{Warning, warnings};
 
 use std::collections::BTreeMap;
 

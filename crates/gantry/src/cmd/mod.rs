@@ -2,9 +2,12 @@
 
 mod agent;
 mod check;
+mod completions;
 pub mod decisions;
 pub mod deploy;
+mod history;
 mod init;
+mod interrupt;
 mod ledger;
 pub mod pipeline;
 pub mod plan;
@@ -19,10 +22,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
         Command::Init(args) => init::run(cli.dir.as_deref(), &args, json),
+        Command::Completions { shell } => completions::run(shell),
         command => {
             let project = Project::locate(cli.dir.as_deref())?;
             match command {
-                Command::Init(_) => unreachable!("handled above"),
+                Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
                 Command::Check => check::run(&project, json),
                 Command::Agent(cmd) => agent::run(&project, cmd, json),
                 Command::Ledger(cmd) => ledger::run(&project, cmd, json),
@@ -36,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Veto(args) => decisions::veto(&project, &args, json),
                 Command::Approve(args) => decisions::approve(&project, &args, json),
                 Command::Decisions(args) => decisions::list(&project, &args, json),
+                Command::History { service } => history::run(&project, &service, json),
             }
         }
     }

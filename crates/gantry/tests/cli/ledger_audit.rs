@@ -337,10 +337,12 @@ fn issue12_consistency_claims_verified_only_between_signed_checkpoints() {
     let run = p.gantry(&["ledger", "consistency", "0", &sealed.to_string(), "--json"]);
     assert_eq!(run.code(), 2, "{}", run.stdout());
     assert!(!run.stdout().contains("\"verified\":true"));
+    // With --json the error is the JSON error object on stdout (issue 11).
+    assert_eq!(run.json()["error"]["code"], "usage", "{}", run.stdout());
     assert!(
-        run.stderr().contains("nothing to prove"),
+        run.stdout().contains("nothing to prove"),
         "{}",
-        run.stderr()
+        run.stdout()
     );
     let out = p.gantry(&["ledger", "consistency", "3", &sealed.to_string(), "--json"]);
     assert_eq!(out.code(), 6);

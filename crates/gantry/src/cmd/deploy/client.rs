@@ -112,7 +112,7 @@ impl Client {
                     format!("{m}\nhint: {hint}")
                 }
             };
-            Err(match code {
+            let err = match code {
                 400 | 404 => exit::usage(msg),
                 401 => exit::with_code(
                     exit::REFUSED,
@@ -131,7 +131,8 @@ impl Client {
                     },
                 ),
                 _ => exit::failed(msg),
-            })
+            };
+            Err(exit::with_api_error(err, &body))
         })
     }
 }

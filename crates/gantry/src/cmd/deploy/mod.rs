@@ -19,30 +19,61 @@ use crate::project::Project;
 #[derive(Debug, Subcommand)]
 pub enum DeployCommand {
     /// Run the control plane: supervisor, router, probes, analysis, HTTP API (foreground)
+    #[command(
+        after_help = "Examples:\n  gantry serve --detach\n  gantry serve --stop\n  gantry serve --listen 127.0.0.1:7070"
+    )]
     Serve(ServeArgs),
     /// Deploy VERSION of SERVICE (also: update one component)
+    #[command(
+        after_help = "Examples:\n  gantry deploy web --version v2 --wait\n  gantry deploy web --version v2 --strategy blue-green\n  \
+gantry --json deploy web --version v2 --wait"
+    )]
     Deploy(DeployArgs),
     /// End the current pause of SERVICE's deployment and go on to the next step (analysis
     /// still applies); --full skips every remaining step
+    #[command(after_help = "Examples:\n  gantry promote web\n  gantry promote web --full")]
     Promote {
+        /// A service from `services:` with a deployment waiting in a pause
         service: String,
         /// Skip all remaining steps: all traffic to the new version now
         #[arg(long)]
         full: bool,
     },
     /// Pause SERVICE's running deployment (analysis goes on)
-    Pause { service: String },
+    #[command(
+        after_help = "Examples:\n  gantry pause web\n  gantry pause web && gantry resume web"
+    )]
+    Pause {
+        /// A service from `services:` with a running deployment
+        service: String,
+    },
     /// Resume a paused deployment
-    Resume { service: String },
+    #[command(after_help = "Examples:\n  gantry resume web\n  gantry --json resume web")]
+    Resume {
+        /// A service whose deployment an operator paused
+        service: String,
+    },
     /// Abort SERVICE's running deployment: traffic back to the stable version
-    Abort { service: String },
+    #[command(after_help = "Examples:\n  gantry abort web\n  gantry --json abort web")]
+    Abort {
+        /// A service from `services:` with a running deployment
+        service: String,
+    },
     /// Return SERVICE to its previous version (or --to VERSION)
+    #[command(
+        after_help = "Examples:\n  gantry rollback web --dry-run\n  gantry rollback web --to v1\n  gantry rollback web --no-wait"
+    )]
     Rollback(RollbackArgs),
     /// Emergency stop: every service answers 503, all instances stop (state CRITICAL)
+    #[command(
+        after_help = "Examples:\n  gantry stop --emergency\n  gantry stop --emergency && gantry start"
+    )]
     Stop(StopArgs),
     /// End an emergency stop: start every service's stable version again
+    #[command(after_help = "Examples:\n  gantry start\n  gantry --json start")]
     Start,
     /// Services, instances, versions, weights and health
+    #[command(after_help = "Examples:\n  gantry ps\n  gantry --json ps")]
     Ps,
 }
 
@@ -64,13 +95,15 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StrategyArg {
     Rolling,
-    #[value(alias = "blue-green")]
+    // One spelling, as in gantry.yaml; the old `blue_green` still works.
+    #[value(name = "blue-green", alias = "blue_green")]
     BlueGreen,
     Canary,
 }
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
+    /// A service from `services:`
     pub service: String,
     /// Release to deploy (a key of the service's `releases:`)
     #[arg(long)]
@@ -78,13 +111,18 @@ pub struct DeployArgs {
     /// Override the service's strategy for this deploy
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
-    /// Wait until the deployment ends; exit 1 if it failed or was rolled back
-    #[arg(long)]
+    /// Wait until the deployment ends, showing its progress; exit 3 if it failed and was
+    /// rolled back or was aborted
+    #[arg(long, overrides_with = "no_wait")]
     pub wait: bool,
+    /// Return once the deployment has started (the default for deploy)
+    #[arg(long, overrides_with = "wait")]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// A service from `services:`
     pub service: String,
     /// Version to return to (default: the one before the current)
     #[arg(long)]
@@ -92,8 +130,11 @@ pub struct RollbackArgs {
     /// Print the exact plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Wait until the rollback ends, showing its progress (the default for rollback)
+    #[arg(long, overrides_with = "no_wait")]
+    pub wait: bool,
     /// Return at once instead of waiting for the rollback to finish
-    #[arg(long)]
+    #[arg(long, overrides_with = "wait")]
     pub no_wait: bool,
 }
 

@@ -6,7 +6,11 @@ use crate::project::Project;
 
 pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
     let client = Client::connect(project)?;
-    let ps = client.get("/v1/ps")?;
+    let mut ps = client.get("/v1/ps")?;
+    for svc in ps["services"].as_array_mut().into_iter().flatten() {
+        // A service that never had a version is not "healthy": scripts can tell.
+        svc["deployed"] = (!(svc["stable"].is_null() && svc["deployment"].is_null())).into();
+    }
     if json {
         return output::json(&ps);
     }
@@ -29,6 +33,15 @@ pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
         );
     }
     for svc in ps["services"].as_array().cloned().unwrap_or_default() {
+        if svc["stable"].is_null() && svc["deployment"].is_null() {
+            // Nothing to report healthy or not: say so instead of an empty table.
+            let name = svc["name"].as_str().unwrap_or_default();
+            println!(
+                "\n{name} on {}  not deployed (`gantry deploy {name} --version V`)",
+                svc["listen"].as_str().unwrap_or("-"),
+            );
+            continue;
+        }
         let weights: Vec<String> = svc["weights"]
             .as_object()
             .map(|m| m.iter().map(|(v, w)| format!("{v}={w}")).collect())
@@ -55,7 +68,7 @@ pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
                 d["id"].as_str().unwrap_or_default(),
                 d["from"].as_str().unwrap_or("nothing"),
                 d["to"].as_str().unwrap_or_default(),
-                d["strategy"].as_str().unwrap_or_default(),
+                d["strategy"].as_str().unwrap_or_default().replace('_', "-"),
                 d["phase"].as_str().unwrap_or_default(),
                 d["step"],
                 d["steps"],

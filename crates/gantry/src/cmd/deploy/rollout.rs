@@ -32,7 +32,10 @@ pub fn deploy(project: &Project, args: &DeployArgs, json: bool) -> anyhow::Resul
             "deployment {id}: {} → {} ({}) started; follow it with `gantry ps`",
             status["from"].as_str().unwrap_or("nothing"),
             args.version,
-            status["strategy"].as_str().unwrap_or_default()
+            status["strategy"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('_', "-")
         );
         return Ok(());
     }
@@ -45,8 +48,23 @@ pub fn wait(client: &Client, id: &str, json: bool, success: &str) -> anyhow::Res
     let show = !json;
     let tty = std::io::stdout().is_terminal();
     let mut printed = 0;
+    let mut on_ctrl_c = true;
     loop {
         let status = client.get(&format!("/v1/deployments/{id}"))?;
+        if std::mem::take(&mut on_ctrl_c) {
+            let (id, service) = (
+                id.to_string(),
+                status["service"].as_str().unwrap_or_default().to_string(),
+            );
+            let what = if success == "rolled_back" {
+                "rollback"
+            } else {
+                "deployment"
+            };
+            crate::cmd::interrupt::on_ctrl_c(json, move || {
+                crate::cmd::interrupt::rollout_goes_on(&id, &service, what)
+            })?;
+        }
         let timeline = status["timeline"].as_array().cloned().unwrap_or_default();
         if show {
             for e in &timeline[printed.min(timeline.len())..] {
@@ -60,19 +78,16 @@ pub fn wait(client: &Client, id: &str, json: bool, success: &str) -> anyhow::Res
         printed = timeline.len();
         if done(&status) {
             let phase = status["phase"].as_str().unwrap_or_default();
-            if json {
-                output::json(&status)?;
-            }
             if phase == success {
+                if json {
+                    output::json(&status)?;
+                }
                 return Ok(());
             }
             let reason = status["reason"].as_str().unwrap_or("no reason recorded");
             let msg = format!("deployment {id} {}: {reason}", phase.replace('_', " "));
-            return Err(if json {
-                exit::silent(exit::ROLLED_BACK)
-            } else {
-                exit::with_code(exit::ROLLED_BACK, msg)
-            });
+            // With --json the deployment rides along in the error, so stdout stays one document.
+            return Err(exit::with_detail(exit::ROLLED_BACK, msg, status));
         }
         if tty && show && status["waiting_for_promote"].as_bool() == Some(true) {
             // A terminal user needs to know why nothing moves.

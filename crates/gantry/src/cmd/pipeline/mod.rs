@@ -22,17 +22,38 @@ use crate::project::Project;
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
     /// Run a pipeline from gantry.yaml (or resume a run)
+    #[command(
+        after_help = "Examples:\n  gantry run release --jobs 2\n  gantry --json run release\n  gantry run --resume 3"
+    )]
     Run(RunArgs),
     /// Sign (or veto) a checkpoint a run is waiting for, as ROLE
+    #[command(
+        after_help = "Examples:\n  gantry sign 3 ci --as planner --summary \"plan reviewed\"\n  \
+gantry sign 3 staging --as verifier --veto --summary \"smoke test flaky\""
+    )]
     Sign(SignArgs),
     /// List pipeline runs with status, duration and signers; `runs show ID` for one
+    #[command(after_help = "Examples:\n  gantry runs\n  gantry runs show 3\n  gantry --json runs")]
     Runs {
         #[command(subcommand)]
         command: Option<RunsCommand>,
     },
-    /// Print a run's step logs (all, or the step named STEP: `name` or `stage/name`)
-    Logs { run: String, step: Option<String> },
+    /// Print a run's step logs (all, or those STEP names), also while they run
+    #[command(
+        after_help = "Examples:\n  gantry logs last\n  gantry logs 20261201T2351 ci/test\n  gantry logs last deploy --follow"
+    )]
+    Logs {
+        /// The run's id or a unique prefix of it (`gantry runs` lists them), or `last`
+        run: String,
+        /// A step name, `stage/name`, a stage name (all its steps), or a unique prefix of
+        /// one of those (default: every step's log)
+        step: Option<String>,
+        /// Keep printing the step's log as it grows, until the step ends
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
     /// Print the outcomes report generated from the ledger; --rebuild rewrites the file(s)
+    #[command(after_help = "Examples:\n  gantry report\n  gantry report --rebuild")]
     Report {
         #[arg(long)]
         rebuild: bool,
@@ -42,12 +63,16 @@ pub enum PipelineCommand {
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     /// Stages, steps, checkpoints and signers of one run
-    Show { id: String },
+    #[command(after_help = "Examples:\n  gantry runs show 3\n  gantry --json runs show 3")]
+    Show {
+        /// The run's id (`gantry runs` lists them)
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Pipeline name (default: the only pipeline)
+    /// Pipeline name, a key of `pipelines:` (default: the only pipeline)
     pub pipeline: Option<String>,
     /// Most stages running at once (default: the number of cores)
     #[arg(long, short = 'j')]
@@ -62,7 +87,9 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
+    /// The run waiting at the checkpoint (`gantry runs` lists them)
     pub run: String,
+    /// The stage whose checkpoint to sign
     pub stage: String,
     /// Role whose key signs (must be the checkpoint's role)
     #[arg(long = "as", value_name = "ROLE")]
@@ -86,7 +113,9 @@ pub fn run(project: &Project, cmd: PipelineCommand, json: bool) -> anyhow::Resul
         PipelineCommand::Runs {
             command: Some(RunsCommand::Show { id }),
         } => runs::show(project, &id, json),
-        PipelineCommand::Logs { run, step } => logs::run(project, &run, step.as_deref(), json),
+        PipelineCommand::Logs { run, step, follow } => {
+            logs::run(project, &run, step.as_deref(), follow, json)
+        }
         PipelineCommand::Report { rebuild } => report::run(project, rebuild, json),
     }
 }

@@ -36,14 +36,24 @@ fn render_all(project: &Project, config: &Config) -> anyhow::Result<BTreeMap<Str
         .flat_map(|p| p.secrets.clone())
         .collect();
     let masker = Masker::from_env(&secrets, &std::env::vars().collect());
+    // Deployments made with `gantry deploy` (and by pipelines) go to the default report.
+    let deployments = crate::cmd::history::markdown(&project.entries()?, config, &masker);
+    if deployments.is_some() && !paths.iter().any(|p| p == DEFAULT_REPORT) {
+        paths.push(DEFAULT_REPORT.to_string());
+    }
     Ok(paths
         .into_iter()
         .map(|path| {
-            let text = gantry_pipeline::report::render(
+            let mut text = gantry_pipeline::report::render(
                 &state.runs,
                 |r| path_of(&r.pipeline) == path,
                 &masker,
             );
+            if path == DEFAULT_REPORT
+                && let Some(section) = &deployments
+            {
+                text.push_str(section);
+            }
             (path, text)
         })
         .collect())

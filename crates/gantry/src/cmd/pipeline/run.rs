@@ -1,8 +1,8 @@
 //! `gantry run [PIPELINE] [--jobs N] | --resume ID`
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use gantry_pipeline::{PipelineError, RunRequest, Services};
+use gantry_pipeline::{Event, Observer, PipelineError, RunRequest, Services};
 use gantry_state::RunStatus;
 
 use super::actions::ControlPlane;
@@ -70,6 +70,16 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
             .map_err(|e| e.to_string())
     });
     let view = Arc::new(View::new(json));
+    let tap = Arc::new(RunIdTap {
+        view: view.clone(),
+        run: Mutex::new(None),
+        steps_running: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let on_interrupt = (tap.clone(), project.gantry_dir());
+    crate::cmd::interrupt::on_ctrl_c(json, move || {
+        let (tap, gantry_dir) = on_interrupt;
+        interrupted(&tap, &gantry_dir)
+    })?;
     let request = RunRequest {
         root: project.root.clone(),
         config: config.clone(),
@@ -86,7 +96,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
         operator,
         signers,
         actions: Arc::new(ControlPlane::new(project.root.clone(), config.clone())),
-        observer: view.clone(),
+        observer: tap,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -115,4 +125,67 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
                 .unwrap_or_else(|| "see `gantry runs show`".into())
         )))
     }
+}
+
+/// The view, noting the run's id as it starts, for the Ctrl-C message.
+struct RunIdTap {
+    view: Arc<View>,
+    run: Mutex<Option<String>>,
+    /// Steps started and not finished, so Ctrl-C knows whether a group is still to be
+    /// found in the run's record.
+    steps_running: std::sync::atomic::AtomicUsize,
+}
+
+impl Observer for RunIdTap {
+    fn event(&self, event: &Event) {
+        if let Event::RunStarted { run, .. } = event
+            && let Ok(mut slot) = self.run.lock()
+        {
+            *slot = Some(run.clone());
+        }
+        use std::sync::atomic::Ordering::SeqCst;
+        match event {
+            Event::StepStarted { .. } => {
+                self.steps_running.fetch_add(1, SeqCst);
+            }
+            Event::StepFinished { .. } => {
+                let _ = self
+                    .steps_running
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1));
+            }
+            _ => {}
+        }
+        self.view.event(event);
+    }
+}
+
+/// Ctrl-C during a run: its steps run in process groups of their own (the terminal's
+/// SIGINT does not reach them), so stop them here, then say how to go on.
+fn interrupted(tap: &RunIdTap, gantry_dir: &std::path::Path) -> anyhow::Error {
+    tap.view.finish();
+    let run = tap.run.lock().ok().and_then(|r| r.clone());
+    let Some(run) = run else {
+        return exit::with_code(exit::INTERRUPTED, "interrupted before the run started");
+    };
+    let record = gantry_dir.join("runs").join(&run).join("running");
+    let mut stopped = gantry_pipeline::kill_leftovers(&record);
+    // A step that has just started may not be in the record yet: look again, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while stopped == 0
+        && tap.steps_running.load(std::sync::atomic::Ordering::SeqCst) > 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stopped = gantry_pipeline::kill_leftovers(&record);
+    }
+    exit::hint(
+        exit::with_code(
+            exit::INTERRUPTED,
+            format!(
+                "interrupted: run {run} stopped ({stopped} running step(s) killed); \
+                 continue it from its first unfinished stage with `gantry run --resume {run}`"
+            ),
+        ),
+        format!("gantry run --resume {run}"),
+    )
 }
