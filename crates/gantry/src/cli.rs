@@ -60,19 +60,40 @@ pub enum Command {
     Deploy(crate::cmd::deploy::DeployCommand),
     /// Role-scoped API and MCP tokens: create, list, revoke
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  gantry token create --role viewer --name dashboard --expires 24h\n  gantry token list\n  gantry token revoke dashboard"
+    )]
     Token(crate::cmd::deploy::tokens::TokenCommand),
     /// The status report: OPERATIONAL / DEGRADED / CRITICAL, health, last run, commands
+    #[command(
+        after_help = "Examples:\n  gantry status\n  gantry status --check\n  gantry status --format json --out status.json\n  gantry status --refresh"
+    )]
     Status(crate::cmd::status::StatusArgs),
     /// The policy gate: production-readiness rules over gantry.yaml or a deployment plan
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  gantry policy check\n  gantry plan | gantry policy check --plan -"
+    )]
     Policy(crate::cmd::policy::PolicyCommand),
     /// Print the deployment plan for a service as JSON (schemas/plan.schema.json)
+    #[command(
+        after_help = "Examples:\n  gantry plan\n  gantry plan --env staging --service web > plan.json"
+    )]
     Plan(crate::cmd::plan::PlanArgs),
     /// Veto a service as ROLE (decision log); a blocking veto stops its deploys
+    #[command(
+        after_help = "Examples:\n  gantry veto web --as verifier --violation stagingMissing --specifics \"v2 never ran in staging\""
+    )]
     Veto(crate::cmd::decisions::VetoArgs),
     /// Approve a service as ROLE (verifier or operator), clearing its blocking vetoes
+    #[command(
+        after_help = "Examples:\n  gantry approve web --as verifier --summary \"staged by hand\""
+    )]
     Approve(crate::cmd::decisions::ApproveArgs),
     /// The decision log: approvals and vetoes between agents
+    #[command(
+        after_help = "Examples:\n  gantry decisions\n  gantry decisions --service web --json"
+    )]
     Decisions(crate::cmd::decisions::DecisionsArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout
     #[command(

@@ -47,6 +47,8 @@ services:
       readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
     strategy: {{ canary: {{ steps: [ {{weight: 50, pause: 1500ms}} ], progress_deadline: 10s }} }}
     analysis: {{ error_rate: "< 5%", min_requests: 10, window: 1s }}
+# A test fixture, not production-ready: the policy gate reports, it does not veto.
+policy: {{ default: warning }}
 "#
     )
 }

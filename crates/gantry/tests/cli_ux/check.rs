@@ -13,7 +13,7 @@ fn check_warns_where_a_release_or_a_role_will_fail() {
     let p = project();
     let demo = demo_app(std::path::Path::new(BIN));
     p.write_config(&format!(
-        "project: t\n{AGENTS}  approver: {{ id: alice, manual: true }}\nservices:\n  web:\n    listen: 127.0.0.1:{}\n    releases:\n      v1: {{ run: \"{} --port {{port}}\" }}\n      v2: {{ run: \"no-such-program-4711 --port {{port}}\" }}\n      v3: {{ run: ./bin/web }}\n      v4: {{ run: \"PORT=1 exec ./anything\" }}\n    health:\n      readiness: {{ http: /health }}\n  api:\n    listen: 127.0.0.1:{}\n    releases: {{ v1: {{ run: sh -c 'sleep 100' }} }}\n",
+        "project: t\n{AGENTS}  approver: {{ id: alice, manual: true }}\nservices:\n  web:\n    listen: 127.0.0.1:{}\n    releases:\n      v1: {{ run: \"{} --port {{port}}\" }}\n      v2: {{ run: \"no-such-program-4711 --port {{port}}\" }}\n      v3: {{ run: ./bin/web }}\n      v4: {{ run: \"PORT=1 exec ./anything\" }}\n    health:\n      readiness: {{ http: /health }}\n  api:\n    listen: 127.0.0.1:{}\n    releases: {{ v1: {{ run: sh -c 'sleep 100' }} }}\npolicy: {{ default: warning }}\n",
         free_port(),
         demo.display(),
         free_port(),
@@ -70,7 +70,7 @@ fn check_warns_where_a_release_or_a_role_will_fail() {
 fn one_service_is_one_service() {
     let p = project();
     p.write_config(&format!(
-        "project: t\nagents:\n  operator: {{ id: Ops }}\nservices:\n  web:\n    listen: 127.0.0.1:{}\n    releases: {{ v1: {{ run: sh -c 'sleep 1' }} }}\n    health: {{ readiness: {{ tcp: true }} }}\n",
+        "project: t\npolicy: {{ default: warning }}\nagents:\n  operator: {{ id: Ops }}\nservices:\n  web:\n    listen: 127.0.0.1:{}\n    releases: {{ v1: {{ run: sh -c 'sleep 1' }} }}\n    health: {{ readiness: {{ tcp: true }} }}\n",
         free_port()
     ));
     let out = p.gantry(&["check"]).ok();

@@ -87,7 +87,7 @@ fn yaml_takes_blue_green_in_both_spellings() {
         std::fs::write(
             p.path().join("gantry.yaml"),
             format!(
-                "project: t\nservices:\n  web:\n    listen: 127.0.0.1:18080\n    releases: {{ v1: {{ run: ./web }} }}\n    strategy: {{ {spelling}: {{ auto_promote: true }} }}\n"
+                "project: t\npolicy: {{ default: warning }}\nservices:\n  web:\n    listen: 127.0.0.1:18080\n    releases: {{ v1: {{ run: ./web }} }}\n    strategy: {{ {spelling}: {{ auto_promote: true }} }}\n"
             ),
         )
         .unwrap();

@@ -22,7 +22,7 @@ fn issue7_rollback_with_a_misspelt_dry_run_is_a_400_and_changes_nothing() {
     env.p
         .gantry(&["deploy", "web", "--version", "v2", "--wait"])
         .ok();
-    let ledger = std::fs::read(env.p.ledger_path()).unwrap();
+    let ledger = crate::operations(&env.p.ledger_path());
     let before = env.web();
 
     let reply = post(
@@ -43,7 +43,7 @@ fn issue7_rollback_with_a_misspelt_dry_run_is_a_400_and_changes_nothing() {
     // Nothing was recorded or changed; and the dry run below, which the service's owner
     // takes only after every earlier call and refuses while a rollback runs, proves that
     // none was started.
-    assert_eq!(std::fs::read(env.p.ledger_path()).unwrap(), ledger);
+    assert_eq!(crate::operations(&env.p.ledger_path()), ledger);
     let after = env.web();
     assert_eq!(after["stable"], "v2");
     assert_eq!(after["instances"], before["instances"]);
@@ -59,13 +59,13 @@ fn issue7_rollback_with_a_misspelt_dry_run_is_a_400_and_changes_nothing() {
     );
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()["plan"]["to"], "v1");
-    assert_eq!(std::fs::read(env.p.ledger_path()).unwrap(), ledger);
+    assert_eq!(crate::operations(&env.p.ledger_path()), ledger);
 }
 
 #[test]
 fn issue7_bad_bodies_and_content_types_are_400_with_a_json_error() {
     let env = Env::new(Opts::default());
-    let ledger = std::fs::read(env.p.ledger_path()).unwrap();
+    let ledger = crate::operations(&env.p.ledger_path());
     let json = Some("application/json");
     let cases: &[(&str, Option<&str>, &str, &str)] = &[
         // Unknown fields, on every route that takes a body.
@@ -157,7 +157,7 @@ fn issue7_bad_bodies_and_content_types_are_400_with_a_json_error() {
         assert!(error.contains(says), "POST {path} {body}: {error}");
     }
     // Nothing was deployed or stopped by any of them.
-    assert_eq!(std::fs::read(env.p.ledger_path()).unwrap(), ledger);
+    assert_eq!(crate::operations(&env.p.ledger_path()), ledger);
     let ps = env.ps();
     assert_eq!(ps["emergency_stop"], false, "{ps}");
     assert_eq!(

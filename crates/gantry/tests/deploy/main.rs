@@ -253,3 +253,15 @@ pub fn http(
         .unwrap_or(0);
     Reply { status, text, from }
 }
+
+/// The ledger's lines without the monitor's `status.changed` entries: what tests compare to
+/// show that a refused call changed nothing (the monitor records its first status as soon
+/// as serve starts, whenever its first check round ends).
+pub fn operations(ledger: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(ledger)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains(r#""kind":"status.changed""#))
+        .map(str::to_string)
+        .collect()
+}

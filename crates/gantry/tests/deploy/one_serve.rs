@@ -19,7 +19,7 @@ fn issue7_a_second_serve_exits_naming_the_first_and_leaves_the_ledger_alone() {
     });
     let groups = instance_groups(env.p.path());
     assert_eq!(groups.len(), 2, "v1 and v2 instances");
-    let ledger = std::fs::read(env.p.ledger_path()).unwrap();
+    let ledger = crate::operations(&env.p.ledger_path());
     let serve_json = std::fs::read(env.p.path().join(".gantry/serve.json")).unwrap();
     let first = format!("pid {}", env.serve.pid().unwrap());
 
@@ -35,7 +35,7 @@ fn issue7_a_second_serve_exits_naming_the_first_and_leaves_the_ledger_alone() {
             .says(&format!("API on {}", env.serve.url))
             .says("serve.lock");
         assert_eq!(
-            std::fs::read(env.p.ledger_path()).unwrap(),
+            crate::operations(&env.p.ledger_path()),
             ledger,
             "`gantry {}` changed the ledger",
             args.join(" ")

@@ -17,7 +17,7 @@ fn project(target: &HttpTarget) -> (TestProject, u16) {
     std::fs::write(
         p.path().join("gantry.yaml"),
         format!(
-            "project: mon\nagents:\n  operator: {{ id: Ops }}\nservices:\n  web:\n    listen: 127.0.0.1:{port}\n    releases:\n      v1: {{ run: \"{} --port {{port}} --version v1\" }}\n    health:\n      readiness: {{ http: /health, period: 100ms }}\nmonitor:\n  interval: 300ms\n  targets:\n    api: {{ http: \"{}\" }}\n",
+            "project: mon\npolicy: {{ default: warning }}\nagents:\n  operator: {{ id: Ops }}\nservices:\n  web:\n    listen: 127.0.0.1:{port}\n    releases:\n      v1: {{ run: \"{} --port {{port}} --version v1\" }}\n    health:\n      readiness: {{ http: /health, period: 100ms }}\nmonitor:\n  interval: 300ms\n  targets:\n    api: {{ http: \"{}\" }}\n",
             demo.display(),
             target.url("/health")
         ),

@@ -19,10 +19,12 @@ const LIVENESS: &str = "      liveness: { http: /health, period: 5s }\n";
 const ANALYSIS: &str =
     "    analysis: { error_rate: \"< 1%\", latency_p99: \"< 500ms\", window: 30s }\n";
 const ROLLBACK_STAGE: &str = "      - name: rollback\n        if: failure()\n        steps:\n          - { name: roll back, run: gantry rollback web }\n";
-const NOTIFY: &str = "notify:\n  - slack: { webhook_env: SLACK_WEBHOOK_URL }\n";
 const RESOURCES: &str = "    resources: { cpu: 500m, memory: 256Mi }\n";
 const STAGING: &str = "          - { deploy: web, env: staging }\n";
 const SCAN: &str = "          - { name: scan, run: trivy fs --exit-code 1 . }\n";
+/// The complete config ignores `alertsMissing`: no notification channel can be configured yet.
+const ALERTS_IGNORED: &str =
+    "  rules:\n    alertsMissing: ignore   # notification channels are not supported yet\n";
 const RUNBOOK: &str = "policy:\n  services:\n    web: { runbook: docs/runbooks/web.md }\n";
 
 #[test]
@@ -52,11 +54,11 @@ fn liveness_probe_missing() {
 #[test]
 fn rollback_missing() {
     // Monitoring stays (a monitor target), so only the rollback plan is missing.
-    let monitor = "monitor:\n  interval: 30s\n  targets:\n    web: { http: \"http://127.0.0.1:18080/health\" }\nnotify:\n";
+    let monitor = "monitor:\n  interval: 30s\n  targets:\n    web: { http: \"http://127.0.0.1:18080/health\" }\n";
     assert_snapshot!(check(&complete_but(&[
         (ANALYSIS, ""),
         (ROLLBACK_STAGE, ""),
-        ("notify:\n", monitor),
+        ("policy:\n", &format!("{monitor}policy:\n")),
     ])));
 }
 
@@ -68,12 +70,14 @@ fn monitoring_missing() {
 
 #[test]
 fn alerts_missing() {
-    assert_snapshot!(check(&complete_but(&[(NOTIFY, "")])));
+    // The complete config ignores it (no channel can be configured yet); without that
+    // it is reported, as a warning until notifications land.
+    assert_snapshot!(check(&complete_but(&[(ALERTS_IGNORED, "")])));
 }
 
 #[test]
 fn runbook_missing() {
-    assert_snapshot!(check(&complete_but(&[(RUNBOOK, "")])));
+    assert_snapshot!(check(&complete_but(&[(RUNBOOK, "policy:\n")])));
 }
 
 #[test]
@@ -128,8 +132,8 @@ fn a_severity_raised_to_danger_vetoes() {
     let text = complete_but(&[
         ("instances: 2", "instances: 1"),
         (
-            RUNBOOK,
-            &format!("{RUNBOOK}  rules:\n    replicasTooFew: danger\n"),
+            ALERTS_IGNORED,
+            &format!("{ALERTS_IGNORED}    replicasTooFew: danger\n"),
         ),
     ]);
     assert_snapshot!(check(&text));
@@ -140,8 +144,8 @@ fn an_ignored_rule_is_not_reported() {
     let text = complete_but(&[
         (READINESS, ""),
         (
-            RUNBOOK,
-            &format!("{RUNBOOK}  rules:\n    readinessProbeMissing: ignore\n"),
+            ALERTS_IGNORED,
+            &format!("{ALERTS_IGNORED}    readinessProbeMissing: ignore\n"),
         ),
     ]);
     let p = project_with(&text);
@@ -159,7 +163,11 @@ fn a_service_override_beats_the_project_rule() {
         (LIVENESS, ""),
         (
             RUNBOOK,
-            "policy:\n  rules:\n    livenessProbeMissing: ignore\n  services:\n    web:\n      runbook: docs/runbooks/web.md\n      rules: { livenessProbeMissing: warning }\n",
+            "policy:\n  services:\n    web:\n      runbook: docs/runbooks/web.md\n      rules: { livenessProbeMissing: warning }\n",
+        ),
+        (
+            ALERTS_IGNORED,
+            &format!("{ALERTS_IGNORED}    livenessProbeMissing: ignore\n"),
         ),
     ]);
     assert_snapshot!(check(&text));
@@ -174,13 +182,13 @@ fn a_default_severity_relaxes_every_rule_not_named() {
 #[test]
 fn an_unknown_rule_is_a_located_config_error() {
     let text = complete_but(&[(
-        RUNBOOK,
-        &format!("{RUNBOOK}  rules:\n    readinessProbeMising: warning\n"),
+        ALERTS_IGNORED,
+        &format!("{ALERTS_IGNORED}    readinessProbeMising: warning\n"),
     )]);
     let p = project_with(&text);
     p.gantry(&["check"])
         .fails_with(2)
-        .says("gantry.yaml:45:5: unknown variant")
+        .says("gantry.yaml:44:5: unknown variant")
         .says("readinessProbeMissing");
 }
 
@@ -190,7 +198,7 @@ fn policy_for_an_unknown_service_is_a_located_config_error() {
     let p = project_with(&text);
     p.gantry(&["check"])
         .fails_with(2)
-        .says("gantry.yaml:43:10: policy for unknown service")
+        .says("gantry.yaml:41:10: policy for unknown service")
         .says("(did you mean 'web'?)");
 }
 

@@ -87,7 +87,7 @@ fn service_rules(
             RuleName::AlertsMissing,
             at,
             format!(
-                "service '{name}' has no alerts: `notify:` is empty, so nobody hears of a rollback; add `notify: [ {{ slack: {{ webhook_env: SLACK_WEBHOOK_URL }} }} ]`"
+                "service '{name}' has no alerts: nobody hears of a rollback; notification channels (`notify:`) are not supported yet, so watch `gantry status --check` (exit 8/9) from your scheduler until they are"
             ),
         );
     }

@@ -14,6 +14,9 @@ use crate::{exit, output};
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token bound to ROLE; prints it once (only its hash is kept)
+    #[command(
+        after_help = "Examples:\n  gantry token create --role operator --name ci\n  GANTRY_TOKEN=$(gantry token create --role viewer --expires 1h) gantry ps"
+    )]
     Create {
         /// A built-in role (viewer, planner, operator, verifier, admin) or one from
         /// `access.roles` in gantry.yaml
@@ -27,9 +30,14 @@ pub enum TokenCommand {
         expires: Option<gantry_config::Duration>,
     },
     /// Tokens with role, created, expires, last used and status
+    #[command(after_help = "Examples:\n  gantry token list\n  gantry --json token list")]
     List,
     /// Revoke token NAME: the API refuses it from now on (401 saying it was revoked)
-    Revoke { name: String },
+    #[command(after_help = "Examples:\n  gantry token revoke ci")]
+    Revoke {
+        /// The token's name, as `gantry token list` shows it
+        name: String,
+    },
 }
 
 fn record_json(t: &TokenRecord, now: OffsetDateTime) -> serde_json::Value {

@@ -18,6 +18,9 @@ use crate::project::{CONFIG_FILE, Project};
 pub enum PolicyCommand {
     /// Run the policy gate over gantry.yaml, or over a deployment plan (`--plan FILE`, `-`
     /// for stdin); one line per violation; exit 1 on any `danger`
+    #[command(
+        after_help = "Examples:\n  gantry policy check\n  gantry policy check --plan plan.json\n  gantry plan | gantry policy check --plan -"
+    )]
     Check {
         /// A plan in the shape `gantry plan` prints (schemas/plan.schema.json)
         #[arg(long, value_name = "FILE")]
