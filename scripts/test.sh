@@ -29,9 +29,10 @@ fi
 # - zsh, fish (Debian): parse the completion scripts `gantry completions` prints
 #   (crates/gantry/tests/cli_ux/completions.rs; bash and util-linux `script` are there already).
 for tool in zsh fish; do
-  if ! command -v "$tool" >/dev/null && command -v apt-get >/dev/null; then
-    echo "test.sh: installing $tool" >&2
-    apt-get install -y "$tool" >/dev/null
+  if ! command -v "$tool" >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test.sh: installing $tool (apt-get)" >&2
+    apt-get install -y --no-install-recommends "$tool" >/dev/null ||
+      { apt-get update >/dev/null && apt-get install -y --no-install-recommends "$tool" >/dev/null; }
   fi
 done
 
