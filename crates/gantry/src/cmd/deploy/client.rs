@@ -95,7 +95,6 @@ impl Client {
                     || format!("the control plane answered {status}"),
                     str::to_string,
                 );
-            let hint = error["hint"].as_str().unwrap_or_default();
             let code = match error["code"].as_str() {
                 Some("bad_request") => 400,
                 Some("unauthorized") => 401,
@@ -105,23 +104,18 @@ impl Client {
                 Some("unavailable") => 503,
                 _ => status.as_u16(),
             };
-            let with_hint = |m: String| {
-                if hint.is_empty() {
-                    m
-                } else {
-                    format!("{m}\nhint: {hint}")
-                }
-            };
+            // The API's hint travels as the error's own hint (printed once after the
+            // message, or as `hint` with `--json`), via `with_api_error` below.
             let err = match code {
                 400 | 404 => exit::usage(msg),
                 401 => exit::with_code(
                     exit::REFUSED,
-                    with_hint(format!(
+                    format!(
                         "the control plane at {} refused the token from {}: {msg}",
                         self.base, self.token_source
-                    )),
+                    ),
                 ),
-                403 => exit::with_code(exit::REFUSED, with_hint(msg)),
+                403 => exit::with_code(exit::REFUSED, msg),
                 409 => exit::with_code(exit::CONFLICT, msg),
                 503 => exit::with_code(
                     exit::UNAVAILABLE,
