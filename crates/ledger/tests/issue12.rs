@@ -11,6 +11,7 @@ use gantry_ledger::{
     note_verifier_key, registered_body, rotated_body, signing_message, verify, verify_against,
     verify_consistency,
 };
+use gantry_test_support::forge::torsion_signature;
 use serde_json::{Value, json};
 
 fn report(fx: &Fixture) -> VerifyReport {

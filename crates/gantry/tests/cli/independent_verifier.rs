@@ -104,34 +104,6 @@ fn busy_ledger() -> TestProject {
     p
 }
 
-/// `R = [r]B + T` for the torsion point `T = EIGHT_TORSION[t]`: see the ledger crate's tests.
-fn torsion_sig(key: &gantry_ledger::SigningKey, msg: &[u8], t: usize) -> [u8; 64] {
-    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
-    use curve25519_dalek::scalar::Scalar;
-    use sha2::{Digest, Sha512};
-    let h = Sha512::digest(key.to_bytes());
-    let mut a = [0u8; 32];
-    a.copy_from_slice(&h[..32]);
-    a[0] &= 248;
-    a[31] &= 127;
-    a[31] |= 64;
-    let a = Scalar::from_bytes_mod_order(a);
-    let r = Scalar::from_bytes_mod_order_wide(&Sha512::digest(msg).into());
-    let big_r = (ED25519_BASEPOINT_POINT * r + EIGHT_TORSION[t]).compress();
-    let k = Scalar::from_bytes_mod_order_wide(
-        &Sha512::new()
-            .chain_update(big_r.as_bytes())
-            .chain_update(key.verifying_key().as_bytes())
-            .chain_update(msg)
-            .finalize()
-            .into(),
-    );
-    let mut sig = [0u8; 64];
-    sig[..32].copy_from_slice(big_r.as_bytes());
-    sig[32..].copy_from_slice((r + k * a).as_bytes());
-    sig
-}
-
 /// The entry after `prev`, with `edit` applied before hashing and signing.
 fn forged(prev: &Entry, s: &Signer, edit: impl FnOnce(&mut Entry)) -> Entry {
     let mut e = Entry {
@@ -264,7 +236,11 @@ fn variants(p: &TestProject) -> Vec<(String, Vec<u8>)> {
     for t in [0usize, 1, 4, 6] {
         let mut e = forged(&last, &op, |e| e.kind = format!("torsion.t{t}"));
         let msg = signing_message(&e.hash_bytes().unwrap());
-        e.sig = STANDARD.encode(torsion_sig(op.signing_key(), &msg, t));
+        e.sig = STANDARD.encode(gantry_test_support::forge::torsion_signature(
+            op.signing_key(),
+            &msg,
+            t,
+        ));
         out.push(add(&format!("nonce with torsion point {t}"), e));
     }
     let mut e = forged(&last, &op, |e| e.kind = "malleated.s".into());
