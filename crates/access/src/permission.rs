@@ -53,6 +53,7 @@ permissions! {
     OverridePolicy = "override_policy": "override a policy-gate veto",
     Approve = "approve": "approve a promotion into an environment",
     Shutdown = "shutdown": "stop the control plane (`gantry serve --stop`)",
+    Reload = "reload": "reload gantry.yaml into the running control plane (`gantry reload`)",
 }
 
 impl Permission {
@@ -73,6 +74,7 @@ impl Permission {
                 | Start
                 | ManageTokens
                 | Shutdown
+                | Reload
         )
     }
 }

@@ -22,6 +22,7 @@ const OPERATOR: &[Permission] = &[
     Rollback,
     EmergencyStop,
     Start,
+    Reload,
 ];
 const VERIFIER: &[Permission] = &[Read, Sign, Veto, VerifyLedger];
 

@@ -192,6 +192,9 @@ impl Reclaimed {
 pub trait Driver: Send + Sync + 'static {
     /// Starts serving `service` on its stable address; returns the bound address.
     fn open(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError>;
+    /// Takes the settings of a service added after the driver was made (a config reload),
+    /// before it is opened. Drivers that read nothing per service ignore it.
+    fn configure(&self, _service: &str, _settings: &gantry_config::Service) {}
     /// Starts serving the preview address of `service` (blue-green).
     fn open_preview(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError>;
     /// The address `service` is served on, once opened.

@@ -149,10 +149,16 @@ impl LocalDriver {
         if let Some(addr) = self.shared.lock().get_mut(service).and_then(|s| *which(s)) {
             return Ok(addr);
         }
+        let settings = self
+            .shared
+            .lock()
+            .get(service)
+            .and_then(|s| s.router.clone());
+        let settings = settings.unwrap_or_else(|| self.shared.opts.router_for(service));
         let handle = self
             .shared
             .router
-            .serve_with(&route, listen, self.shared.opts.router_for(service))
+            .serve_with(&route, listen, settings)
             .map_err(|e| listen_error(service, listen, e))?;
         let addr = handle.local_addr();
         *which(self.shared.lock().entry(service.to_string()).or_default()) = Some(addr);
@@ -166,6 +172,15 @@ impl Driver for LocalDriver {
         self.open_listener(service, service.to_string(), listen, |slot| {
             &mut slot.listen
         })
+    }
+
+    fn configure(&self, service: &str, settings: &gantry_config::Service) {
+        let router = crate::settings::router_settings(&settings.router);
+        self.shared
+            .lock()
+            .entry(service.to_string())
+            .or_default()
+            .router = Some(router);
     }
 
     fn open_preview(&self, service: &str, listen: SocketAddr) -> Result<SocketAddr, DriverError> {

@@ -74,6 +74,9 @@ pub(crate) struct Service {
     pub(crate) preview: Option<SocketAddr>,
     pub(crate) traffic: Traffic,
     pub(crate) instances: BTreeMap<String, Instance>,
+    /// Router settings given after the driver was made (a service added by a reload);
+    /// else those of [`LocalOptions`].
+    pub(crate) router: Option<gantry_router::ServiceConfig>,
 }
 
 pub(crate) struct Shared {

@@ -18,16 +18,23 @@ use crate::ledger::Ledger;
 /// Most entries gathered into one write.
 const MAX_GROUP: usize = 4096;
 
+/// One caller's entries, written together and in order (never split across writes).
 struct Request {
-    signer: Arc<Signer>,
-    entry: NewEntry,
-    reply: SyncSender<Result<Entry>>,
+    items: Vec<(Arc<Signer>, NewEntry)>,
+    reply: SyncSender<Result<Vec<Entry>>>,
+}
+
+impl Request {
+    fn items(&self) -> impl Iterator<Item = (&Signer, NewEntry)> {
+        self.items.iter().map(|(s, e)| (s.as_ref(), e.clone()))
+    }
 }
 
 /// Cloneable handle; the committer thread stops when the last handle is dropped.
 #[derive(Clone)]
 pub struct GroupCommitter {
     tx: Sender<Request>,
+    path: Arc<std::path::Path>,
 }
 
 impl GroupCommitter {
@@ -37,8 +44,19 @@ impl GroupCommitter {
         thread::Builder::new()
             .name("gantry-ledger-commit".into())
             .spawn(move || run(&ledger, rx))
-            .map_err(|source| LedgerError::Io { path, source })?;
-        Ok(GroupCommitter { tx })
+            .map_err(|source| LedgerError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(GroupCommitter {
+            tx,
+            path: path.into(),
+        })
+    }
+
+    /// The ledger file it appends to.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// Appends one entry; returns once it is durable.
@@ -48,13 +66,21 @@ impl GroupCommitter {
 
     /// As `append`, without cloning the signer per call.
     pub fn append_shared(&self, signer: Arc<Signer>, entry: NewEntry) -> Result<Entry> {
+        self.append_batch(vec![(signer, entry)])?
+            .pop()
+            .ok_or_else(|| LedgerError::GroupCommit("no entry written".into()))
+    }
+
+    /// Appends entries in the order given, in one write and one fsync (so their
+    /// timestamps are as close as the clock makes them); returns once all are durable.
+    /// All or none: a refusal of one refuses the batch.
+    pub fn append_batch(&self, items: Vec<(Arc<Signer>, NewEntry)>) -> Result<Vec<Entry>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, rx) = mpsc::sync_channel(1);
         self.tx
-            .send(Request {
-                signer,
-                entry,
-                reply,
-            })
+            .send(Request { items, reply })
             .map_err(|_| LedgerError::CommitterStopped)?;
         rx.recv().map_err(|_| LedgerError::CommitterStopped)?
     }
@@ -67,9 +93,13 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
     let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        let mut count = group[0].items.len();
+        while count < MAX_GROUP {
             match rx.try_recv() {
-                Ok(r) => group.push(r),
+                Ok(r) => {
+                    count += r.items.len();
+                    group.push(r);
+                }
                 Err(_) => break,
             }
         }
@@ -81,14 +111,13 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
             }
             continue;
         }
-        let items: Vec<(&Signer, NewEntry)> = group
-            .iter()
-            .map(|r| (r.signer.as_ref(), r.entry.clone()))
-            .collect();
+        let items: Vec<(&Signer, NewEntry)> = group.iter().flat_map(Request::items).collect();
         match ledger.append_mixed(items) {
             Ok(entries) => {
-                for (r, e) in group.iter().zip(entries) {
-                    let _ = r.reply.send(Ok(e));
+                let mut entries = entries.into_iter();
+                for r in &group {
+                    let mine: Vec<Entry> = entries.by_ref().take(r.items.len()).collect();
+                    let _ = r.reply.send(Ok(mine));
                 }
             }
             // Nothing reached the file: retry one by one so each caller gets its own verdict.
@@ -98,7 +127,7 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
                         Some(first) => Err(LedgerError::GroupCommit(format!(
                             "an earlier append failed, so the committer accepts no more: {first}"
                         ))),
-                        None => ledger.append_mixed(vec![(r.signer.as_ref(), r.entry.clone())]),
+                        None => ledger.append_mixed(r.items().collect()),
                     };
                     if let Err(e) = &res
                         && failed.is_none()
@@ -106,10 +135,7 @@ fn run(ledger: &Ledger, rx: Receiver<Request>) {
                     {
                         failed = Some(e.to_string());
                     }
-                    let _ = r.reply.send(res.and_then(|mut v| {
-                        v.pop()
-                            .ok_or_else(|| LedgerError::GroupCommit("no entry".into()))
-                    }));
+                    let _ = r.reply.send(res);
                 }
             }
             Err(err) if is_rejection(&err) => {

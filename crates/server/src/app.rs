@@ -18,7 +18,13 @@ use crate::owner::Handle;
 
 pub struct App {
     pub(crate) core: Arc<Core>,
-    pub(crate) owners: BTreeMap<String, Handle>,
+    /// One owner per service; a reload adds owners for the services it adds.
+    pub(crate) owners: std::sync::RwLock<BTreeMap<String, Handle>>,
+    /// The owners' tasks (until shutdown), and what stops them.
+    pub(crate) tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
+    pub(crate) stop_owners: tokio_util::sync::CancellationToken,
+    /// One reload at a time.
+    pub(crate) reloading: tokio::sync::Mutex<()>,
     /// Deployments from before this start, replayed from the ledger (never changed).
     pub(crate) past: Arc<BTreeMap<String, DeploymentStatus>>,
     /// Sequences emergency stops and starts: one of them at a time goes to the owners.
@@ -42,9 +48,17 @@ fn gone() -> ServerError {
 }
 
 impl App {
-    pub(crate) fn owner(&self, service: &str) -> Result<&Handle, ServerError> {
+    pub(crate) fn owner(&self, service: &str) -> Result<Handle, ServerError> {
         self.core.service_config(service)?;
-        self.owners.get(service).ok_or_else(gone)
+        self.owners().remove(service).ok_or_else(gone)
+    }
+
+    /// The owners as they are now (handles are cheap clones of channel ends).
+    pub(crate) fn owners(&self) -> BTreeMap<String, Handle> {
+        self.owners
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Sends a command to the owner of `service` (waiting while its queue is full) and

@@ -145,6 +145,18 @@ pub(crate) enum Ask {
         text: String,
         reply: oneshot::Sender<Result<(), Refused>>,
     },
+    /// A failed deployment whose stable version is ready to take all traffic: the
+    /// traffic moves back at once, then `failed`, `rollback.triggered` and the shift are
+    /// recorded in that order as one write (the disk does not stand between a failing
+    /// version and its way out).
+    FailOver {
+        failed: Value,
+        failed_text: String,
+        triggered: Value,
+        triggered_text: String,
+        weights: BTreeMap<String, u32>,
+        reply: oneshot::Sender<Result<(), Refused>>,
+    },
     Note(Note, oneshot::Sender<Result<(), Refused>>),
     /// The executor enters (true) or leaves a pause step: only inside one is a `promote`
     /// taken, and one given too late is not kept for the next.
@@ -174,6 +186,7 @@ impl Ask {
             | Ask::Enter { reply: r, .. }
             | Ask::End { reply: r, .. }
             | Ask::Record { reply: r, .. }
+            | Ask::FailOver { reply: r, .. }
             | Ask::Note(_, r)
             | Ask::InPause(_, r) => {
                 let _ = r.send(Err(Refused));

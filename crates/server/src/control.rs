@@ -47,7 +47,7 @@ impl App {
         // Every owner gets the stop before any is waited for: traffic is refused
         // everywhere at once, not service after service.
         let mut answers = Vec::new();
-        for owner in self.owners.values() {
+        for owner in self.owners().values() {
             let (reply, rx) = oneshot::channel();
             if owner
                 .tx
@@ -65,7 +65,7 @@ impl App {
             stopped += s.instances;
             aborted.extend(s.aborted);
         }
-        let names: Vec<&String> = self.owners.keys().collect();
+        let names: Vec<String> = self.owners().into_keys().collect();
         self.core
             .record(
                 By::Operator,
@@ -83,7 +83,7 @@ impl App {
     pub async fn start_after_stop(&self) -> Result<serde_json::Value, ServerError> {
         let _one = self.control.lock().await;
         self.core.writable()?;
-        if self.owners.values().any(|o| o.view.borrow().restoring) {
+        if self.owners().values().any(|o| o.view.borrow().restoring) {
             return Err(ServerError::Unavailable {
                 reason:
                     "the control plane is restoring services after a restart; try again shortly"
@@ -97,7 +97,7 @@ impl App {
             ));
         }
         let mut started = Vec::new();
-        for name in self.owners.keys() {
+        for name in self.owners().keys() {
             let answer = self
                 .ask(name, |reply| {
                     Command::Control(Control::StartInstances { reply })
@@ -109,7 +109,7 @@ impl App {
                 Err(e) => {
                     // Still stopped everywhere: no service starts anything until the next
                     // `start`.
-                    for owner in self.owners.values() {
+                    for owner in self.owners().values() {
                         let (reply, rx) = oneshot::channel();
                         let _ = owner
                             .tx
@@ -121,7 +121,7 @@ impl App {
                 }
             }
         }
-        for owner in self.owners.values() {
+        for owner in self.owners().values() {
             let (reply, rx) = oneshot::channel();
             let _ = owner
                 .tx
@@ -145,11 +145,11 @@ impl App {
         let mut degraded = false;
         let driver = &self.core.driver;
         let services: Vec<ServiceView> = self
-            .owners
-            .iter()
+            .owners()
+            .into_iter()
             .map(|(name, owner)| {
                 let view = owner.view.borrow().clone();
-                let instances = driver.instances(name);
+                let instances = driver.instances(&name);
                 if view.stable.is_some() && !instances.iter().any(|i| i.ready) {
                     degraded = true;
                 }
@@ -160,9 +160,9 @@ impl App {
                     degraded = true;
                 }
                 ServiceView {
-                    name: name.clone(),
-                    listen: driver.listen_addr(name).map(|a| a.to_string()),
-                    preview: driver.preview_addr(name).map(|a| a.to_string()),
+                    listen: driver.listen_addr(&name).map(|a| a.to_string()),
+                    preview: driver.preview_addr(&name).map(|a| a.to_string()),
+                    name,
                     stable: view.stable,
                     weights: view.traffic.weights,
                     emergency_stop: view.traffic.emergency_stop,

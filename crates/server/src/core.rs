@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use gantry_config::{Config, Service};
 use gantry_deploy::{Driver, DriverError, InstancePhase, InstanceSpec, InstanceStatus};
@@ -24,7 +24,9 @@ pub enum By {
 }
 
 pub(crate) struct Core {
-    pub config: Config,
+    /// The configuration as last loaded (at start, or by a reload): a deployment takes
+    /// what it needs when it starts, so a reload never changes one in progress.
+    loaded: RwLock<Loaded>,
     pub driver: Arc<dyn Driver>,
     committer: GroupCommitter,
     system: Arc<Signer>,
@@ -38,6 +40,14 @@ pub(crate) struct Core {
     ledger_failure: OnceLock<String>,
 }
 
+/// A configuration and when it was loaded.
+#[derive(Clone)]
+pub(crate) struct Loaded {
+    pub config: Arc<Config>,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
 impl Core {
     pub(crate) fn new(
         config: Config,
@@ -49,7 +59,10 @@ impl Core {
         first_instance: u64,
     ) -> Core {
         Core {
-            config,
+            loaded: RwLock::new(Loaded {
+                config: Arc::new(config),
+                at: now(),
+            }),
             driver,
             committer,
             system: Arc::new(system),
@@ -58,6 +71,34 @@ impl Core {
             next_instance: AtomicU64::new(first_instance),
             ledger_failure: OnceLock::new(),
         }
+    }
+
+    /// The configuration as loaded now.
+    pub(crate) fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.loaded().config)
+    }
+
+    pub(crate) fn loaded(&self) -> Loaded {
+        self.loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `config` the one every later deployment, plan and read sees.
+    pub(crate) fn replace_config(&self, config: Config) {
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Loaded {
+            config: Arc::new(config),
+            at: now(),
+        };
+    }
+
+    /// The ledger file (a reload replays it for a service it adds).
+    pub(crate) fn ledger_path(&self) -> &std::path::Path {
+        self.committer.path()
     }
 
     pub(crate) fn ledger_failure(&self) -> Option<String> {
@@ -77,15 +118,21 @@ impl Core {
         }
     }
 
-    pub(crate) fn service_config(&self, name: &str) -> Result<&Service, ServerError> {
-        self.config
+    /// A copy of `name`'s settings as loaded now.
+    pub(crate) fn service_config(&self, name: &str) -> Result<Service, ServerError> {
+        let loaded = self.loaded();
+        loaded
+            .config
             .services
             .get(name)
-            .map(|s| &s.value)
+            .map(|s| s.value.clone())
             .ok_or_else(|| {
                 ServerError::NotFound(format!(
-                    "no service '{name}' in gantry.yaml; services: {}",
-                    self.config
+                    "no service '{name}' in gantry.yaml as the control plane loaded it at {}; \
+                     services: {}; if you added it since, run `gantry reload`",
+                    loaded.at,
+                    loaded
+                        .config
                         .services
                         .keys()
                         .cloned()
@@ -95,23 +142,48 @@ impl Core {
             })
     }
 
+    /// `service` has no release `version` in the config as loaded: says when it was
+    /// loaded and how to load a newer one.
+    pub(crate) fn no_release(&self, service: &str, version: &str, svc: &Service) -> ServerError {
+        ServerError::BadRequest(format!(
+            "service '{service}' has no release '{version}' in gantry.yaml as the control plane \
+             loaded it at {}; releases: {}; if you added it since, run `gantry reload`",
+            self.loaded().at,
+            svc.releases.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    }
+
     /// Appends one entry (durable on return). A ledger failure keeps traffic flowing but
     /// is loud: it is remembered, every later mutating call is refused and `ps` is CRITICAL.
     pub(crate) async fn record(&self, by: By, kind: &str, body: Value) -> Option<Entry> {
-        let signer = match by {
-            By::Operator => Arc::clone(&self.operator),
-            By::System => Arc::clone(&self.system),
-        };
+        self.record_batch(vec![(by, kind.to_string(), body)])
+            .await
+            .and_then(|mut v| v.pop())
+    }
+
+    /// Appends entries in order as one write (one fsync): all durable on return, or none
+    /// (then the failure is remembered as for `record`).
+    pub(crate) async fn record_batch(&self, items: Vec<(By, String, Value)>) -> Option<Vec<Entry>> {
+        let caller = crate::Caller::current();
+        let kinds: Vec<String> = items.iter().map(|(_, k, _)| k.clone()).collect();
+        let batch: Vec<(Arc<Signer>, NewEntry)> = items
+            .into_iter()
+            .map(|(by, kind, mut body)| {
+                let signer = match by {
+                    By::Operator => Arc::clone(&self.operator),
+                    By::System => Arc::clone(&self.system),
+                };
+                if by == By::Operator
+                    && let (Some(caller), Some(fields)) = (&caller, body.as_object_mut())
+                {
+                    fields.insert("caller".into(), serde_json::json!(caller));
+                }
+                (signer, NewEntry::new(&kind, body))
+            })
+            .collect();
         let committer = self.committer.clone();
-        let mut body = body;
-        if by == By::Operator
-            && let (Some(caller), Some(fields)) = (crate::Caller::current(), body.as_object_mut())
-        {
-            fields.insert("caller".into(), serde_json::json!(caller));
-        }
-        let entry = NewEntry::new(kind, body);
-        let kind = kind.to_string();
-        match tokio::task::spawn_blocking(move || committer.append_shared(signer, entry)).await {
+        let kind = kinds.join(", ");
+        match tokio::task::spawn_blocking(move || committer.append_batch(batch)).await {
             Ok(Ok(e)) => Some(e),
             Ok(Err(err)) => {
                 tracing::error!(%kind, error = %err, "cannot write ledger entry");
@@ -129,8 +201,8 @@ impl Core {
     }
 
     pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
-        let svc = self
-            .config
+        let config = self.config();
+        let svc = config
             .services
             .get(service)
             .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
@@ -186,4 +258,9 @@ impl Core {
         }
         out
     }
+}
+
+/// Now, as the ledger writes timestamps.
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use gantry_config::Service;
 use gantry_deploy::{DeploymentStatus, Phase, Plan};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -26,6 +27,9 @@ pub(crate) struct Requests {
 pub(crate) struct Dep {
     pub id: String,
     pub plan: Arc<Plan>,
+    /// The service's settings as loaded when the deployment started: a config reload
+    /// applies to the next deployment, never to this one.
+    pub settings: Arc<Service>,
     pub status: DeploymentStatus,
     pub requests: watch::Sender<Requests>,
     /// Cancels its job where it is (an emergency stop).
@@ -43,7 +47,7 @@ pub(crate) enum Failure {
 }
 
 impl Dep {
-    pub(crate) fn new(id: String, plan: Plan) -> Dep {
+    pub(crate) fn new(id: String, plan: Plan, settings: Service) -> Dep {
         let status = DeploymentStatus {
             id: id.clone(),
             service: plan.service.clone(),
@@ -64,6 +68,7 @@ impl Dep {
         Dep {
             id,
             plan: Arc::new(plan),
+            settings: Arc::new(settings),
             status,
             requests: watch::Sender::new(Requests::default()),
             cancel: CancellationToken::new(),

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use gantry_config::Service;
 use gantry_deploy::{DeploymentStatus, Phase, Plan};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -13,13 +14,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command::{Ask, Command, Note, Refused};
 use crate::core::{By, Core};
-use crate::deployment::{Failure, Requests};
+use crate::deployment::{Dep, Failure, Requests};
 use crate::owner::Snapshot;
 
 pub(crate) struct Exec {
     pub core: Arc<Core>,
     pub id: String,
     pub plan: Arc<Plan>,
+    /// The service's settings as the deployment started with them.
+    pub settings: Arc<Service>,
     owner: mpsc::Sender<Command>,
     requests: watch::Receiver<Requests>,
     view: watch::Receiver<Snapshot>,
@@ -33,23 +36,22 @@ impl From<Refused> for Failure {
 }
 
 impl Exec {
+    /// The handle `dep`'s job asks its owner (`owner`) through.
     pub(crate) fn new(
         core: Arc<Core>,
-        id: String,
-        plan: Arc<Plan>,
+        dep: &Dep,
         owner: mpsc::Sender<Command>,
-        requests: watch::Receiver<Requests>,
         view: watch::Receiver<Snapshot>,
-        cancel: CancellationToken,
     ) -> Exec {
         Exec {
             core,
-            id,
-            plan,
+            id: dep.id.clone(),
+            plan: Arc::clone(&dep.plan),
+            settings: Arc::clone(&dep.settings),
             owner,
-            requests,
+            requests: dep.requests.subscribe(),
             view,
-            cancel,
+            cancel: dep.cancel.clone(),
         }
     }
 
@@ -164,6 +166,24 @@ impl Exec {
             kind: kind.to_string(),
             body,
             text,
+            reply,
+        })
+        .await
+    }
+
+    /// See [`Ask::FailOver`].
+    pub(crate) async fn fail_over(
+        &self,
+        failed: (Value, String),
+        triggered: (Value, String),
+        weights: BTreeMap<String, u32>,
+    ) -> Result<(), Refused> {
+        self.ask(|reply| Ask::FailOver {
+            failed: failed.0,
+            failed_text: failed.1,
+            triggered: triggered.0,
+            triggered_text: triggered.1,
+            weights,
             reply,
         })
         .await

@@ -87,14 +87,6 @@ pub(crate) async fn fail_and_roll_back(exec: &Exec, reason: String, figures: Opt
             .await;
         return;
     };
-    let _ = exec
-        .enter(
-            Phase::Failed,
-            By::System,
-            failed,
-            format!("failed: {reason}"),
-        )
-        .await;
     let mut body = json!({
         "id": exec.id, "service": exec.plan.service, "from": exec.plan.to,
         "to": from, "reason": reason,
@@ -102,15 +94,27 @@ pub(crate) async fn fail_and_roll_back(exec: &Exec, reason: String, figures: Opt
     if let (Some(b), Some(Value::Object(f))) = (body.as_object_mut(), figures) {
         b.extend(f);
     }
-    let _ = exec
-        .record(
-            By::System,
-            "rollback.triggered",
-            body,
-            format!("rollback to {from} triggered"),
-        )
-        .await;
-    let stable = roll_back(exec).await;
+    let failed = (failed, format!("failed: {reason}"));
+    let triggered = (body, format!("rollback to {from} triggered"));
+    let plan = rollback_plan(exec, &from);
+    let stable = if let Some(Step::Weights { weights }) = plan.steps.first() {
+        // The stable version is ready: its traffic back first, the evidence in one write.
+        let _ = exec.fail_over(failed, triggered, weights.clone()).await;
+        let rest = Plan {
+            steps: plan.steps[1..].to_vec(),
+            ..plan
+        };
+        finish_rollback(exec, &rest).await;
+        Some(from.clone())
+    } else {
+        let _ = exec
+            .enter(Phase::Failed, By::System, failed.0, failed.1)
+            .await;
+        let _ = exec
+            .record(By::System, "rollback.triggered", triggered.0, triggered.1)
+            .await;
+        roll_back(exec).await
+    };
     let _ = exec
         .end(
             Phase::RolledBack,
@@ -122,6 +126,27 @@ pub(crate) async fn fail_and_roll_back(exec: &Exec, reason: String, figures: Opt
         .await;
 }
 
+/// The plan that returns `service` to `stable` from the instances running now.
+fn rollback_plan(exec: &Exec, stable: &str) -> Plan {
+    let service = &exec.plan.service;
+    let n = *exec.settings.instances;
+    plan_rollback(
+        service,
+        stable,
+        n,
+        &exec.core.counts(service),
+        exec.plan.progress_deadline_ms,
+    )
+}
+
+/// Clears a preview route and runs a rollback plan to its end.
+async fn finish_rollback(exec: &Exec, plan: &Plan) {
+    let _ = exec.preview(None, false).await;
+    if let Err(e) = run_plan(exec, plan).await {
+        tracing::error!(service = %plan.service, error = %e, "rollback could not complete");
+    }
+}
+
 /// Returns traffic to the version before the deployment and stops the others. Returns
 /// the version serving afterwards. Not held by a pause: a rollback runs to its end (an
 /// emergency stop cancels it where it is).
@@ -131,21 +156,7 @@ async fn roll_back(exec: &Exec) -> Option<String> {
         exec.core.stop_version(service, &exec.plan.to, None).await;
         return None;
     };
-    let n = exec
-        .core
-        .service_config(service)
-        .map_or(1, |s| *s.instances);
-    let plan = plan_rollback(
-        service,
-        &stable,
-        n,
-        &exec.core.counts(service),
-        exec.plan.progress_deadline_ms,
-    );
-    let _ = exec.preview(None, false).await;
-    if let Err(e) = run_plan(exec, &plan).await {
-        tracing::error!(%service, error = %e, "rollback could not complete");
-    }
+    finish_rollback(exec, &rollback_plan(exec, &stable)).await;
     Some(stable)
 }
 

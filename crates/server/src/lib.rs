@@ -47,6 +47,7 @@ mod owner;
 mod pause;
 mod ready;
 mod recovery;
+mod reload;
 mod steps;
 
 use std::net::SocketAddr;
@@ -70,6 +71,7 @@ pub use core::By;
 pub use error::{ApiError, ErrorCode, ServerError};
 pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
+pub use reload::{Reloaded, load as load_config, process_env};
 
 /// What the control plane itself needs (no API): the binary adds the API around it, tests
 /// drive it in-process through [`ControlPlane`].
@@ -97,6 +99,8 @@ pub struct ServeOptions {
     pub token: Token,
     /// Held for as long as the control plane runs; it gets the API address once bound.
     pub lock: ServeLock,
+    /// gantry.yaml, read again on `SIGHUP` and `POST /v1/control/reload`.
+    pub config_path: PathBuf,
 }
 
 /// A running control plane without its HTTP API: what `gantry serve` wraps, and what the
@@ -104,9 +108,6 @@ pub struct ServeOptions {
 pub struct ControlPlane {
     app: Arc<App>,
     pump: tokio::task::JoinHandle<()>,
-    /// The services' owners; they run until `stop_owners`.
-    owners: JoinSet<()>,
-    stop_owners: CancellationToken,
 }
 
 impl ControlPlane {
@@ -134,7 +135,7 @@ impl ControlPlane {
             state.ledger.entries + 1,
         ));
         let (killed, adopted) = recovery::reclaim_orphans(&core, &state).await;
-        for (name, svc) in &core.config.services {
+        for (name, svc) in &core.config().services {
             core.driver.open(name, svc.listen.0)?;
         }
         let stop_owners = CancellationToken::new();
@@ -155,7 +156,10 @@ impl ControlPlane {
             .collect();
         let app = Arc::new(App {
             core,
-            owners,
+            owners: std::sync::RwLock::new(owners),
+            tasks: std::sync::Mutex::new(tasks),
+            stop_owners,
+            reloading: tokio::sync::Mutex::new(()),
             past,
             control: tokio::sync::Mutex::new(()),
             emergency: watch::Sender::new(state.services.emergency_stop),
@@ -166,7 +170,7 @@ impl ControlPlane {
         });
         let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
         let mut body = serde_json::json!({"pid": std::process::id(),
-            "services": app.core.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
+            "services": app.core.config().services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
         if let Some(api) = api {
             body["api"] = api.to_string().into();
         }
@@ -178,12 +182,7 @@ impl ControlPlane {
                 app.restored.send_replace(true);
             });
         }
-        Ok(ControlPlane {
-            app,
-            pump,
-            owners: tasks,
-            stop_owners,
-        })
+        Ok(ControlPlane { app, pump })
     }
 
     pub fn app(&self) -> &Arc<App> {
@@ -196,11 +195,11 @@ impl ControlPlane {
     }
 
     /// Stops every instance through the driver and records `control.stopped`.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         let app = self.app;
         let instances: usize = app
             .core
-            .config
+            .config()
             .services
             .keys()
             .map(|s| app.core.driver.instances(s).len())
@@ -210,8 +209,14 @@ impl ControlPlane {
         // owners record them, before exiting.
         app.events_done.notify_one();
         let _ = self.pump.await;
-        self.stop_owners.cancel();
-        while self.owners.join_next().await.is_some() {}
+        app.stop_owners.cancel();
+        let mut owners = std::mem::take(
+            &mut *app
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        while owners.join_next().await.is_some() {}
         let by_operator = app
             .stop_requested
             .load(std::sync::atomic::Ordering::Acquire);
@@ -246,9 +251,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     let addr = listener.local_addr()?;
     let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
     let gantry_dir = opts.core.gantry_dir.clone();
-    let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let env = reload::process_env();
     // Before anything starts: a target that does not resolve stops serve untouched.
     monitoring::validate(&opts.core.config, &env)?;
     let ledger_path = opts.core.ledger.path().to_path_buf();
@@ -261,7 +264,15 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
     let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
-    let api = api::router(Arc::clone(&app), opts.token, store, ledger_path, monitoring);
+    tokio::spawn(reload_on_hangup(Arc::clone(&app), opts.config_path.clone()));
+    let api = api::router(
+        Arc::clone(&app),
+        opts.token,
+        store,
+        ledger_path,
+        monitoring,
+        opts.config_path,
+    );
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -304,10 +315,33 @@ async fn pump_events(app: Arc<App>, mut events: mpsc::Receiver<InstanceEvent>) {
 }
 
 async fn forward(app: &App, ev: InstanceEvent) {
-    match app.owners.get(&ev.service) {
+    match app.owners().get(&ev.service) {
         Some(owner) => {
             let _ = owner.tx.send(command::Command::Instance(ev)).await;
         }
         None => tracing::warn!(service = %ev.service, "instance event for an unknown service"),
+    }
+}
+
+/// `SIGHUP` reloads gantry.yaml, as daemons do; the outcome goes to the log (and, when it
+/// applied, to the ledger as `config.reloaded`).
+async fn reload_on_hangup(app: Arc<App>, path: PathBuf) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: reload with `gantry reload`");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let outcome = match reload::load(&path, &reload::process_env()) {
+            Ok((config, sha256)) => app.reload(config, sha256, By::System).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(r) => {
+                tracing::info!(sha256 = %r.sha256, added = ?r.added, changed = ?r.changed, "SIGHUP: gantry.yaml reloaded")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: gantry.yaml not reloaded; the running config stays")
+            }
+        }
     }
 }

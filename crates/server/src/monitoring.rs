@@ -155,8 +155,8 @@ pub fn start(
     gantry_dir: PathBuf,
     env: BTreeMap<String, String>,
 ) -> Result<Arc<Monitoring>, gantry_monitor::MonitorError> {
-    let targets = gantry_monitor::targets::targets(&app.core.config, &env)?;
-    let schedule = Schedule::of(app.core.config.monitor.as_ref())?;
+    let targets = gantry_monitor::targets::targets(&app.core.config(), &env)?;
+    let schedule = Schedule::of(app.core.config().monitor.as_ref())?;
     let http = gantry_monitor::probe::client()?;
     let (tx, rx) = mpsc::unbounded_channel();
     let monitoring = Arc::new(Monitoring {
@@ -259,7 +259,7 @@ impl Runner {
         let (live, windows) = self.live();
         let ledger_error = self.app.ledger_failure();
         let report = report::build(&Inputs {
-            config: &self.app.core.config,
+            config: &self.app.core.config(),
             state: &self.tail.state,
             targets: &self.targets,
             samples: &self.samples,

@@ -42,16 +42,7 @@ impl App {
     ) -> Result<DeploymentStatus, ServerError> {
         let config = self.core.service_config(service)?;
         if !config.releases.contains_key(&req.version) {
-            return Err(ServerError::BadRequest(format!(
-                "service '{service}' has no release '{}'; releases: {}",
-                req.version,
-                config
-                    .releases
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(self.core.no_release(service, &req.version, &config));
         }
         self.ask(service, |reply| Command::Deploy {
             version: req.version,
@@ -63,7 +54,7 @@ impl App {
 
     /// A deployment of this run, else one from the ledger (before this start).
     pub fn deployment(&self, id: &str) -> Result<DeploymentStatus, ServerError> {
-        for owner in self.owners.values() {
+        for owner in self.owners().values() {
             let view = owner.view.borrow();
             if let Some(d) = view.active.as_ref().filter(|d| d.id == id) {
                 return Ok(d.clone());

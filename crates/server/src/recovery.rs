@@ -80,22 +80,24 @@ pub(crate) async fn reclaim_orphans(
 /// Each service's stable version, history and deployment counter from the ledger, for
 /// its owner before any call is taken: ids then continue the ledger's and never repeat.
 pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
-    core.config
+    core.config()
         .services
         .iter()
-        .map(|(name, svc)| {
-            let view = state.services.services.get(name);
-            let seed = Seed {
-                stable: view
-                    .and_then(|v| v.stable.clone())
-                    .filter(|v| svc.releases.contains_key(v)),
-                history: view.map(|v| v.history.clone()).unwrap_or_default(),
-                deployments: view.map_or(0, |v| v.deployments),
-                emergency: state.services.emergency_stop,
-            };
-            (name.clone(), seed)
-        })
+        .map(|(name, svc)| (name.clone(), seed(name, svc, state)))
         .collect()
+}
+
+/// One service's seed (also for a service a reload adds).
+pub(crate) fn seed(name: &str, svc: &gantry_config::Service, state: &State) -> Seed {
+    let view = state.services.services.get(name);
+    Seed {
+        stable: view
+            .and_then(|v| v.stable.clone())
+            .filter(|v| svc.releases.contains_key(v)),
+        history: view.map(|v| v.history.clone()).unwrap_or_default(),
+        deployments: view.map_or(0, |v| v.deployments),
+        emergency: state.services.emergency_stop,
+    }
 }
 
 /// Has every owner restore its service and settle its interrupted deployment (all at
@@ -108,7 +110,7 @@ pub(crate) async fn restore(
 ) {
     let emergency = state.services.emergency_stop;
     let mut answers = Vec::new();
-    for (name, owner) in &app.owners {
+    for (name, owner) in &app.owners() {
         let interrupted = state
             .services
             .services

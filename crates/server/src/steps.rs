@@ -18,14 +18,7 @@ use crate::ready::{Guard, Rollout};
 pub(crate) async fn run_steps(exec: &mut Exec) -> Result<(), Failure> {
     let plan = std::sync::Arc::clone(&exec.plan);
     let service = plan.service.clone();
-    let config = exec
-        .core
-        .service_config(&service)
-        .map_err(|e| Failure::Failed {
-            reason: e.to_string(),
-            figures: None,
-        })?
-        .clone();
+    let config = std::sync::Arc::clone(&exec.settings);
     let limit = config.analysis.as_ref().map_or(1, |a| *a.failure_limit);
     let mut tally = Tally::new(limit);
     let promote_at = plan

@@ -9,6 +9,7 @@ mod control;
 mod deadline;
 mod one_serve;
 mod promote;
+mod reload;
 mod rollback;
 mod strategies;
 mod tokens;

@@ -56,6 +56,22 @@ fn a_version_with_errors_is_rolled_back_automatically() {
         pos("rollback.triggered") < pos("deployment.state.rolled_back"),
         "{kinds:?}"
     );
+    // The way out waits for no disk: traffic returned to v1 first, then `failed`, the
+    // trigger and the shift were written together, in that order, as consecutive entries.
+    let at = pos("deployment.state.failed").unwrap();
+    assert_eq!(
+        kinds[at..at + 3],
+        [
+            "deployment.state.failed",
+            "rollback.triggered",
+            "traffic.shifted"
+        ],
+        "{kinds:?}"
+    );
+    assert_eq!(
+        entries[at + 2]["body"]["weights"],
+        serde_json::json!({"v1": 100})
+    );
 }
 
 #[test]

@@ -200,6 +200,7 @@ pub(crate) fn required(route: &str, path: &str) -> Option<Permission> {
         "/v1/control/emergency-stop" => EmergencyStop,
         "/v1/control/start" => Start,
         "/v1/control/shutdown" => Shutdown,
+        "/v1/control/reload" => Reload,
         _ => return None,
     })
 }

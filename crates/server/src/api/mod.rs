@@ -7,6 +7,7 @@ pub(crate) mod auth;
 mod body;
 mod events;
 pub(crate) mod openapi;
+mod reload;
 mod status;
 mod tokens;
 
@@ -36,6 +37,8 @@ pub(crate) struct Api {
     ledger: Arc<std::path::Path>,
     /// Check rounds and the status report (`/v1/status`, `/metrics`).
     monitoring: Arc<crate::monitoring::Monitoring>,
+    /// gantry.yaml, which `POST /v1/control/reload` reads again.
+    config_path: Arc<std::path::Path>,
 }
 
 type Answer = Result<Json<Value>, ServerError>;
@@ -193,6 +196,7 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(stop))
         .routes(routes!(start))
         .routes(routes!(shutdown))
+        .routes(routes!(reload::reload))
         .routes(routes!(tokens::list))
         .routes(routes!(openapi_json))
         .routes(routes!(events::events))
@@ -207,14 +211,16 @@ pub(crate) fn router(
     store: gantry_access::TokenStore,
     ledger: std::path::PathBuf,
     monitoring: Arc<crate::monitoring::Monitoring>,
+    config_path: std::path::PathBuf,
 ) -> Router {
-    let roles = app.core.config.access.roles();
+    let roles = app.core.config().access.roles();
     let api = Api {
         app,
         access: Arc::new(Access::new(token, roles, store)),
         doc: Arc::default(),
         ledger: ledger.into(),
         monitoring,
+        config_path: config_path.into(),
     };
     let (routes, doc) = routes().split_for_parts();
     let _ = api

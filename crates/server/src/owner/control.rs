@@ -175,7 +175,7 @@ impl Owner {
     async fn restore(&mut self, plan: RestorePlan, reply: oneshot::Sender<Restored>) {
         let mut report = Restored::default();
         let svc = match self.core.service_config(&self.name) {
-            Ok(s) => s.clone(),
+            Ok(s) => s,
             Err(_) => {
                 self.restoring = false;
                 return self.answer(reply, report);
@@ -187,6 +187,7 @@ impl Owner {
             let mut dep = Dep::new(
                 d.id.clone(),
                 plan_deploy(&self.name, &svc, d.from.as_deref(), &d.to, &svc.strategy),
+                svc.clone(),
             );
             if svc.on_restart == OnRestart::Resume && !emergency && d.strategy != "rollback" {
                 dep.status.phase = Phase::Progressing;

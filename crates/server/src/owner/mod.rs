@@ -11,6 +11,7 @@
 //! and a shift always carries the emergency stop as it is when written.
 
 mod control;
+mod failover;
 mod jobs;
 mod operator;
 
@@ -272,6 +273,23 @@ impl Owner {
         weights: &BTreeMap<String, u32>,
         by_instances: bool,
     ) {
+        let (body, text) = self.shift_now(on_deployment, weights, by_instances);
+        if on_deployment {
+            self.record_on(By::System, "traffic.shifted", body, text)
+                .await;
+        } else {
+            self.core.record(By::System, "traffic.shifted", body).await;
+        }
+    }
+
+    /// Hands the new weights to the router at once and returns the `traffic.shifted`
+    /// entry's body and timeline text, for the caller to record.
+    fn shift_now(
+        &mut self,
+        on_deployment: bool,
+        weights: &BTreeMap<String, u32>,
+        by_instances: bool,
+    ) -> (Value, String) {
         self.publish(|t| t.weights = weights.clone());
         let dep_id = match self.active.as_mut().filter(|_| on_deployment) {
             Some(d) => {
@@ -280,10 +298,12 @@ impl Owner {
             }
             None => None,
         };
-        let wanted = by_instances.then(|| {
-            self.core
+        let wanted = by_instances.then(|| match self.active.as_ref() {
+            Some(d) => *d.settings.instances,
+            None => self
+                .core
                 .service_config(&self.name)
-                .map_or(1, |s| *s.instances)
+                .map_or(1, |s| *s.instances),
         });
         // `weights` stays as it was (relative weights, what the state fold reads); the
         // share in percent and, for instance counts, what they count out of are added.
@@ -294,13 +314,7 @@ impl Owner {
         if let (Some(n), Some(b)) = (wanted, body.as_object_mut()) {
             b.insert("instances_wanted".into(), n.into());
         }
-        let text = share::describe(weights, wanted);
-        if on_deployment {
-            self.record_on(By::System, "traffic.shifted", body, text)
-                .await;
-        } else {
-            self.core.record(By::System, "traffic.shifted", body).await;
-        }
+        (body, share::describe(weights, wanted))
     }
 
     /// Records one instance transition the driver reported.
@@ -326,12 +340,9 @@ impl Owner {
         let dep = self.active.as_ref()?;
         Some(Exec::new(
             Arc::clone(&self.core),
-            dep.id.clone(),
-            Arc::clone(&dep.plan),
+            dep,
             self.tx.clone(),
-            dep.requests.subscribe(),
             self.view.subscribe(),
-            dep.cancel.clone(),
         ))
     }
 
@@ -374,6 +385,18 @@ impl Owner {
                 ..
             } => {
                 self.shift(true, &weights, by_instances).await;
+                self.answer(reply, Ok(()));
+            }
+            Ask::FailOver {
+                failed,
+                failed_text,
+                triggered,
+                triggered_text,
+                weights,
+                reply,
+            } => {
+                self.fail_over(failed, failed_text, triggered, triggered_text, &weights)
+                    .await;
                 self.answer(reply, Ok(()));
             }
             Ask::Preview { version, reply, .. } => {

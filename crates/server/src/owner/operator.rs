@@ -113,7 +113,7 @@ impl Owner {
                 self.name
             )));
         }
-        let config = self.core.service_config(&self.name)?.clone();
+        let config = self.core.service_config(&self.name)?;
         let strategy = strategy_for(&config, strategy)?;
         let plan = plan_deploy(
             &self.name,
@@ -130,7 +130,7 @@ impl Owner {
             plan.to,
             plan.strategy
         );
-        self.active = Some(Dep::new(id, plan));
+        self.active = Some(Dep::new(id, plan, config));
         self.enter(Phase::Started, By::Operator, json!({"steps": steps}), text)
             .await;
         // A deployment that cannot be recorded does not run: nothing could prove it.
@@ -249,7 +249,7 @@ impl Owner {
     /// `dry_run`, which changes and records nothing.
     pub(super) async fn rollback(&mut self, req: RollbackRequest) -> Result<Value, ServerError> {
         let service = self.name.clone();
-        let config = self.core.service_config(&service)?.clone();
+        let config = self.core.service_config(&service)?;
         if !req.dry_run {
             self.admit()?;
             self.refuse_if_stopped()?;
@@ -264,15 +264,7 @@ impl Owner {
             })?,
         };
         if !config.releases.contains_key(&to) {
-            return Err(ServerError::BadRequest(format!(
-                "service '{service}' has no release '{to}'; releases: {}",
-                config
-                    .releases
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(self.core.no_release(&service, &to, &config));
         }
         let stable = self.stable.clone();
         if stable.as_deref() == Some(to.as_str()) {
@@ -294,7 +286,7 @@ impl Owner {
             return Ok(json!({"dry_run": true, "plan": plan, "steps": steps}));
         }
         let id = self.next_id();
-        let mut dep = Dep::new(id.clone(), plan);
+        let mut dep = Dep::new(id.clone(), plan, config);
         dep.status.phase = Phase::Progressing;
         self.active = Some(dep);
         self.record_on(

@@ -110,3 +110,66 @@ async fn issue13_a_ledger_write_failure_refuses_changes_and_is_critical() {
     let after = std::fs::read(project.ledger_path()).expect("ledger");
     assert!(after.starts_with(&before));
 }
+
+/// The way out of a failed canary waits for no disk: the owner hands the router the
+/// stable version's traffic, then writes `failed`, `rollback.triggered` and the shift as
+/// one batch (one fsync) — consecutive entries, in that order — instead of waiting for two
+/// fsyncs before the traffic moves.
+#[tokio::test(start_paused = true)]
+async fn a_failed_canary_is_written_as_failed_triggered_shifted_in_one_write() {
+    let project = Project::new(&canary(Some(
+        "{ error_rate: \"< 5%\", min_requests: 10, window: 1s }",
+    )));
+    let p = project.start().await;
+    p.plane.restored().await;
+    live(&p, "v1").await;
+    p.driver.set_measurement(
+        "v2",
+        gantry_deploy::Measurement {
+            requests: 100,
+            errors_5xx: 50,
+            error_rate: 0.5,
+            p99_ms: 1.0,
+            window_ms: 1000,
+        },
+    );
+    let id = deploy(&p, "v2").await;
+    let s = p.until_done(&id, LIMIT).await;
+    assert_eq!(s.phase, Phase::RolledBack, "{:?}", s.reason);
+    let entries = project.entries();
+    let at = entries
+        .iter()
+        .position(|e| e.kind == "deployment.state.failed")
+        .expect("failed");
+    let kinds: Vec<&str> = entries[at..at + 3]
+        .iter()
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "deployment.state.failed",
+            "rollback.triggered",
+            "traffic.shifted"
+        ]
+    );
+    assert_eq!(
+        entries[at + 2].body["weights"],
+        serde_json::json!({"v1": 100})
+    );
+    // The router got v1 = 100 % once, and no v2 share after it.
+    let log: Vec<_> = p
+        .driver
+        .traffic_log()
+        .into_iter()
+        .map(|(_, t)| t.weights)
+        .collect();
+    let back = log
+        .iter()
+        .rposition(|w| w.get("v2").is_some_and(|v| *v > 0))
+        .expect("the canary had traffic");
+    assert!(
+        log[back + 1..].iter().all(|w| w.get("v1") == Some(&100)),
+        "{log:?}"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod failure;
 mod pause;
+mod queue;
 mod restore;
 mod stop;
 

@@ -1,4 +1,4 @@
-//! `gantry stop --emergency` and `gantry start`.
+//! `gantry stop --emergency`, `gantry start` and `gantry reload`.
 
 use serde_json::json;
 
@@ -44,5 +44,35 @@ pub fn start(project: &Project, json: bool) -> anyhow::Result<()> {
             started.join(", ")
         }
     );
+    Ok(())
+}
+
+pub fn reload(project: &Project, json: bool) -> anyhow::Result<()> {
+    let client = Client::connect(project)?;
+    let answer = client.post("/v1/control/reload", json!({}))?;
+    if json {
+        return output::json(&answer);
+    }
+    let list = |key: &str| -> String {
+        let names: Vec<&str> = answer[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+            .unwrap_or_default();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(", ")
+        }
+    };
+    let sha = answer["sha256"].as_str().unwrap_or("");
+    if answer["identical"] == true {
+        println!("gantry.yaml reloaded (sha256 {sha}): nothing changed");
+    } else {
+        println!(
+            "gantry.yaml reloaded (sha256 {sha}): added {}; changed {} (from their next deployment)",
+            list("added"),
+            list("changed")
+        );
+    }
     Ok(())
 }

@@ -72,6 +72,13 @@ gantry --json deploy web --version v2 --wait"
     /// End an emergency stop: start every service's stable version again
     #[command(after_help = "Examples:\n  gantry start\n  gantry --json start")]
     Start,
+    /// Have the running control plane read gantry.yaml again (as SIGHUP does): validated
+    /// first, the old config kept on any error; new services open at once, changed ones
+    /// apply from their next deployment
+    #[command(
+        after_help = "Examples:\n  gantry reload\n  gantry check && gantry reload\n  kill -HUP \"$(cat .gantry/serve.pid)\"   # the same, by signal"
+    )]
+    Reload,
     /// Services, instances, versions, weights and health
     #[command(after_help = "Examples:\n  gantry ps\n  gantry --json ps")]
     Ps,
@@ -156,6 +163,7 @@ pub fn run(project: &Project, cmd: DeployCommand, json: bool) -> anyhow::Result<
         DeployCommand::Rollback(args) => rollback::run(project, &args, json),
         DeployCommand::Stop(args) => control::stop(project, &args, json),
         DeployCommand::Start => control::start(project, json),
+        DeployCommand::Reload => control::reload(project, json),
         DeployCommand::Ps => ps::run(project, json),
     }
 }

@@ -74,6 +74,7 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
             listen: args.listen,
             token,
             lock,
+            config_path: project.config_path(),
         };
         gantry_server::run(opts, |addr| {
             let info = json!({"url": format!("http://{addr}"), "pid": std::process::id()});
