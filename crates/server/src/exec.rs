@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gantry_deploy::{DeploymentStatus, Phase, Plan};
+use gantry_deploy::{Phase, Plan, Tally};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 use crate::command::{Ask, Command, Note, Refused};
 use crate::core::{By, Core};
 use crate::deployment::{Failure, Requests};
-use crate::owner::Snapshot;
 
 pub(crate) struct Exec {
     pub core: Arc<Core>,
@@ -22,8 +21,9 @@ pub(crate) struct Exec {
     pub plan: Arc<Plan>,
     owner: mpsc::Sender<Command>,
     requests: watch::Receiver<Requests>,
-    view: watch::Receiver<Snapshot>,
     pub cancel: CancellationToken,
+    /// Analysis windows judged so far, for the deployment's summary.
+    pub tally: Tally,
 }
 
 impl From<Refused> for Failure {
@@ -39,7 +39,6 @@ impl Exec {
         plan: Arc<Plan>,
         owner: mpsc::Sender<Command>,
         requests: watch::Receiver<Requests>,
-        view: watch::Receiver<Snapshot>,
         cancel: CancellationToken,
     ) -> Exec {
         Exec {
@@ -48,8 +47,8 @@ impl Exec {
             plan,
             owner,
             requests,
-            view,
             cancel,
+            tally: Tally::default(),
         }
     }
 
@@ -62,16 +61,6 @@ impl Exec {
         if self.requests.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-
-    /// The deployment's status as its owner last published it.
-    pub(crate) fn status(&self) -> Option<DeploymentStatus> {
-        self.view
-            .borrow()
-            .active
-            .as_ref()
-            .filter(|d| d.id == self.id)
-            .cloned()
     }
 
     async fn ask<T>(

@@ -330,7 +330,6 @@ impl Owner {
             Arc::clone(&dep.plan),
             self.tx.clone(),
             dep.requests.subscribe(),
-            self.view.subscribe(),
             dep.cancel.clone(),
         ))
     }
@@ -429,6 +428,7 @@ impl Owner {
                         }
                         Note::WaitingForPromote(w) => d.status.waiting_for_promote = w,
                         Note::Analysis(a) => d.status.analysis = Some(a),
+                        Note::Pause(p) => d.status.pause = p,
                     }
                 }
                 self.answer(reply, Ok(()));
