@@ -88,7 +88,7 @@ pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
             let seed = Seed {
                 stable: view
                     .and_then(|v| v.stable.clone())
-                    .filter(|v| svc.releases.contains_key(v)),
+                    .filter(|v| svc.releases.contains_key(v) || core.has_release(name, v)),
                 history: view.map(|v| v.history.clone()).unwrap_or_default(),
                 deployments: view.map_or(0, |v| v.deployments),
                 emergency: state.services.emergency_stop,

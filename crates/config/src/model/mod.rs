@@ -12,6 +12,7 @@ mod monitor;
 mod notify;
 mod pipeline;
 mod policy;
+mod releases_from;
 mod router;
 mod service;
 mod step;
@@ -32,6 +33,7 @@ pub use monitor::{
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
+pub use releases_from::{GitReleases, ReleasesFrom};
 pub use router::RouterSettings;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{

@@ -4,6 +4,7 @@
 mod check;
 mod completions;
 mod evidence;
+mod git_releases;
 mod guarded_rollback;
 mod help;
 mod history;

@@ -77,6 +77,7 @@ mod tests {
             started_at: String::new(),
             updated_at: String::new(),
             reason: Some("analysis failed".into()),
+            commit: None,
         }
     }
 
