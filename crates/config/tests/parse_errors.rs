@@ -19,7 +19,7 @@ fn unknown_key_renders_with_caret() {
     assert_eq!(
         e.to_string(),
         "gantry.yaml:5:5: unknown field 'instancs', expected one of listen, instances, env, \
-         releases, health, strategy, analysis, on_restart, resources, router\n  \
+         releases, releases_from, health, strategy, analysis, on_restart, resources, router\n  \
          |\n\
          5 |     instancs: 2\n  \
          |     ^^^^^^^^"
@@ -109,11 +109,11 @@ fn wrong_types() {
         "unknown variant 'teams', expected one of slack, discord, webhook",
     );
     expect_err(
-        "project: shop\nservices:\n  web:\n    listen: 127.0.0.1:8080\n",
+        "project: shop\nservices:\n  web:\n    releases: { v1: { run: ./web } }\n",
         4,
         5,
         "gantry::config::missing_field",
-        "missing field 'releases'",
+        "missing field 'listen'",
     );
 }
 
@@ -364,7 +364,7 @@ fn miette_diagnostic_points_at_the_span() {
     assert_eq!(
         fancy.to_string(),
         "gantry.yaml:5:5: unknown field 'instancs', expected one of listen, instances, env, \
-         releases, health, strategy, analysis, on_restart, resources, router"
+         releases, releases_from, health, strategy, analysis, on_restart, resources, router"
     );
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())

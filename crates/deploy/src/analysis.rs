@@ -99,27 +99,78 @@ pub fn judge(rules: &Analysis, candidate: &Figures, baseline: Option<&Figures>) 
     }
 }
 
-/// Counts failing windows; the deploy rolls back when `failure_limit` is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Counts windows by verdict; the deploy rolls back when `failure_limit` failing windows
+/// are reached, and a pause step advances on its own only on evidence (a passing window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tally {
     pub failures: u32,
     pub limit: u32,
+    /// Windows judged over the whole deployment, and how many of them passed.
+    pub windows: u32,
+    pub passes: u32,
+    /// Passing windows in the current pause step (reset by [`Tally::new_step`]).
+    pub step_passes: u32,
+    pub step_windows: u32,
 }
 
 impl Tally {
     pub fn new(limit: u32) -> Self {
         Tally {
-            failures: 0,
             limit: limit.max(1),
+            ..Tally::default()
         }
     }
 
     /// Records a verdict; true when the limit is reached.
     pub fn record(&mut self, verdict: &Verdict) -> bool {
-        if verdict.is_fail() {
-            self.failures += 1;
+        self.windows += 1;
+        self.step_windows += 1;
+        match verdict {
+            Verdict::Fail { .. } => self.failures += 1,
+            Verdict::Pass => {
+                self.passes += 1;
+                self.step_passes += 1;
+            }
+            Verdict::Inconclusive { .. } => {}
         }
         self.failures >= self.limit
+    }
+
+    /// A new pause step begins: its evidence is counted afresh.
+    pub fn new_step(&mut self) {
+        self.step_passes = 0;
+        self.step_windows = 0;
+    }
+
+    /// `"N of M analysis windows passed"`, for summaries.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} of {} analysis window{} passed",
+            self.passes,
+            self.windows,
+            if self.windows == 1 { "" } else { "s" }
+        )
+    }
+}
+
+/// Why a step has no evidence yet, from its last window: `"waiting for traffic: 3 of 20
+/// requests in the last window"`, or the last window's own reason when traffic was not
+/// what was missing.
+pub fn no_evidence(rules: &Analysis, last: Option<(&Figures, &Verdict)>) -> String {
+    match last {
+        None => "waiting for traffic: no analysis window has ended yet".into(),
+        Some((f, _)) if f.requests < u64::from(rules.min_requests) => format!(
+            "waiting for traffic: {} of {} requests in the last window",
+            f.requests, rules.min_requests
+        ),
+        Some((_, Verdict::Inconclusive { reason })) => format!("no passing window: {reason}"),
+        Some((_, Verdict::Fail { reasons })) => {
+            format!(
+                "no passing window: the last failed ({})",
+                reasons.join("; ")
+            )
+        }
+        Some((_, Verdict::Pass)) => "the last window passed".into(),
     }
 }
 
@@ -190,5 +241,29 @@ mod tests {
         assert!(!t.record(&fail));
         assert!(!t.record(&Verdict::Pass));
         assert!(t.record(&fail));
+    }
+
+    #[test]
+    fn tally_counts_evidence_per_step_and_in_all() {
+        let mut t = Tally::new(5);
+        let inc = Verdict::Inconclusive { reason: "x".into() };
+        t.record(&Verdict::Pass);
+        t.new_step();
+        t.record(&inc);
+        t.record(&inc);
+        assert_eq!((t.step_passes, t.step_windows), (0, 2));
+        assert_eq!(t.summary(), "1 of 3 analysis windows passed");
+    }
+
+    #[test]
+    fn no_evidence_names_the_missing_traffic() {
+        let r = rules(r#"{"error_rate": "< 1%", "min_requests": 20}"#);
+        let f = figures(3, 0, 1.0);
+        let v = judge(&r, &f, None);
+        assert_eq!(
+            no_evidence(&r, Some((&f, &v))),
+            "waiting for traffic: 3 of 20 requests in the last window"
+        );
+        assert!(no_evidence(&r, None).contains("no analysis window"));
     }
 }

@@ -15,11 +15,11 @@ pub mod plan;
 pub mod progress;
 pub mod share;
 
-pub use analysis::{Figures, Tally, Verdict, judge};
+pub use analysis::{Figures, Tally, Verdict, judge, no_evidence};
 pub use driver::{
     BoxFuture, Driver, DriverError, EVENT_QUEUE, EventKind, InstanceEvent, InstancePhase,
     InstanceSpec, InstanceStatus, Measurement, PriorInstance, Reclaimed, Traffic,
 };
-pub use machine::{DeploymentStatus, LastAnalysis, Op, Phase, TimelineEvent};
+pub use machine::{DeploymentStatus, LastAnalysis, Op, PauseView, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};
 pub use progress::{Deadline, Progress, ProgressClock, Stall};

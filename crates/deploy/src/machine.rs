@@ -122,6 +122,21 @@ pub struct LastAnalysis {
     pub failure_limit: u32,
 }
 
+/// The pause step a deployment is in: how long it holds, how long it has held, and the
+/// evidence so far — what `ps --watch` shows and an early `promote` skips.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PauseView {
+    /// The step's duration; `None`: until `gantry promote`.
+    pub millis: Option<u64>,
+    /// Held so far (an operator's pause not counted), as of the last report.
+    pub held_ms: u64,
+    /// Whether the new version is judged meanwhile.
+    pub analyse: bool,
+    /// Analysis windows judged in this step, and how many passed.
+    pub windows: u32,
+    pub passed: u32,
+}
+
 /// What the control plane reports about one deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentStatus {
@@ -144,6 +159,12 @@ pub struct DeploymentStatus {
     pub reason: Option<String>,
     pub analysis: Option<LastAnalysis>,
     pub timeline: Vec<TimelineEvent>,
+    /// The pause step it is in, if any.
+    #[serde(default)]
+    pub pause: Option<PauseView>,
+    /// Every step of its plan as text (`step` counts from 1 in it).
+    #[serde(default)]
+    pub plan_steps: Vec<String>,
 }
 
 impl DeploymentStatus {

@@ -5,6 +5,7 @@
 //! Linux only: group liveness and orphan recognition read `/proc`.
 
 mod driver;
+pub mod logfile;
 mod probe;
 pub mod process;
 mod reclaim;

@@ -33,6 +33,8 @@ fn is_simple(line: &str) -> bool {
 pub fn spawn(spec: &InstanceSpec, port: u16) -> std::io::Result<(Child, std::path::PathBuf)> {
     fs::create_dir_all(&spec.log_dir)?;
     let log = spec.log_dir.join(format!("{}.log", spec.instance));
+    // A restart starts over a bounded file; `logfile::keep_bounded` keeps it so meanwhile.
+    crate::logfile::rotate_if_over(&log, crate::logfile::MAX_BYTES)?;
     let out = fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -162,6 +162,7 @@ pub(crate) async fn supervise(
                     status = run.exited() => Outcome::Exited(status),
                     o = probes(&shared, &spec, addr) => o,
                     _ = stop.wait_for(|s| *s) => Outcome::Stop,
+                    never = crate::logfile::keep_bounded(log.clone()) => never,
                 };
                 let was_ready = set_unready(&shared, &spec);
                 if was_ready && !matches!(outcome, Outcome::Stop) {

@@ -62,7 +62,8 @@ pub const UNAVAILABLE: u8 = 5;
 /// and commands that hand out evidence (`export`, `checkpoint`) refusing a ledger that
 /// does not verify. Distinct from 1 so a script can tell tampering from a broken run.
 pub const VERIFY_FAILED: u8 = 6;
-/// The control plane refused the caller: its token, or its role's permission.
+/// The control plane refused the caller: its token, or its role's permission; also a
+/// rollback to a version that failed, without `--force` (`rollback_target_failed`).
 pub const REFUSED: u8 = 7;
 /// `gantry status --check|--refresh`: the status is DEGRADED.
 pub const STATUS_DEGRADED: u8 = 8;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use gantry_config::StrategyKind;
-use gantry_deploy::{DeploymentStatus, InstanceEvent, LastAnalysis, Op, Phase};
+use gantry_deploy::{DeploymentStatus, InstanceEvent, LastAnalysis, Op, PauseView, Phase};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -200,7 +200,12 @@ impl Ask {
 
 /// Status the executor reports as it goes.
 pub(crate) enum Note {
-    Step { index: usize, current: String },
+    Step {
+        index: usize,
+        current: String,
+    },
     WaitingForPromote(bool),
     Analysis(LastAnalysis),
+    /// The pause step it is in (`None`: out of it).
+    Pause(Option<PauseView>),
 }

@@ -206,17 +206,27 @@ impl Core {
             .services
             .get(service)
             .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
-        let release = svc.releases.get(version).ok_or_else(|| {
-            DriverError::Other(format!("service '{service}' has no release '{version}'"))
-        })?;
+        // A release of gantry.yaml, else a git tag built for `releases_from`.
+        let (command, release_env) = match svc.releases.get(version) {
+            Some(r) => (r.run.value.clone(), r.env.clone()),
+            None => {
+                let (builds, built) = self.built(service, version).ok_or_else(|| {
+                    DriverError::Other(format!("service '{service}' has no release '{version}'"))
+                })?;
+                (
+                    crate::git_build::run_command(&builds.git, &built),
+                    BTreeMap::new(),
+                )
+            }
+        };
         let mut env = svc.env.clone();
-        env.extend(release.env.clone());
+        env.extend(release_env);
         let n = self.next_instance.fetch_add(1, Ordering::Relaxed);
         Ok(InstanceSpec {
             service: service.into(),
             version: version.into(),
             instance: format!("{service}-{version}-{n}"),
-            command: release.run.value.clone(),
+            command,
             env,
             health: svc.health.clone(),
             log_dir: self.log_dir.join(service),

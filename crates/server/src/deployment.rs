@@ -59,6 +59,8 @@ impl Dep {
             steps: plan.steps.len(),
             current: String::new(),
             waiting_for_promote: false,
+            pause: None,
+            plan_steps: plan.steps.iter().map(ToString::to_string).collect(),
             operator_paused: false,
             weights: BTreeMap::new(),
             reason: None,

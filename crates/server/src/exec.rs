@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gantry_config::Service;
-use gantry_deploy::{DeploymentStatus, Phase, Plan};
+use gantry_deploy::{Phase, Plan, Tally};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -15,7 +15,6 @@ use tokio_util::sync::CancellationToken;
 use crate::command::{Ask, Command, Note, Refused};
 use crate::core::{By, Core};
 use crate::deployment::{Dep, Failure, Requests};
-use crate::owner::Snapshot;
 
 pub(crate) struct Exec {
     pub core: Arc<Core>,
@@ -25,8 +24,9 @@ pub(crate) struct Exec {
     pub settings: Arc<Service>,
     owner: mpsc::Sender<Command>,
     requests: watch::Receiver<Requests>,
-    view: watch::Receiver<Snapshot>,
     pub cancel: CancellationToken,
+    /// Analysis windows judged so far, for the deployment's summary.
+    pub tally: Tally,
 }
 
 impl From<Refused> for Failure {
@@ -41,7 +41,6 @@ impl Exec {
         core: Arc<Core>,
         dep: &Dep,
         owner: mpsc::Sender<Command>,
-        view: watch::Receiver<Snapshot>,
     ) -> Exec {
         Exec {
             core,
@@ -50,8 +49,8 @@ impl Exec {
             settings: Arc::clone(&dep.settings),
             owner,
             requests: dep.requests.subscribe(),
-            view,
             cancel: dep.cancel.clone(),
+            tally: Tally::default(),
         }
     }
 
@@ -64,16 +63,6 @@ impl Exec {
         if self.requests.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-
-    /// The deployment's status as its owner last published it.
-    pub(crate) fn status(&self) -> Option<DeploymentStatus> {
-        self.view
-            .borrow()
-            .active
-            .as_ref()
-            .filter(|d| d.id == self.id)
-            .cloned()
     }
 
     async fn ask<T>(

@@ -30,12 +30,17 @@ pub(crate) async fn execute(mut exec: Exec) {
                 )
             };
             let to = Some(exec.plan.to.clone());
+            // The summary says on how much evidence it got here.
+            let (extra, text) = if exec.tally.windows > 0 {
+                (
+                    json!({"analysis_windows": {"judged": exec.tally.windows, "passed": exec.tally.passes}}),
+                    format!("{text}; {}", exec.tally.summary()),
+                )
+            } else {
+                (json!({}), text)
+            };
             // Refused: an abort overtook the end (held by the operator's pause).
-            if exec
-                .end(phase, By::System, json!({}), text, to)
-                .await
-                .is_err()
-                && exec.requests().abort
+            if exec.end(phase, By::System, extra, text, to).await.is_err() && exec.requests().abort
             {
                 abort(&exec).await;
             }

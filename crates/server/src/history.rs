@@ -37,6 +37,16 @@ fn new_status(id: String, body: &Value, strategy: String, phase: Phase) -> Deplo
             .map_or(0, Vec::len),
         current: String::new(),
         waiting_for_promote: false,
+        pause: None,
+        plan_steps: body
+            .get("steps")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
         operator_paused: false,
         weights: BTreeMap::new(),
         reason: None,

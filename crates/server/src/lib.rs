@@ -39,6 +39,7 @@ mod deployment;
 mod error;
 mod exec;
 mod execute;
+mod git_build;
 mod history;
 mod lock;
 mod monitoring;

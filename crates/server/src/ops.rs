@@ -41,7 +41,11 @@ impl App {
         req: DeployRequest,
     ) -> Result<DeploymentStatus, ServerError> {
         let config = self.core.service_config(service)?;
-        if !config.releases.contains_key(&req.version) {
+        // A git tag is built (once) before anything else changes; a missing one is refused.
+        self.core
+            .prepare_release(service, &req.version, false)
+            .await?;
+        if !self.core.has_release(service, &req.version) {
             return Err(self.core.no_release(service, &req.version, &config));
         }
         self.ask(service, |reply| Command::Deploy {
@@ -83,6 +87,11 @@ impl App {
         service: &str,
         req: RollbackRequest,
     ) -> Result<serde_json::Value, ServerError> {
+        if let Some(to) = &req.to {
+            self.core.service_config(service)?;
+            // A git tag: built for a rollback, only checked to exist for a dry run.
+            self.core.prepare_release(service, to, req.dry_run).await?;
+        }
         self.ask(service, |reply| Command::Rollback { req, reply })
             .await
     }

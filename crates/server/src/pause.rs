@@ -7,7 +7,8 @@ use std::time::Duration;
 // The runtime's clock, so that tests on a paused clock run a 30 s pause in no time.
 use tokio::time::Instant;
 
-use gantry_deploy::{Figures, LastAnalysis, Phase, Tally, Verdict, judge};
+use gantry_config::Inconclusive;
+use gantry_deploy::{Figures, LastAnalysis, PauseView, Phase, Tally, Verdict, judge, no_evidence};
 use serde_json::json;
 
 use crate::command::Note;
@@ -51,7 +52,18 @@ pub(crate) async fn pause(
     tally: &mut Tally,
 ) -> Result<PauseEnd, Failure> {
     exec.in_pause(true).await?;
+    tally.new_step();
+    let analysed = hold.analyse && config.analysis.is_some();
+    exec.note(Note::Pause(Some(view(
+        hold,
+        analysed,
+        Duration::ZERO,
+        tally,
+    ))))
+    .await?;
     let end = hold_pause(exec, config, hold, tally).await;
+    // Out of the pause however it ended; an owner that is over refuses, which changes nothing.
+    let _ = exec.note(Note::Pause(None)).await;
     // A promote that came too late for this pause is not kept for the next one.
     exec.in_pause(false).await?;
     end
@@ -74,7 +86,14 @@ async fn hold_pause(
     let mut last = Instant::now();
     let mut held = Duration::ZERO;
     let mut passed = false;
+    let policy = rules.map_or(Inconclusive::Pass, |r| r.inconclusive);
+    // The last window judged in this step, to say why it has no evidence.
+    let mut last_window: Option<(Figures, Verdict)> = None;
+    // Held by the system for want of evidence (a passing window then moves it on).
+    let mut awaiting_evidence = false;
     let mut probe_base = probe_failures(exec);
+    // Whole seconds held as last reported, so a watcher sees the time left move.
+    let mut reported = 0;
     let tick = Duration::from_millis(25);
     loop {
         if exec.requests().abort {
@@ -105,6 +124,10 @@ async fn hold_pause(
             let verdict = judge(rules, &figures, baseline.as_ref());
             passed = verdict == Verdict::Pass;
             let over = tally.record(&verdict);
+            exec.tally = *tally;
+            last_window = Some((figures, verdict.clone()));
+            exec.note(Note::Pause(Some(view(hold, true, held, tally))))
+                .await?;
             tracing::info!(deployment = %exec.id, ?verdict, requests = figures.requests, preview = hold.preview, "analysis");
             exec.note(Note::Analysis(LastAnalysis {
                 figures,
@@ -141,24 +164,66 @@ async fn hold_pause(
         if let Some(ms) = hold.millis
             && held >= Duration::from_millis(ms)
         {
-            if !hold.preview || passed {
+            // No promotion without evidence: a step moves on by itself only after a
+            // passing window (on a preview: the last one), unless told otherwise.
+            let wanting = match rules {
+                Some(r) if policy != Inconclusive::Pass => {
+                    let evidence = if hold.preview {
+                        passed
+                    } else {
+                        tally.step_passes > 0
+                    };
+                    (!evidence).then_some(r)
+                }
+                _ => None,
+            };
+            let Some(rules) = wanting else {
                 exec.note(Note::WaitingForPromote(false)).await?;
+                if awaiting_evidence {
+                    exec.enter(
+                        Phase::Progressing,
+                        By::System,
+                        json!({"evidence": "an analysis window passed"}),
+                        "progressing: an analysis window passed".into(),
+                    )
+                    .await?;
+                }
                 return Ok(PauseEnd::Elapsed);
+            };
+            let why = no_evidence(rules, last_window.as_ref().map(|(f, v)| (f, v)));
+            if policy == Inconclusive::Fail {
+                let f = last_window.as_ref().map(|(f, _)| *f).unwrap_or_default();
+                return Err(Failure::Failed {
+                    reason: format!(
+                        "no passing analysis window in the step ({why}); analysis.inconclusive is fail"
+                    ),
+                    figures: Some(json!({
+                        "version": exec.plan.to,
+                        "on": if hold.preview { "preview" } else { "stable address" },
+                        "requests": f.requests,
+                        "window_ms": f.window_ms,
+                        "windows": tally.step_windows,
+                        "passing_windows": tally.step_passes,
+                        "inconclusive": "fail",
+                    })),
+                });
             }
-            // No evidence yet (too little preview traffic): green is not promoted on a
-            // guess; it waits for a passing window or the operator.
-            let status = exec.status();
-            if !status.as_ref().is_some_and(|s| s.waiting_for_promote) {
-                let why = match status.and_then(|s| s.analysis).map(|a| a.verdict) {
-                    Some(Verdict::Inconclusive { reason }) => reason,
-                    _ => "no analysis window yet".into(),
+            if !awaiting_evidence {
+                awaiting_evidence = true;
+                let reason = if hold.preview {
+                    format!(
+                        "waiting for a passing analysis of the preview traffic ({why}) or `gantry promote`"
+                    )
+                } else {
+                    format!("{why}; waiting for a passing window or `gantry promote`")
                 };
-                wait_for_promote(
-                    exec,
-                    format!("waiting for a passing analysis of the preview traffic ({why}) or `gantry promote`"),
-                )
-                .await?;
+                wait_for_promote(exec, reason).await?;
             }
+        }
+        if held.as_secs() > reported {
+            reported = held.as_secs();
+            exec.note(Note::Pause(Some(view(hold, rules.is_some(), held, tally))))
+                .await?;
         }
         let before = Instant::now();
         let paused = exec.requests().pause;
@@ -170,6 +235,16 @@ async fn hold_pause(
         if !paused && !exec.requests().pause {
             held += before.elapsed();
         }
+    }
+}
+
+fn view(hold: Hold, analyse: bool, held: Duration, tally: &Tally) -> PauseView {
+    PauseView {
+        millis: hold.millis,
+        held_ms: held.as_millis() as u64,
+        analyse,
+        windows: tally.step_windows,
+        passed: tally.step_passes,
     }
 }
 

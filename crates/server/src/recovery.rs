@@ -83,17 +83,17 @@ pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
     core.config()
         .services
         .iter()
-        .map(|(name, svc)| (name.clone(), seed(name, svc, state)))
+        .map(|(name, svc)| (name.clone(), seed(core, name, svc, state)))
         .collect()
 }
 
 /// One service's seed (also for a service a reload adds).
-pub(crate) fn seed(name: &str, svc: &gantry_config::Service, state: &State) -> Seed {
+pub(crate) fn seed(core: &Core, name: &str, svc: &gantry_config::Service, state: &State) -> Seed {
     let view = state.services.services.get(name);
     Seed {
         stable: view
             .and_then(|v| v.stable.clone())
-            .filter(|v| svc.releases.contains_key(v)),
+            .filter(|v| svc.releases.contains_key(v) || core.has_release(name, v)),
         history: view.map(|v| v.history.clone()).unwrap_or_default(),
         deployments: view.map_or(0, |v| v.deployments),
         emergency: state.services.emergency_stop,

@@ -146,7 +146,7 @@ impl App {
         let mut answers = Vec::new();
         for name in added {
             let svc = self.core.service_config(name)?;
-            let mut seed = crate::recovery::seed(name, &svc, &state);
+            let mut seed = crate::recovery::seed(&self.core, name, &svc, &state);
             seed.emergency = emergency;
             let handle = {
                 let mut tasks = self

@@ -127,17 +127,14 @@ pub(crate) async fn run_steps(exec: &mut Exec) -> Result<(), Failure> {
                 rollout.observe(Progress::Resumed);
                 operator_ended_pause = end == PauseEnd::Promoted;
                 if end == PauseEnd::Promoted {
-                    exec.enter(
-                        Phase::Progressing,
-                        By::Operator,
-                        json!({"promote": "step", "ended_step": i + 1, "ended": step.to_string()}),
-                        format!(
-                            "promote: step {}/{} ({step}) ended by the operator",
-                            i + 1,
-                            plan.steps.len()
-                        ),
-                    )
-                    .await?;
+                    let (body, text) = promoted_by_hand(
+                        i,
+                        plan.steps.len(),
+                        step,
+                        (*analyse && config.analysis.is_some()).then_some(&tally),
+                    );
+                    exec.enter(Phase::Progressing, By::Operator, body, text)
+                        .await?;
                 }
             }
             Step::Promote { version } => {
@@ -183,6 +180,34 @@ pub(crate) async fn safe_point(exec: &Exec, rollout: &mut Rollout) -> Result<(),
         rollout.observe(Progress::Resumed);
     }
     Ok(())
+}
+
+/// The entry of a pause ended by `gantry promote`: what it skipped, and, under analysis,
+/// whether the step had the evidence of a passing window (the ledger keeps that a version
+/// moved on without it).
+fn promoted_by_hand(
+    i: usize,
+    steps: usize,
+    step: &Step,
+    analysed: Option<&Tally>,
+) -> (serde_json::Value, String) {
+    let mut body = json!({"promote": "step", "ended_step": i + 1, "ended": step.to_string()});
+    let mut text = format!(
+        "promote: step {}/{steps} ({step}) ended by the operator",
+        i + 1
+    );
+    if let Some(t) = analysed {
+        let without = t.step_passes == 0;
+        body["without_passing_window"] = without.into();
+        body["windows"] = json!({"judged": t.step_windows, "passed": t.step_passes});
+        if without {
+            text.push_str(&format!(
+                " without a passing analysis window ({} judged, none passed)",
+                t.step_windows
+            ));
+        }
+    }
+    (body, text)
 }
 
 /// Whether `promote --full` skips step `i` (before the promotion at `promote_at`): every

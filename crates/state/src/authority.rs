@@ -137,7 +137,11 @@ pub const RULES: &[Rule] = &[
     ),
     rule("access.*", Owner::System, "reserved: role tokens"),
     rule("config.*", Owner::System, "reserved: config reload"),
-    rule("release.*", Owner::System, "reserved: releases from git"),
+    rule(
+        "release.*",
+        Owner::System,
+        "release.built: a git tag built for releases_from",
+    ),
     rule("build.*", Owner::System, "reserved: releases from git"),
 ];
 

@@ -27,14 +27,28 @@ pub struct Revision {
     pub updated_at: String,
     /// Why it failed, was rolled back or aborted, as recorded.
     pub reason: Option<String>,
+    /// The git commit of `to`, when it is a tag built for `releases_from`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
 }
 
 /// `service`'s revisions, oldest first.
 pub fn history<'a>(entries: impl IntoIterator<Item = &'a Entry>, service: &str) -> Vec<Revision> {
     let mut out: Vec<Revision> = Vec::new();
+    // Commits of the git tags built so far, by version.
+    let mut commits: std::collections::BTreeMap<String, String> = Default::default();
     for entry in entries {
         let body = &entry.body;
         if body.get("service").and_then(Value::as_str) != Some(service) {
+            continue;
+        }
+        if entry.kind == "release.built"
+            && let (Some(v), Some(c)) = (
+                body.get("version").and_then(Value::as_str),
+                body.get("commit").and_then(Value::as_str),
+            )
+        {
+            commits.insert(v.to_string(), c.to_string());
             continue;
         }
         let id = body.get("id").and_then(Value::as_str).unwrap_or_default();
@@ -60,6 +74,7 @@ pub fn history<'a>(entries: impl IntoIterator<Item = &'a Entry>, service: &str) 
                 started_at: entry.ts.clone(),
                 updated_at: entry.ts.clone(),
                 reason: None,
+                commit: text("to").and_then(|to| commits.get(&to).cloned()),
             });
             continue;
         }

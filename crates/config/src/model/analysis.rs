@@ -36,6 +36,24 @@ pub struct Analysis {
     /// yet: `gantry check` rejects it rather than let it judge nothing.
     #[serde(default)]
     pub prometheus: Option<Spanned<Prometheus>>,
+    /// What a pause step does when none of its windows passed (too little traffic to
+    /// judge): `pause` (default) waits for a passing window or `gantry promote`, `fail`
+    /// rolls back, `pass` advances as if it had passed.
+    #[serde(default)]
+    pub inconclusive: Inconclusive,
+}
+
+/// `analysis.inconclusive`: no promotion without evidence unless asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Inconclusive {
+    /// Hold the step until a window passes or the operator promotes (as Argo Rollouts).
+    #[default]
+    Pause,
+    /// Roll back: no evidence is treated as a failure.
+    Fail,
+    /// Advance: no evidence is treated as a pass.
+    Pass,
 }
 
 /// A Prometheus-backed analysis rule.

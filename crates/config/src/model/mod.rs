@@ -12,6 +12,7 @@ mod monitor;
 mod notify;
 mod pipeline;
 mod policy;
+mod releases_from;
 mod router;
 mod service;
 mod step;
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
-pub use analysis::{Analysis, Prometheus};
+pub use analysis::{Analysis, Inconclusive, Prometheus};
 pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{
     DEFAULT_MONITOR_INTERVAL, DEFAULT_PROBE_TIMEOUT, EnvText, Monitor, MonitorTarget, ResolveError,
@@ -32,6 +33,7 @@ pub use monitor::{
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
+pub use releases_from::{GitReleases, ReleasesFrom};
 pub use router::RouterSettings;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{

@@ -30,8 +30,14 @@ pub struct Service {
     /// Environment variables for every instance of every release.
     #[serde(default, deserialize_with = "super::null_default")]
     pub env: BTreeMap<String, String>,
-    /// Deployable versions: version name → how to run it.
+    /// Deployable versions: version name → how to run it. Default: none (then
+    /// `releases_from:` must give them).
+    #[serde(default)]
     pub releases: BTreeMap<String, Release>,
+    /// More deployable versions: the tags of a git repository, each built on first use.
+    /// Default: none.
+    #[serde(default)]
+    pub releases_from: Option<super::ReleasesFrom>,
     /// Health checks (Kubernetes semantics). Default: none.
     #[serde(default)]
     pub health: Health,

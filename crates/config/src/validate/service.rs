@@ -20,12 +20,12 @@ pub(super) fn check_services(config: &Config, p: &mut Problems<'_>) {
                 format!("service '{name}' has `instances: 0`; it needs at least 1"),
             );
         }
-        if service.releases.is_empty() {
+        if service.releases.is_empty() && service.releases_from.is_none() {
             p.add(
                 service.pos,
                 "gantry::config::no_releases",
                 "no releases",
-                format!("service '{name}' has no releases; add e.g. `releases: {{ v1: {{ run: ... }} }}`"),
+                format!("service '{name}' has no releases; add e.g. `releases: {{ v1: {{ run: ... }} }}` or `releases_from: {{ git: ... }}`"),
             );
         }
         for (version, release) in &service.releases {

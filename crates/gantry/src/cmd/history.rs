@@ -57,7 +57,15 @@ pub fn run(project: &Project, service: &str, json: bool) -> anyhow::Result<()> {
         table.add_row(vec![
             r.revision.to_string(),
             r.id.clone(),
-            format!("{} → {}", r.from.as_deref().unwrap_or("nothing"), r.to),
+            format!(
+                "{} → {}{}",
+                r.from.as_deref().unwrap_or("nothing"),
+                r.to,
+                // A git tag: the commit it was built from.
+                r.commit
+                    .as_deref()
+                    .map_or(String::new(), |c| format!(" @ {}", &c[..c.len().min(12)]))
+            ),
             r.strategy.replace('_', "-"),
             if r.in_progress {
                 format!("{} (running)", r.outcome.replace('_', " "))

@@ -7,6 +7,7 @@ pub mod decisions;
 pub mod deploy;
 mod history;
 mod init;
+mod instance_logs;
 mod interrupt;
 mod ledger;
 pub mod pipeline;

@@ -3,12 +3,17 @@
 
 mod check;
 mod completions;
+mod evidence;
+mod git_releases;
+mod guarded_rollback;
 mod help;
 mod history;
+mod instance_logs;
 mod interrupt;
 mod json_errors;
 mod logs;
 mod pipes;
+mod watch;
 
 use gantry_test_support::TestProject;
 

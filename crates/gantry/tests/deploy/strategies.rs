@@ -177,5 +177,11 @@ fn an_operator_pause_holds_a_timed_step_until_resume() {
     assert_eq!(web["weights"]["v2"], 20, "held while paused: {web}");
     assert_eq!(web["deployment"]["phase"], "paused");
     env.p.gantry(&["resume", "web"]).ok();
+    // No traffic, so no passing window: the step then waits for evidence or `promote`
+    // (analysis.inconclusive defaults to pause).
+    env.wait_for(20, "the wait for evidence", |e| {
+        e.web()["deployment"]["waiting_for_promote"] == true
+    });
+    env.p.gantry(&["promote", "web"]).ok();
     env.wait_for(20, "promotion", |e| e.web()["stable"] == "v2");
 }

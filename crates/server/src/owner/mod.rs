@@ -338,12 +338,7 @@ impl Owner {
     /// The handle a job of the active deployment asks through.
     fn exec(&self) -> Option<Exec> {
         let dep = self.active.as_ref()?;
-        Some(Exec::new(
-            Arc::clone(&self.core),
-            dep,
-            self.tx.clone(),
-            self.view.subscribe(),
-        ))
+        Some(Exec::new(Arc::clone(&self.core), dep, self.tx.clone()))
     }
 
     /// A job's ask: applied, held while the operator's pause lasts (the gated ones), or
@@ -452,6 +447,7 @@ impl Owner {
                         }
                         Note::WaitingForPromote(w) => d.status.waiting_for_promote = w,
                         Note::Analysis(a) => d.status.analysis = Some(a),
+                        Note::Pause(p) => d.status.pause = p,
                     }
                 }
                 self.answer(reply, Ok(()));

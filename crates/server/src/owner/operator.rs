@@ -263,7 +263,10 @@ impl Owner {
                 ))
             })?,
         };
-        if !config.releases.contains_key(&to) {
+        // A git tag was built (or, for a dry run, found) before the owner was asked.
+        let git_tag =
+            config.releases_from.is_some() && (req.dry_run || self.core.has_release(&service, &to));
+        if !config.releases.contains_key(&to) && !git_tag {
             return Err(self.core.no_release(&service, &to, &config));
         }
         let stable = self.stable.clone();

@@ -129,4 +129,45 @@ impl Client {
             Err(exit::with_api_error(err, &body))
         })
     }
+
+    /// Follows a server-sent event stream (`/v1/events`), handing each event's `data` (a
+    /// JSON document) to `each`, until the stream ends.
+    pub fn follow_events(&self, path: &str, mut each: impl FnMut(Value)) -> anyhow::Result<()> {
+        self.rt.block_on(async {
+            let mut resp = self
+                .http
+                .get(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                // A stream lasts as long as it is watched, not the API calls' timeout.
+                .timeout(Duration::from_secs(365 * 24 * 3600))
+                .send()
+                .await
+                .map_err(|e| {
+                    exit::with_code(
+                        exit::UNAVAILABLE,
+                        format!("cannot reach the control plane at {}: {e}", self.base),
+                    )
+                })?;
+            if !resp.status().is_success() {
+                return Err(exit::failed(format!(
+                    "the control plane answered {} to {path}",
+                    resp.status()
+                )));
+            }
+            let mut pending = Vec::new();
+            while let Some(chunk) = resp.chunk().await? {
+                pending.extend_from_slice(&chunk);
+                while let Some(i) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=i).collect();
+                    let line = String::from_utf8_lossy(&line);
+                    if let Some(data) = line.trim_end().strip_prefix("data:")
+                        && let Ok(v) = serde_json::from_str::<Value>(data.trim_start())
+                    {
+                        each(v);
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
 }

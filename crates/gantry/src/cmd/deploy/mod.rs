@@ -5,12 +5,14 @@
 
 pub(crate) mod client;
 mod control;
+mod guard;
 mod ps;
 mod rollback;
 pub(crate) mod rollout;
 mod serve;
 pub mod token;
 pub mod tokens;
+pub mod watch;
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -61,7 +63,7 @@ gantry --json deploy web --version v2 --wait"
     },
     /// Return SERVICE to its previous version (or --to VERSION)
     #[command(
-        after_help = "Examples:\n  gantry rollback web --dry-run\n  gantry rollback web --to v1\n  gantry rollback web --no-wait"
+        after_help = "Examples:\n  gantry rollback web --dry-run\n  gantry rollback web --to v1\n  gantry rollback web --to v2 --force   # v2 was rolled back before\n  gantry rollback web --no-wait"
     )]
     Rollback(RollbackArgs),
     /// Emergency stop: every service answers 503, all instances stop (state CRITICAL)
@@ -80,8 +82,15 @@ gantry --json deploy web --version v2 --wait"
     )]
     Reload,
     /// Services, instances, versions, weights and health
-    #[command(after_help = "Examples:\n  gantry ps\n  gantry --json ps")]
-    Ps,
+    #[command(
+        after_help = "Examples:\n  gantry ps\n  gantry --json ps\n  gantry ps --watch\n  gantry --json ps --watch   # one ledger event per line"
+    )]
+    Ps {
+        /// Keep watching: on a terminal the view is redrawn in place; elsewhere (or with
+        /// --json) one event per line, until Ctrl-C
+        #[arg(long, short = 'w')]
+        watch: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +152,9 @@ pub struct RollbackArgs {
     /// Return at once instead of waiting for the rollback to finish
     #[arg(long, overrides_with = "wait")]
     pub no_wait: bool,
+    /// Roll back even to a version whose last deployment was rolled back or failed
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +176,6 @@ pub fn run(project: &Project, cmd: DeployCommand, json: bool) -> anyhow::Result<
         DeployCommand::Stop(args) => control::stop(project, &args, json),
         DeployCommand::Start => control::start(project, json),
         DeployCommand::Reload => control::reload(project, json),
-        DeployCommand::Ps => ps::run(project, json),
+        DeployCommand::Ps { watch } => ps::run(project, json, watch),
     }
 }

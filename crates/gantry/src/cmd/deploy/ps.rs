@@ -1,11 +1,19 @@
 //! `gantry ps`: services, versions, weights, instances and their health.
 
+use std::io::IsTerminal;
+
 use super::client::Client;
 use crate::output;
 use crate::project::Project;
 
-pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
+pub fn run(project: &Project, json: bool, watch: bool) -> anyhow::Result<()> {
     let client = Client::connect(project)?;
+    if watch {
+        if !json && std::io::stdout().is_terminal() {
+            return super::watch::ps_live(&client, project.config().ok().as_ref());
+        }
+        return super::watch::ps_events(&client, json);
+    }
     let mut ps = client.get("/v1/ps")?;
     for svc in ps["services"].as_array_mut().into_iter().flatten() {
         // A service that never had a version is not "healthy": scripts can tell.
@@ -74,6 +82,12 @@ pub fn run(project: &Project, json: bool) -> anyhow::Result<()> {
                 d["steps"],
                 d["current"].as_str().unwrap_or_default()
             );
+            if d["phase"] == "paused"
+                && let Some(why) = d["reason"].as_str()
+            {
+                // Why nothing moves, e.g. a step waiting for the traffic to judge it on.
+                println!("paused: {why}");
+            }
         }
         let mut table = output::table(&[
             "instance", "version", "phase", "ready", "restarts", "addr", "pid",

@@ -166,6 +166,7 @@ impl Deploy {
         ));
         let mut printed = 0;
         let mut told_promote = false;
+        let mut summary = String::new();
         loop {
             if cancel.load(AtomicOrdering::Relaxed) {
                 return Err(format!("stopped following deployment {id}"));
@@ -184,6 +185,12 @@ impl Deploy {
             printed = printed.max(timeline.len());
             if rollout::done(&status) {
                 return outcome(&id, &status);
+            }
+            // The live view shows a step's last line: make it where the rollout stands.
+            let now = crate::cmd::deploy::watch::summary(&status);
+            if now != summary {
+                say(now.clone());
+                summary = now;
             }
             let waiting = status["waiting_for_promote"].as_bool() == Some(true);
             if waiting && !told_promote {

@@ -38,19 +38,29 @@ gantry sign 3 staging --as verifier --veto --summary \"smoke test flaky\""
         #[command(subcommand)]
         command: Option<RunsCommand>,
     },
-    /// Print a run's step logs (all, or those STEP names), also while they run
+    /// Print a run's step logs (all, or those STEP names), also while they run; or, with
+    /// --service, what a service's instances write to stdout/stderr
     #[command(
-        after_help = "Examples:\n  gantry logs last\n  gantry logs 20261201T2351 ci/test\n  gantry logs last deploy --follow"
+        after_help = "Examples:\n  gantry logs last\n  gantry logs 20261201T2351 ci/test\n  gantry logs last deploy --follow\n  gantry logs --service web\n  gantry logs --service web --instance web-v2-1 --follow"
     )]
     Logs {
         /// The run's id or a unique prefix of it (`gantry runs` lists them), or `last`
-        run: String,
+        #[arg(required_unless_present = "service")]
+        run: Option<String>,
         /// A step name, `stage/name`, a stage name (all its steps), or a unique prefix of
         /// one of those (default: every step's log)
         step: Option<String>,
-        /// Keep printing the step's log as it grows, until the step ends
+        /// Keep printing the step's log as it grows, until the step ends (with --service:
+        /// the instances' logs, until Ctrl-C)
         #[arg(long, short = 'f')]
         follow: bool,
+        /// Show the output of this service's instances instead of a run's steps
+        #[arg(long, conflicts_with_all = ["run", "step"])]
+        service: Option<String>,
+        /// With --service: only this instance (its name or a unique prefix; `gantry ps`
+        /// lists them)
+        #[arg(long, requires = "service")]
+        instance: Option<String>,
     },
     /// Print the outcomes report generated from the ledger; --rebuild rewrites the file(s)
     #[command(after_help = "Examples:\n  gantry report\n  gantry report --rebuild")]
@@ -113,9 +123,21 @@ pub fn run(project: &Project, cmd: PipelineCommand, json: bool) -> anyhow::Resul
         PipelineCommand::Runs {
             command: Some(RunsCommand::Show { id }),
         } => runs::show(project, &id, json),
-        PipelineCommand::Logs { run, step, follow } => {
-            logs::run(project, &run, step.as_deref(), follow, json)
-        }
+        PipelineCommand::Logs {
+            service: Some(service),
+            instance,
+            follow,
+            ..
+        } => crate::cmd::instance_logs::run(project, &service, instance.as_deref(), follow, json),
+        PipelineCommand::Logs {
+            run, step, follow, ..
+        } => logs::run(
+            project,
+            run.as_deref().unwrap_or("last"),
+            step.as_deref(),
+            follow,
+            json,
+        ),
         PipelineCommand::Report { rebuild } => report::run(project, rebuild, json),
     }
 }
