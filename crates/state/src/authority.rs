@@ -108,7 +108,11 @@ pub const RULES: &[Rule] = &[
     rule("rollback.*", Owner::Operator, "`gantry serve`"),
     rule("control.*", Owner::Operator, "`gantry serve`"),
     rule("status.*", Owner::System, "`gantry serve` (status.changed)"),
-    rule("alert.*", Owner::System, "reserved: alerts"),
+    rule(
+        "alert.*",
+        Owner::System,
+        "`gantry serve` (alert.firing, alert.resolved)",
+    ),
     rule("notify.*", Owner::System, "reserved: notifications"),
     rule(
         "decision.veto",
