@@ -1,6 +1,7 @@
 //! Monitoring integration tests: `gantry status` against real HTTP, TCP and exec targets on
 //! 127.0.0.1, and against the real control plane with demo-app instances.
 
+mod alerts;
 mod check;
 mod notify;
 mod receiver;
