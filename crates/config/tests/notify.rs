@@ -138,3 +138,20 @@ fn alert_rules_are_typed_and_their_subjects_must_exist() {
         "expected one of info, warn, error",
     );
 }
+
+/// `gantry init`'s example shows notify and alerts commented; uncommented, they work.
+#[test]
+fn the_examples_commented_channels_and_alerts_are_valid() {
+    let text: String = gantry_config::EXAMPLE
+        .lines()
+        .map(|l| {
+            l.strip_prefix("#  - ")
+                .map_or(l.to_string(), |rest| format!("  - {rest}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let config = ok(&text);
+    assert_eq!(config.notify.len(), 3);
+    assert_eq!(config.alerts.len(), 5);
+    assert_eq!(config.alerts[0].severity, NotifySeverity::Error);
+}
