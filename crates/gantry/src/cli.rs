@@ -69,6 +69,12 @@ pub enum Command {
         after_help = "Examples:\n  gantry status\n  gantry status --check\n  gantry status --format json --out status.json\n  gantry status --refresh"
     )]
     Status(crate::cmd::status::StatusArgs),
+    /// Alert rules (`alerts:`): export them for Prometheus
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  gantry alerts export --out gantry-rules.yml"
+    )]
+    Alerts(crate::cmd::alerts::AlertsCommand),
     /// The policy gate: production-readiness rules over gantry.yaml or a deployment plan
     #[command(subcommand)]
     #[command(

@@ -17,4 +17,7 @@ pub enum MonitorError {
     /// The HTTP client could not be built.
     #[error("cannot build the probe HTTP client: {0}")]
     Client(String),
+    /// A notification channel cannot be set up.
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }

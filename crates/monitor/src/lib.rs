@@ -5,9 +5,11 @@
 //! Probe samples are results and metrics, never ledger entries; only status transitions
 //! are recorded (by the control plane, as `status.changed`).
 
+pub mod alerts;
 mod error;
 pub mod git;
 pub mod metrics;
+pub mod notify;
 pub mod probe;
 pub mod render;
 pub mod report;

@@ -69,6 +69,7 @@ pub struct Metrics {
     window_requests: Family<Labels, Gauge>,
     window_errors: Family<Labels, Gauge>,
     window_p99: Family<Labels, FGauge>,
+    notifications: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -101,6 +102,7 @@ impl Metrics {
             window_requests: Family::default(),
             window_errors: Family::default(),
             window_p99: Family::default(),
+            notifications: Family::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -197,6 +199,11 @@ impl Metrics {
             "router_window_latency_p99_seconds",
             "p99 latency per version in the router's recent window",
             m.window_p99.clone(),
+        );
+        r.register(
+            "notifications",
+            "Notification messages by channel and outcome (sent, failed, dropped)",
+            m.notifications.clone(),
         );
         Metrics { registry: r, ..m }
     }
@@ -328,6 +335,13 @@ impl Metrics {
                 .set(i64::try_from(w.errors_5xx).unwrap_or(i64::MAX));
             self.window_p99.get_or_create(&l).set(w.p99_ms / 1000.0);
         }
+    }
+
+    /// One notification message's outcome on a channel.
+    pub fn notification(&self, channel: &str, outcome: &str) {
+        self.notifications
+            .get_or_create(&labels(&[("channel", channel), ("outcome", outcome)]))
+            .inc();
     }
 
     /// The OpenMetrics text (ends with `# EOF`).

@@ -11,9 +11,6 @@ use gantry_config::{Policy, RuleName, Severity};
 pub fn default_severity(rule: RuleName) -> Severity {
     match rule {
         RuleName::ReplicasTooFew | RuleName::VersionNotPinned => Severity::Warning,
-        // A warning until notifications land: `notify:` channels are refused by `gantry
-        // check` today, so a danger here would veto every config with no way to comply.
-        RuleName::AlertsMissing => Severity::Warning,
         _ => Severity::Danger,
     }
 }
@@ -72,6 +69,11 @@ mod tests {
         assert_eq!(
             severity(&p, None, RuleName::ReplicasTooFew),
             Severity::Warning
+        );
+        // Notification channels exist, so a service nobody hears about is vetoed.
+        assert_eq!(
+            severity(&p, None, RuleName::AlertsMissing),
+            Severity::Danger
         );
     }
 }

@@ -29,6 +29,7 @@
 //! resume, abort, rollback, emergency stop, start) are signed by the `operator` role; what
 //! the control plane observes or decides itself is signed by the system key (`gantry`).
 
+mod alerting;
 pub(crate) mod api;
 mod app;
 mod caller;
@@ -43,6 +44,7 @@ mod git_build;
 mod history;
 mod lock;
 mod monitoring;
+mod notifications;
 mod ops;
 mod owner;
 mod pause;

@@ -49,7 +49,7 @@ fn is_event(kind: &str) -> bool {
 /// The monitoring side of a running control plane, shared with the API.
 pub struct Monitoring {
     report: Mutex<Option<Report>>,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
     refresh: mpsc::UnboundedSender<oneshot::Sender<Report>>,
 }
 
@@ -83,6 +83,7 @@ struct Tail {
 
 impl Tail {
     /// New whole entries since the last call (a torn last line waits for its end).
+    /// Only admitted entries are returned: one by the wrong signer changes nothing.
     fn read(&mut self, metrics: &Metrics) -> Vec<Entry> {
         let Ok(mut file) = std::fs::File::open(&self.path) else {
             return Vec::new();
@@ -110,7 +111,7 @@ impl Tail {
             let Ok(entry) = serde_json::from_str::<Entry>(line) else {
                 continue;
             };
-            self.state.apply(&entry);
+            let admitted = self.state.apply(&entry);
             metrics.entry(&entry);
             if entry.kind == "status.changed" && entry.actor.role == gantry_ledger::SYSTEM_ROLE {
                 self.last_status = entry
@@ -121,7 +122,9 @@ impl Tail {
             }
             self.rollbacks
                 .extend(report::rollbacks(std::slice::from_ref(&entry)));
-            out.push(entry);
+            if admitted {
+                out.push(entry);
+            }
         }
         out
     }
@@ -145,6 +148,7 @@ pub fn validate(
 ) -> Result<(), gantry_monitor::MonitorError> {
     gantry_monitor::targets::targets(config, env)?;
     Schedule::of(config.monitor.as_ref())?;
+    crate::notifications::validate(config, env)?;
     Ok(())
 }
 
@@ -161,11 +165,14 @@ pub fn start(
     let (tx, rx) = mpsc::unbounded_channel();
     let monitoring = Arc::new(Monitoring {
         report: Mutex::new(None),
-        metrics: Metrics::new(),
+        metrics: Arc::new(Metrics::new()),
         refresh: tx,
     });
+    let notifier =
+        crate::notifications::start(&app.core.config, &env, Arc::clone(&monitoring.metrics))?;
     let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
-    tail.read(&monitoring.metrics);
+    let history = tail.read(&monitoring.metrics);
+    let alerting = crate::alerting::Alerting::new(&app.core.config, &history);
     let runner = Runner {
         app,
         monitoring: Arc::clone(&monitoring),
@@ -176,6 +183,8 @@ pub fn start(
         env,
         samples: BTreeMap::new(),
         tail,
+        notifier,
+        alerting,
     };
     tokio::spawn(runner.run(rx));
     Ok(monitoring)
@@ -191,6 +200,8 @@ struct Runner {
     env: BTreeMap<String, String>,
     samples: BTreeMap<String, Sample>,
     tail: Tail,
+    notifier: Option<gantry_monitor::notify::Notifier>,
+    alerting: crate::alerting::Alerting,
 }
 
 impl Runner {
@@ -220,10 +231,12 @@ impl Runner {
                     let report = self.round("gantry status --refresh".into(), None).await;
                     let _ = asked.send(report);
                 }
+                () = channels_changed(self.notifier.as_ref()) => {
+                    self.round("a notification channel's delivery changed".into(), None).await;
+                }
                 _ = tick.tick() => {
                     let events: Vec<String> = self
-                        .tail
-                        .read(&self.monitoring.metrics)
+                        .read_tail()
                         .into_iter()
                         .filter(|e| is_event(&e.kind))
                         .map(|e| describe(&e))
@@ -238,7 +251,7 @@ impl Runner {
 
     /// One check round: probe, build the report, publish it, record a transition.
     async fn round(&mut self, trigger: String, late: Option<Duration>) -> Report {
-        let metrics = &self.monitoring.metrics;
+        let metrics = Arc::clone(&self.monitoring.metrics);
         metrics.round(
             if late.is_some() {
                 "schedule"
@@ -255,8 +268,40 @@ impl Runner {
         }
         self.samples.extend(samples);
         // Entries the control plane wrote just now (a deploy's end) are in the report.
-        self.tail.read(metrics);
+        self.read_tail();
         let (live, windows) = self.live();
+        let channel_failures = self
+            .notifier
+            .as_ref()
+            .map(gantry_monitor::notify::Notifier::failures)
+            .unwrap_or_default();
+        let ps = self.app.ps();
+        let figures = |service: &str, window: Duration| {
+            let (mut requests, mut errors, mut p99) = (0u64, 0u64, None::<f64>);
+            for svc in ps.services.iter().filter(|s| s.name == service) {
+                for version in svc.weights.keys() {
+                    let m = self.app.core.driver.measure(service, version, window);
+                    requests += m.requests;
+                    errors += m.errors_5xx;
+                    if m.requests > 0 {
+                        p99 = Some(p99.map_or(m.p99_ms, |p: f64| p.max(m.p99_ms)));
+                    }
+                }
+            }
+            (requests, errors, p99)
+        };
+        self.alerting
+            .step(
+                &self.app,
+                &gantry_monitor::alerts::Signals {
+                    samples: &self.samples,
+                    live: &live,
+                    state: &self.tail.state,
+                    figures: &figures,
+                    channel_failures: &channel_failures,
+                },
+            )
+            .await;
         let ledger_error = self.app.ledger_failure();
         let report = report::build(&Inputs {
             config: &self.app.core.config(),
@@ -267,8 +312,8 @@ impl Runner {
             rollbacks: &self.tail.rollbacks,
             ledger_verified: Ok(false),
             ledger_write_error: ledger_error.clone(),
-            channel_failures: Vec::new(),
-            alerts: Vec::new(),
+            channel_failures,
+            alerts: self.alerting.reasons(),
             now: Utc::now(),
             trigger,
             git: gantry_monitor::git::describe(
@@ -276,7 +321,11 @@ impl Runner {
             ),
             run_url: gantry_monitor::git::run_url(&self.env),
             schedule: self.schedule.describe(),
-            channels: Vec::new(),
+            channels: self
+                .notifier
+                .as_ref()
+                .map(gantry_monitor::notify::Notifier::describe)
+                .unwrap_or_default(),
             labels: Vec::new(),
         });
         metrics.report(&report, &self.tail.state, &windows, ledger_error.is_none());
@@ -299,6 +348,13 @@ impl Runner {
             }
         }
         report
+    }
+
+    /// New admitted entries, also handed to the notification channels.
+    fn read_tail(&mut self) -> Vec<Entry> {
+        let entries = self.tail.read(&self.monitoring.metrics);
+        crate::notifications::feed(self.notifier.as_ref(), &entries);
+        entries
     }
 
     /// The live view per service from `ps`, and the router's window per version.
@@ -357,6 +413,13 @@ impl Runner {
                 tracing::warn!(path = %path.display(), error = %e, "cannot write the status report");
             }
         }
+    }
+}
+
+async fn channels_changed(notifier: Option<&gantry_monitor::notify::Notifier>) {
+    match notifier {
+        Some(n) => n.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -113,7 +113,11 @@ pub const RULES: &[Rule] = &[
         "`gantry serve` (`gantry reload`, SIGHUP)",
     ),
     rule("status.*", Owner::System, "`gantry serve` (status.changed)"),
-    rule("alert.*", Owner::System, "reserved: alerts"),
+    rule(
+        "alert.*",
+        Owner::System,
+        "`gantry serve` (alert.firing, alert.resolved)",
+    ),
     rule("notify.*", Owner::System, "reserved: notifications"),
     rule(
         "decision.veto",

@@ -24,6 +24,12 @@ pub struct Serve {
 impl Serve {
     /// Starts `gantry serve` in `project` and waits until its API is up.
     pub fn start(project: &TestProject) -> Serve {
+        Serve::start_with_env(project, &[])
+    }
+
+    /// As [`Serve::start`], with these environment variables set for serve (webhook URLs
+    /// a config names by `webhook_env`).
+    pub fn start_with_env(project: &TestProject, env: &[(&str, &str)]) -> Serve {
         let log = project.path().join(".gantry/serve-test.log");
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -33,8 +39,9 @@ impl Serve {
         let serve_file = project.path().join(".gantry/serve.json");
         let _ = std::fs::remove_file(&serve_file);
         use std::os::unix::process::CommandExt;
-        let child = project
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+        let mut cmd = project.command(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.envs(env.iter().copied());
+        let child = cmd
             .stdout(Stdio::from(out.try_clone().expect("clone log")))
             .stderr(Stdio::from(out))
             .process_group(0)

@@ -6,6 +6,7 @@
 
 mod access;
 mod agents;
+mod alerts;
 mod analysis;
 mod health;
 mod monitor;
@@ -24,13 +25,16 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
+pub use alerts::{AlertCondition, AlertRule, When};
 pub use analysis::{Analysis, Inconclusive, Prometheus};
 pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{
     DEFAULT_MONITOR_INTERVAL, DEFAULT_PROBE_TIMEOUT, EnvText, Monitor, MonitorTarget, ResolveError,
     TargetCheck, parse_cron,
 };
-pub use notify::{Notifier, SlackLike, Webhook};
+pub use notify::{
+    ChannelSettings, Grouping, Notifier, NotifySeverity, SlackLike, Webhook, channel_names,
+};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use releases_from::{GitReleases, ReleasesFrom};
@@ -65,10 +69,13 @@ pub struct Config {
     /// Scheduled probes behind the status report; none when absent.
     #[serde(default)]
     pub monitor: Option<Monitor>,
-    /// Where notifications go (Slack, Discord, generic webhooks), in order. Not supported
-    /// yet: `gantry check` rejects every channel, so none is believed to be watching.
+    /// Where notifications go (Slack, Discord, generic webhooks), in order; `gantry serve`
+    /// delivers them.
     #[serde(default, deserialize_with = "null_default")]
     pub notify: Vec<Spanned<Notifier>>,
+    /// Alert rules over gantry's own signals, evaluated by `gantry serve`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub alerts: Vec<Spanned<AlertRule>>,
     /// Policy-gate settings (`gantry check`, `gantry policy check`): severities by rule,
     /// per-service overrides and runbook links. Default: every rule at its own severity.
     #[serde(default, deserialize_with = "null_default")]

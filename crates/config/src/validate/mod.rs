@@ -67,6 +67,7 @@ pub(crate) fn validate(
     secrets::check_secrets(config, env, &mut p);
     monitor::check_monitor(config, env, &mut p);
     monitor::check_notify(config, &mut p);
+    monitor::check_alerts(config, &mut p);
     access::check_access(config, &mut p);
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);

@@ -1,9 +1,9 @@
-//! Checks of `monitor:` and `notify:`.
+//! Checks of `monitor:`, `notify:` and `alerts:`.
 
 use std::collections::BTreeMap;
 
 use super::Problems;
-use crate::{Config, Notifier, parse_cron};
+use crate::{AlertCondition, Config, Notifier, parse_cron};
 
 pub(super) fn check_monitor(config: &Config, env: &BTreeMap<String, String>, p: &mut Problems<'_>) {
     let Some(monitor) = &config.monitor else {
@@ -97,33 +97,151 @@ pub(super) fn check_monitor(config: &Config, env: &BTreeMap<String, String>, p: 
 }
 
 pub(super) fn check_notify(config: &Config, p: &mut Problems<'_>) {
-    for notifier in &config.notify {
-        if let Notifier::Webhook(hook) = &notifier.value
-            && hook.url.is_some() == hook.url_env.is_some()
+    let names = crate::channel_names(&config.notify);
+    for (i, (notifier, name)) in config.notify.iter().zip(&names).enumerate() {
+        if names[..i].contains(name) {
+            p.add(
+                notifier.pos,
+                "gantry::config::notify_name",
+                "duplicate name",
+                format!("two notification channels are named '{name}'; give each its own `name`"),
+            );
+        }
+        let env_name = match &notifier.value {
+            Notifier::Slack(s) | Notifier::Discord(s) => Some(s.webhook_env.as_str()),
+            Notifier::Webhook(hook) => {
+                if hook.url.is_some() == hook.url_env.is_some() {
+                    p.add(
+                        hook.pos,
+                        "gantry::config::webhook_url",
+                        "url or url_env",
+                        "webhook needs exactly one of `url` or `url_env`".to_string(),
+                    );
+                }
+                if let Some(url) = &hook.url
+                    && !(url.starts_with("http://") || url.starts_with("https://"))
+                {
+                    p.add(
+                        hook.pos,
+                        "gantry::config::webhook_url",
+                        "not an http(s) URL",
+                        format!(
+                            "webhook `url` '{}' is not an http:// or https:// URL",
+                            url.escape_debug()
+                        ),
+                    );
+                }
+                hook.url_env.as_deref()
+            }
+        };
+        if let Some(var) = env_name
+            && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
         {
             p.add(
-                hook.pos,
-                "gantry::config::webhook_url",
-                "url or url_env",
-                "webhook needs exactly one of `url` or `url_env`".to_string(),
+                notifier.pos,
+                "gantry::config::notify_env",
+                "not a variable name",
+                format!(
+                    "notification channel '{name}': '{}' is not an environment variable name",
+                    var.escape_debug()
+                ),
             );
-            continue;
         }
-        // No delivery exists yet: a channel accepted here would be believed to alert.
-        let kind = match &notifier.value {
-            Notifier::Slack(_) => "slack",
-            Notifier::Discord(_) => "discord",
-            Notifier::Webhook(_) => "webhook",
+        let g = notifier.settings().grouping;
+        for (key, value) in [
+            ("group_wait", &g.group_wait),
+            ("group_interval", &g.group_interval),
+            ("repeat_interval", &g.repeat_interval),
+        ] {
+            if let Some(d) = value
+                && d.is_zero()
+                && key != "group_wait"
+            {
+                p.add(
+                    d.pos,
+                    "gantry::config::notify_timing",
+                    "zero",
+                    format!("notification channel '{name}' `{key}` must be longer than 0s"),
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn check_alerts(config: &Config, p: &mut Problems<'_>) {
+    let mut seen: Vec<&str> = Vec::new();
+    for rule in &config.alerts {
+        let name = rule.name.as_str();
+        let bad_name = name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if bad_name {
+            p.add(
+                rule.pos,
+                "gantry::config::alert",
+                "bad name",
+                format!(
+                    "alert name '{}' must be letters, digits, '-', '_' or '.' (it becomes a Prometheus alert name)",
+                    name.escape_debug()
+                ),
+            );
+        } else if seen.contains(&name) {
+            p.add(
+                rule.pos,
+                "gantry::config::alert",
+                "duplicate",
+                format!("two alerts are named '{name}'"),
+            );
+        }
+        seen.push(name);
+        let condition = match rule.when.condition() {
+            Ok(c) => c,
+            Err(why) => {
+                p.add(
+                    rule.when.pos,
+                    "gantry::config::alert",
+                    "condition",
+                    format!("alert '{name}' `when`: {why}"),
+                );
+                continue;
+            }
         };
-        p.add(
-            notifier.pos,
-            "gantry::config::not_supported",
-            "not supported yet",
-            format!(
-                "`notify` channel '{kind}' is not supported yet: gantry sends no notifications; \
-                 remove it (watch `gantry status --check`'s exit code instead)"
-            ),
-        );
+        let unknown = match &condition {
+            AlertCondition::TargetDown { target, .. } => (!config
+                .monitor
+                .as_ref()
+                .is_some_and(|m| m.targets.contains_key(target)))
+            .then(|| format!("no monitor target '{target}' (monitor.targets)")),
+            AlertCondition::ServiceDown { service, .. }
+            | AlertCondition::ErrorRate { service, .. }
+            | AlertCondition::P99 { service, .. }
+            | AlertCondition::Rollback { service } => {
+                (!config.services.contains_key(service)).then(|| format!("no service '{service}'"))
+            }
+            AlertCondition::NotificationsFailing => config
+                .notify
+                .is_empty()
+                .then(|| "no `notify` channel could fail".to_string()),
+        };
+        if let Some(why) = unknown {
+            p.add(
+                rule.when.pos,
+                "gantry::config::alert",
+                "unknown subject",
+                format!("alert '{name}' `when`: {why}"),
+            );
+        }
+        if let Some(url) = &rule.runbook
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            p.add(
+                rule.pos,
+                "gantry::config::alert",
+                "runbook",
+                format!("alert '{name}' `runbook` must be an http(s) link"),
+            );
+        }
     }
 }
 

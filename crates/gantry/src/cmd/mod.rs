@@ -1,6 +1,7 @@
 //! One module per command; each is a thin layer over the domain crates.
 
 mod agent;
+pub mod alerts;
 mod check;
 mod completions;
 pub mod decisions;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Approve(args) => decisions::approve(&project, &args, json),
                 Command::Decisions(args) => decisions::list(&project, &args, json),
                 Command::History { service } => history::run(&project, &service, json),
+                Command::Alerts(cmd) => alerts::run(&project, cmd, json),
             }
         }
     }

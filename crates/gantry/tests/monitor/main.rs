@@ -1,7 +1,10 @@
 //! Monitoring integration tests: `gantry status` against real HTTP, TCP and exec targets on
 //! 127.0.0.1, and against the real control plane with demo-app instances.
 
+mod alerts;
 mod check;
+mod notify;
+mod receiver;
 mod serve;
 
 use std::io::{BufRead, BufReader, Write};

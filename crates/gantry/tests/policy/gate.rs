@@ -22,9 +22,10 @@ const ROLLBACK_STAGE: &str = "      - name: rollback\n        if: failure()\n   
 const RESOURCES: &str = "    resources: { cpu: 500m, memory: 256Mi }\n";
 const STAGING: &str = "          - { deploy: web, env: staging }\n";
 const SCAN: &str = "          - { name: scan, run: trivy fs --exit-code 1 . }\n";
-/// The complete config ignores `alertsMissing`: no notification channel can be configured yet.
-const ALERTS_IGNORED: &str =
-    "  rules:\n    alertsMissing: ignore   # notification channels are not supported yet\n";
+/// The complete config's notification channel.
+const NOTIFY: &str = "notify:\n  - slack: { webhook_env: SLACK_WEBHOOK_URL }\n";
+/// Where project-wide `policy.rules` go: after the per-service runbook.
+const RULES_AT: &str = "    web: { runbook: docs/runbooks/web.md }\n";
 const RUNBOOK: &str = "policy:\n  services:\n    web: { runbook: docs/runbooks/web.md }\n";
 
 #[test]
@@ -70,9 +71,8 @@ fn monitoring_missing() {
 
 #[test]
 fn alerts_missing() {
-    // The complete config ignores it (no channel can be configured yet); without that
-    // it is reported, as a warning until notifications land.
-    assert_snapshot!(check(&complete_but(&[(ALERTS_IGNORED, "")])));
+    // Without a notification channel nobody hears of a rollback: a danger by default.
+    assert_snapshot!(check(&complete_but(&[(NOTIFY, "")])));
 }
 
 #[test]
@@ -132,8 +132,8 @@ fn a_severity_raised_to_danger_vetoes() {
     let text = complete_but(&[
         ("instances: 2", "instances: 1"),
         (
-            ALERTS_IGNORED,
-            &format!("{ALERTS_IGNORED}    replicasTooFew: danger\n"),
+            RULES_AT,
+            &format!("{RULES_AT}  rules:\n    replicasTooFew: danger\n"),
         ),
     ]);
     assert_snapshot!(check(&text));
@@ -144,8 +144,8 @@ fn an_ignored_rule_is_not_reported() {
     let text = complete_but(&[
         (READINESS, ""),
         (
-            ALERTS_IGNORED,
-            &format!("{ALERTS_IGNORED}    readinessProbeMissing: ignore\n"),
+            RULES_AT,
+            &format!("{RULES_AT}  rules:\n    readinessProbeMissing: ignore\n"),
         ),
     ]);
     let p = project_with(&text);
@@ -163,11 +163,7 @@ fn a_service_override_beats_the_project_rule() {
         (LIVENESS, ""),
         (
             RUNBOOK,
-            "policy:\n  services:\n    web:\n      runbook: docs/runbooks/web.md\n      rules: { livenessProbeMissing: warning }\n",
-        ),
-        (
-            ALERTS_IGNORED,
-            &format!("{ALERTS_IGNORED}    livenessProbeMissing: ignore\n"),
+            "policy:\n  services:\n    web:\n      runbook: docs/runbooks/web.md\n      rules: { livenessProbeMissing: warning }\n  rules:\n    livenessProbeMissing: ignore\n",
         ),
     ]);
     assert_snapshot!(check(&text));
@@ -182,13 +178,13 @@ fn a_default_severity_relaxes_every_rule_not_named() {
 #[test]
 fn an_unknown_rule_is_a_located_config_error() {
     let text = complete_but(&[(
-        ALERTS_IGNORED,
-        &format!("{ALERTS_IGNORED}    readinessProbeMising: warning\n"),
+        RULES_AT,
+        &format!("{RULES_AT}  rules:\n    readinessProbeMising: warning\n"),
     )]);
     let p = project_with(&text);
     p.gantry(&["check"])
         .fails_with(2)
-        .says("gantry.yaml:44:5: unknown variant")
+        .says("gantry.yaml:45:5: unknown variant")
         .says("readinessProbeMissing");
 }
 
@@ -198,7 +194,7 @@ fn policy_for_an_unknown_service_is_a_located_config_error() {
     let p = project_with(&text);
     p.gantry(&["check"])
         .fails_with(2)
-        .says("gantry.yaml:41:10: policy for unknown service")
+        .says("gantry.yaml:43:10: policy for unknown service")
         .says("(did you mean 'web'?)");
 }
 

@@ -49,11 +49,11 @@ pipelines:
         if: failure()
         steps:
           - { name: roll back, run: gantry rollback web }
+notify:
+  - slack: { webhook_env: SLACK_WEBHOOK_URL }
 policy:
   services:
     web: { runbook: docs/runbooks/web.md }
-  rules:
-    alertsMissing: ignore   # notification channels are not supported yet
 "#;
 
 /// An initialised project whose gantry.yaml is `config` and whose runbook exists.

@@ -87,7 +87,7 @@ fn service_rules(
             RuleName::AlertsMissing,
             at,
             format!(
-                "service '{name}' has no alerts: nobody hears of a rollback; notification channels (`notify:`) are not supported yet, so watch `gantry status --check` (exit 8/9) from your scheduler until they are"
+                "service '{name}' has no alerts: nobody hears of a rollback; add a notification channel, e.g. `notify: [ {{ slack: {{ webhook_env: SLACK_WEBHOOK_URL }} }} ]`"
             ),
         );
     }

@@ -1,0 +1,104 @@
+//! The channels as `gantry serve` runs them: `notify:` resolved against the environment.
+
+use std::collections::BTreeMap;
+
+use gantry_config::{Config, Notifier, NotifySeverity as Severity};
+
+use super::NotifyError;
+use super::group::Timing;
+
+/// Which service a channel posts to; decides the payload's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Slack,
+    Discord,
+    Webhook,
+}
+
+/// One channel, ready to post to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Channel {
+    pub name: String,
+    pub kind: Kind,
+    /// A secret when it came from the environment: never logged, never in the report.
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub min_severity: Severity,
+    pub timing: Timing,
+}
+
+impl Channel {
+    /// How the report names it: `slack (slack, warn and above)`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            Kind::Slack => "slack",
+            Kind::Discord => "discord",
+            Kind::Webhook => "webhook",
+        };
+        format!(
+            "{} ({kind}, {} and above)",
+            self.name,
+            self.min_severity.as_str()
+        )
+    }
+}
+
+/// The channels of `config`, with URLs read from `env`.
+pub fn channels(
+    config: &Config,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<Channel>, NotifyError> {
+    let names = gantry_config::channel_names(&config.notify);
+    let mut out = Vec::new();
+    for (n, name) in config.notify.iter().zip(names) {
+        let from_env = |var: &str| {
+            env.get(var)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| v.trim().to_string())
+                .ok_or_else(|| NotifyError::MissingUrl {
+                    channel: name.clone(),
+                    var: var.to_string(),
+                })
+        };
+        let (kind, url, headers) = match &n.value {
+            Notifier::Slack(s) => (Kind::Slack, from_env(&s.webhook_env)?, BTreeMap::new()),
+            Notifier::Discord(s) => (Kind::Discord, from_env(&s.webhook_env)?, BTreeMap::new()),
+            Notifier::Webhook(w) => {
+                let url = match (&w.url, &w.url_env) {
+                    (Some(u), _) => u.clone(),
+                    (None, Some(var)) => from_env(var)?,
+                    (None, None) => {
+                        return Err(NotifyError::MissingUrl {
+                            channel: name.clone(),
+                            var: "url".into(),
+                        });
+                    }
+                };
+                (Kind::Webhook, url, w.headers.clone())
+            }
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(NotifyError::BadUrl { channel: name });
+        }
+        let s = n.settings();
+        let d = Timing::default();
+        let pick = |v: &Option<gantry_config::Spanned<gantry_config::Duration>>,
+                    default: std::time::Duration| {
+            v.as_ref().map_or(default, |d| d.as_std())
+        };
+        out.push(Channel {
+            timing: Timing {
+                group_wait: pick(&s.grouping.group_wait, d.group_wait),
+                group_interval: pick(&s.grouping.group_interval, d.group_interval),
+                repeat_interval: pick(&s.grouping.repeat_interval, d.repeat_interval),
+            },
+            min_severity: s.min_severity,
+            name,
+            kind,
+            url,
+            headers,
+        });
+    }
+    Ok(out)
+}
