@@ -42,6 +42,8 @@ impl LocalDriver {
             restarts: 0,
             probe_failures: 0,
             log: None,
+            limits: gantry_deploy::Enforcement::None,
+            last_exit: None,
         };
         let (stop, stop_rx) = watch::channel(false);
         let mut services = self.shared.lock();

@@ -4,7 +4,9 @@
 //!
 //! Linux only: group liveness and orphan recognition read `/proc`.
 
+mod cgroup;
 mod driver;
+mod limits;
 mod probe;
 pub mod process;
 mod reclaim;

@@ -29,8 +29,13 @@ fn is_simple(line: &str) -> bool {
     }) && !line.trim_start().starts_with("exec ")
 }
 
-/// Starts `spec` on `port` in a new process group, output appended to files in its log dir.
-pub fn spawn(spec: &InstanceSpec, port: u16) -> std::io::Result<(Child, std::path::PathBuf)> {
+/// Starts `spec` on `port` in a new process group, output appended to files in its log dir;
+/// the shell runs `prelude` (lines that put it under its resource limits) first.
+pub fn spawn(
+    spec: &InstanceSpec,
+    port: u16,
+    prelude: &str,
+) -> std::io::Result<(Child, std::path::PathBuf)> {
     fs::create_dir_all(&spec.log_dir)?;
     let log = spec.log_dir.join(format!("{}.log", spec.instance));
     let out = fs::OpenOptions::new()
@@ -40,9 +45,9 @@ pub fn spawn(spec: &InstanceSpec, port: u16) -> std::io::Result<(Child, std::pat
     let err = out.try_clone()?;
     let line = spec.command.replace("{port}", &port.to_string());
     let line = if is_simple(&line) {
-        format!("exec {line}")
+        format!("{prelude}exec {line}")
     } else {
-        line
+        format!("{prelude}{line}")
     };
     let mut cmd = Command::new("sh");
     cmd.arg("-c")

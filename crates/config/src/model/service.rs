@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Analysis, Health, RouterSettings, Strategy};
 use crate::Spanned;
-use crate::units::{quote, string_serde};
+use crate::units::{Cpu, Memory, quote, string_serde};
 
 /// A service gantry runs and routes to.
 ///
@@ -92,15 +92,16 @@ pub enum OnRestart {
 }
 
 /// Per-instance resource limits, in Kubernetes quantity notation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
-    /// CPU limit, e.g. `500m` or `2`.
+    /// CPU limit, e.g. `500m` or `2`: the local driver enforces it with cgroup v2
+    /// `cpu.max` where it can create a cgroup (there is no rlimit for a rate).
     #[serde(default)]
-    pub cpu: Option<String>,
-    /// Memory limit, e.g. `256Mi`.
+    pub cpu: Option<Spanned<Cpu>>,
+    /// Memory limit, e.g. `256Mi`: cgroup v2 `memory.max`, else `RLIMIT_AS`.
     #[serde(default)]
-    pub memory: Option<String>,
+    pub memory: Option<Spanned<Memory>>,
 }
 
 /// A socket address written as `IP:PORT` (`127.0.0.1:8080`, `[::1]:8080`).

@@ -88,8 +88,16 @@ pub fn plan_for(
         }),
         infrastructure: Some(Infrastructure {
             resources_required: Some(Resources {
-                cpu: svc.resources.as_ref().and_then(|r| r.cpu.clone()),
-                memory: svc.resources.as_ref().and_then(|r| r.memory.clone()),
+                cpu: svc
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.cpu.as_ref())
+                    .map(|c| c.to_string()),
+                memory: svc
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.memory.as_ref())
+                    .map(|m| m.to_string()),
                 replicas: Some(u64::from(*svc.instances)),
             }),
             scaling: None,
