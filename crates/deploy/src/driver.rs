@@ -237,4 +237,9 @@ pub trait Driver: Send + Sync + 'static {
     ) -> BoxFuture<'_, Reclaimed>;
     /// Stops serving everything and every instance (graceful shutdown).
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// CPU seconds instance `instance` of `service` has used so far, where the driver can
+    /// measure it (for `scaling:`); `None` where it cannot, and then nothing is scaled.
+    fn cpu_seconds(&self, _service: &str, _instance: &str) -> Option<f64> {
+        None
+    }
 }

@@ -8,6 +8,7 @@
 //! decides *what* to do lives here and is unit-tested with plain data.
 
 pub mod analysis;
+pub mod autoscale;
 mod driver;
 pub mod health;
 mod limits;

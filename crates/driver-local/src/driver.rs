@@ -241,4 +241,16 @@ impl Driver for LocalDriver {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.shutdown_all())
     }
+
+    fn cpu_seconds(&self, service: &str, instance: &str) -> Option<f64> {
+        let pgid = self
+            .shared
+            .lock()
+            .get(service)?
+            .instances
+            .get(instance)?
+            .status
+            .pgid?;
+        crate::cpu::group_cpu_seconds(pgid)
+    }
 }

@@ -5,6 +5,7 @@
 //! Linux only: group liveness and orphan recognition read `/proc`.
 
 mod cgroup;
+mod cpu;
 mod driver;
 mod limits;
 mod probe;

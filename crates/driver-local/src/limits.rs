@@ -9,7 +9,6 @@
 //! after spawn would leave a window in which the program runs unlimited.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::ExitStatus;
 
@@ -169,11 +168,8 @@ pub(crate) fn classify(
     log: &Path,
     log_from: u64,
 ) -> (Option<&'static str>, String) {
-    let signal = status.signal().map(signal_name);
-    let plain = match signal {
-        Some(name) => format!("{status} ({name})"),
-        None => status.to_string(),
-    };
+    // Names the signal too: "signal: 6 (SIGABRT) (core dumped)".
+    let plain = status.to_string();
     match applied.enforcement {
         Enforcement::Cgroup => {
             let after = oom_kills(applied);
@@ -200,12 +196,10 @@ pub(crate) fn classify(
     (None, plain)
 }
 
-fn signal_name(n: i32) -> String {
-    nix::sys::signal::Signal::try_from(n).map_or_else(|_| format!("signal {n}"), |s| s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
     use super::*;
 
     fn applied(enforcement: Enforcement) -> Applied {

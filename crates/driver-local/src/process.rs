@@ -75,7 +75,7 @@ pub fn signal_group(pgid: i32, signal: Signal) {
 
 /// Fields of `/proc/PID/stat` after the command name (which may hold spaces and
 /// parentheses, so parsing starts after the last ')'): state is [0], pgrp [2], starttime [19].
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
+pub(crate) fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())

@@ -47,6 +47,7 @@ mod owner;
 mod pause;
 mod ready;
 mod recovery;
+mod scale;
 mod steps;
 
 use std::net::SocketAddr;
@@ -107,6 +108,9 @@ pub struct ControlPlane {
     /// The services' owners; they run until `stop_owners`.
     owners: JoinSet<()>,
     stop_owners: CancellationToken,
+    /// The scalers of services with `scaling:`; stopped first on shutdown, so that none
+    /// starts an instance while the driver stops them all.
+    stop_scalers: CancellationToken,
 }
 
 impl ControlPlane {
@@ -165,6 +169,7 @@ impl ControlPlane {
             events_done: tokio::sync::Notify::new(),
         });
         let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
+        let stop_scalers = scale::spawn_all(&app, &stop_owners);
         let mut body = serde_json::json!({"pid": std::process::id(),
             "services": app.core.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
         if let Some(api) = api {
@@ -183,6 +188,7 @@ impl ControlPlane {
             pump,
             owners: tasks,
             stop_owners,
+            stop_scalers,
         })
     }
 
@@ -197,6 +203,7 @@ impl ControlPlane {
 
     /// Stops every instance through the driver and records `control.stopped`.
     pub async fn shutdown(mut self) {
+        self.stop_scalers.cancel();
         let app = self.app;
         let instances: usize = app
             .core

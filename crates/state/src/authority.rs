@@ -107,6 +107,7 @@ pub const RULES: &[Rule] = &[
     rule("traffic.*", Owner::Operator, "`gantry serve`"),
     rule("rollback.*", Owner::Operator, "`gantry serve`"),
     rule("control.*", Owner::Operator, "`gantry serve`"),
+    rule("scale.*", Owner::Operator, "`gantry serve` (scale.changed)"),
     rule("status.*", Owner::System, "`gantry serve` (status.changed)"),
     rule("alert.*", Owner::System, "reserved: alerts"),
     rule("notify.*", Owner::System, "reserved: notifications"),

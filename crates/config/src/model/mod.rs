@@ -13,6 +13,7 @@ mod notify;
 mod pipeline;
 mod policy;
 mod router;
+mod scaling;
 mod service;
 mod step;
 mod strategy;
@@ -33,6 +34,7 @@ pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use router::RouterSettings;
+pub use scaling::Scaling;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,

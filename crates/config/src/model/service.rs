@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analysis, Health, RouterSettings, Strategy};
+use super::{Analysis, Health, RouterSettings, Scaling, Strategy};
 use crate::Spanned;
 use crate::units::{Cpu, Memory, quote, string_serde};
 
@@ -48,6 +48,10 @@ pub struct Service {
     /// Resource limits for each instance. Default: none.
     #[serde(default)]
     pub resources: Option<Resources>,
+    /// Instances of the stable version by measured CPU, between a minimum and a maximum.
+    /// Default: none (always `instances`).
+    #[serde(default)]
+    pub scaling: Option<Spanned<Scaling>>,
     /// Timeouts and limits of gantry's router in front of the instances. Default: nginx's.
     #[serde(default)]
     pub router: RouterSettings,

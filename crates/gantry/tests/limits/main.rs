@@ -1,6 +1,8 @@
 //! Resource limits and scaling (issue 14, scopes 5 and 7): the real `gantry serve` running
 //! real demo-app instances under `resources:`, on 127.0.0.1.
 
+mod scaling;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -199,5 +201,8 @@ fn bad_quantities_are_located_errors() {
     assert!(err.contains(":10:"), "names the line: {err}");
     let (p, _) = project("    resources: { cpu: 0.0001 }");
     let err = p.gantry(&["check"]).fails_with(2).stderr();
-    assert!(err.contains("finer") && err.contains("millicores such as 1m"), "{err}");
+    assert!(
+        err.contains("finer") && err.contains("millicores such as 1m"),
+        "{err}"
+    );
 }

@@ -13,6 +13,7 @@
 mod control;
 mod jobs;
 mod operator;
+mod scale;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub(crate) enum Outcome {
     Restored(Result<(), String>),
     Started(Result<(), String>),
     Swept(usize),
+    /// A scaling step's job ended (it answered its scaler itself).
+    Scaled,
 }
 
 pub(crate) struct Owner {
@@ -187,6 +190,7 @@ impl Owner {
             Command::Control(c) => self.control(c).await,
             Command::Instance(ev) => self.instance(ev).await,
             Command::Job { id, ask } => self.ask(id, ask).await,
+            Command::Scale(req) => self.scale(req).await,
         }
     }
 
