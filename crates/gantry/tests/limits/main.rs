@@ -206,3 +206,38 @@ fn bad_quantities_are_located_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn the_gate_and_the_plan_read_resources_and_scaling() {
+    // Without limits the gate names both rules (at warning here: the fixture's policy).
+    let (p, _) = project("");
+    let out = p.gantry(&["check"]).ok();
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        text.contains("cpuLimitsMissing") && text.contains("memoryLimitsMissing"),
+        "{text}"
+    );
+
+    let (p, _) = project(
+        "    instances: 2\n    resources: { cpu: 200m, memory: 128Mi }\n    scaling: { min: 2, max: 5, target_cpu: 60% }",
+    );
+    let out = p.gantry(&["check"]).ok();
+    let text = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        !text.contains("cpuLimitsMissing") && !text.contains("memoryLimitsMissing"),
+        "{text}"
+    );
+    let plan = p.gantry(&["plan"]).ok().json();
+    let infra = &plan["infrastructure"];
+    assert_eq!(infra["resources_required"]["cpu"], "200m");
+    assert_eq!(infra["resources_required"]["memory"], "128Mi");
+    assert_eq!(infra["resources_required"]["replicas"], 2);
+    assert_eq!(
+        infra["scaling"],
+        serde_json::json!({"min": 2, "max": 5, "target_cpu": "60%", "period": "15s", "stabilization": "5m"})
+    );
+    // The plan round-trips through the gate without a limits violation.
+    let gate = p.gantry_stdin(&["policy", "check", "--plan", "-"], &plan.to_string());
+    let text = format!("{}{}", gate.stdout(), gate.stderr());
+    assert!(!text.contains("LimitsMissing"), "{text}");
+}

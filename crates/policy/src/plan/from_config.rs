@@ -100,7 +100,14 @@ pub fn plan_for(
                     .map(|m| m.to_string()),
                 replicas: Some(u64::from(*svc.instances)),
             }),
-            scaling: None,
+            // The shape of the config's `scaling:` (a HorizontalPodAutoscaler's min/max
+            // replicas and average CPU utilisation).
+            scaling: svc.scaling.as_ref().map(|s| {
+                serde_json::json!({
+                    "min": *s.min, "max": *s.max, "target_cpu": s.target_cpu.to_string(),
+                    "period": s.period.to_string(), "stabilization": s.stabilization.to_string(),
+                })
+            }),
         }),
         monitoring: Some(monitoring(config, svc)),
         health_checks: Some(HealthChecks {
