@@ -41,7 +41,7 @@ pub use model::*;
 pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
 pub use string_list::StringList;
-pub use units::{Comparison, Duration, Number, Percent, StatusCodes, Threshold};
+pub use units::{Comparison, Cpu, Duration, Memory, Number, Percent, StatusCodes, Threshold};
 pub use validate::{
     MIN_SECRET_CHARS, SHELL_WORDS, SmokeCheck, SmokeTarget, Warning, first_program, warnings,
 };

@@ -19,7 +19,7 @@ fn unknown_key_renders_with_caret() {
     assert_eq!(
         e.to_string(),
         "gantry.yaml:5:5: unknown field 'instancs', expected one of listen, instances, env, \
-         releases, releases_from, health, strategy, analysis, on_restart, resources, router\n  \
+         releases, releases_from, health, strategy, analysis, on_restart, resources, scaling, router\n  \
          |\n\
          5 |     instancs: 2\n  \
          |     ^^^^^^^^"
@@ -364,7 +364,7 @@ fn miette_diagnostic_points_at_the_span() {
     assert_eq!(
         fancy.to_string(),
         "gantry.yaml:5:5: unknown field 'instancs', expected one of listen, instances, env, \
-         releases, releases_from, health, strategy, analysis, on_restart, resources, router"
+         releases, releases_from, health, strategy, analysis, on_restart, resources, scaling, router"
     );
     let mut out = String::new();
     miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())

@@ -10,6 +10,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use gantry_config::Health;
+
+use crate::limits::{Enforcement, Limits};
 use serde::{Deserialize, Serialize};
 
 /// Everything a driver needs to start one instance of one version.
@@ -26,6 +28,8 @@ pub struct InstanceSpec {
     pub health: Health,
     /// Directory for the instance's captured stdout/stderr.
     pub log_dir: PathBuf,
+    /// Resource limits (the service's `resources:`).
+    pub limits: Limits,
 }
 
 /// Where an instance is in its life.
@@ -63,6 +67,13 @@ pub struct InstanceStatus {
     /// Failed readiness/liveness probes since the instance was created (a metric).
     pub probe_failures: u64,
     pub log: Option<PathBuf>,
+    /// How the instance's resource limits are enforced.
+    #[serde(default)]
+    pub limits: Enforcement,
+    /// Why the instance's process last ended, when it ended on its own (`OOMKilled`,
+    /// `OOMKilled (rlimit)`, `exit status: 1`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<String>,
 }
 
 /// Transitions a driver reports; the control plane records each as `instance.<kind>`.
@@ -229,4 +240,9 @@ pub trait Driver: Send + Sync + 'static {
     ) -> BoxFuture<'_, Reclaimed>;
     /// Stops serving everything and every instance (graceful shutdown).
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// CPU seconds instance `instance` of `service` has used so far, where the driver can
+    /// measure it (for `scaling:`); `None` where it cannot, and then nothing is scaled.
+    fn cpu_seconds(&self, _service: &str, _instance: &str) -> Option<f64> {
+        None
+    }
 }

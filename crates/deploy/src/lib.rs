@@ -8,8 +8,10 @@
 //! decides *what* to do lives here and is unit-tested with plain data.
 
 pub mod analysis;
+pub mod autoscale;
 mod driver;
 pub mod health;
+mod limits;
 pub mod machine;
 pub mod plan;
 pub mod progress;
@@ -20,6 +22,7 @@ pub use driver::{
     BoxFuture, Driver, DriverError, EVENT_QUEUE, EventKind, InstanceEvent, InstancePhase,
     InstanceSpec, InstanceStatus, Measurement, PriorInstance, Reclaimed, Traffic,
 };
+pub use limits::{Enforcement, Limits};
 pub use machine::{DeploymentStatus, LastAnalysis, Op, PauseView, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};
 pub use progress::{Deadline, Progress, ProgressClock, Stall};

@@ -42,6 +42,8 @@ impl LocalDriver {
             restarts: 0,
             probe_failures: 0,
             log: None,
+            limits: gantry_deploy::Enforcement::None,
+            last_exit: None,
         };
         let (stop, stop_rx) = watch::channel(false);
         let mut services = self.shared.lock();
@@ -253,5 +255,17 @@ impl Driver for LocalDriver {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.shutdown_all())
+    }
+
+    fn cpu_seconds(&self, service: &str, instance: &str) -> Option<f64> {
+        let pgid = self
+            .shared
+            .lock()
+            .get(service)?
+            .instances
+            .get(instance)?
+            .status
+            .pgid?;
+        crate::cpu::group_cpu_seconds(pgid)
     }
 }

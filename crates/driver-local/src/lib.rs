@@ -4,8 +4,11 @@
 //!
 //! Linux only: group liveness and orphan recognition read `/proc`.
 
+mod cgroup;
+mod cpu;
 mod driver;
 pub mod logfile;
+mod limits;
 mod probe;
 pub mod process;
 mod reclaim;

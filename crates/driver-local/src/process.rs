@@ -29,8 +29,13 @@ fn is_simple(line: &str) -> bool {
     }) && !line.trim_start().starts_with("exec ")
 }
 
-/// Starts `spec` on `port` in a new process group, output appended to files in its log dir.
-pub fn spawn(spec: &InstanceSpec, port: u16) -> std::io::Result<(Child, std::path::PathBuf)> {
+/// Starts `spec` on `port` in a new process group, output appended to files in its log dir;
+/// the shell runs `prelude` (lines that put it under its resource limits) first.
+pub fn spawn(
+    spec: &InstanceSpec,
+    port: u16,
+    prelude: &str,
+) -> std::io::Result<(Child, std::path::PathBuf)> {
     fs::create_dir_all(&spec.log_dir)?;
     let log = spec.log_dir.join(format!("{}.log", spec.instance));
     // A restart starts over a bounded file; `logfile::keep_bounded` keeps it so meanwhile.
@@ -42,9 +47,9 @@ pub fn spawn(spec: &InstanceSpec, port: u16) -> std::io::Result<(Child, std::pat
     let err = out.try_clone()?;
     let line = spec.command.replace("{port}", &port.to_string());
     let line = if is_simple(&line) {
-        format!("exec {line}")
+        format!("{prelude}exec {line}")
     } else {
-        line
+        format!("{prelude}{line}")
     };
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
@@ -72,7 +77,7 @@ pub fn signal_group(pgid: i32, signal: Signal) {
 
 /// Fields of `/proc/PID/stat` after the command name (which may hold spaces and
 /// parentheses, so parsing starts after the last ')'): state is [0], pgrp [2], starttime [19].
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
+pub(crate) fn stat_fields(pid: u32) -> Option<Vec<String>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     Some(rest.split_whitespace().map(str::to_string).collect())

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use crate::Shared;
+use crate::limits;
 use crate::probe::{probe_once, tcp};
 use crate::process::{spawn, terminate_group};
 
@@ -21,6 +22,8 @@ const HEALTHY_RUN: Duration = Duration::from_secs(10);
 
 enum Outcome {
     Exited(String),
+    /// Ended for running out of memory (the reason names how that was told).
+    OomKilled(&'static str, String),
     LivenessFailed,
     StartupFailed,
     Stop,
@@ -68,26 +71,24 @@ struct Running {
 }
 
 impl Running {
-    async fn exited(&mut self) -> String {
+    /// The exit status of our child; the reason as text for an adopted process.
+    async fn exited(&mut self) -> Result<std::process::ExitStatus, String> {
         match (&mut self.child, self.pid) {
-            (Some(child), _) => match child.wait().await {
-                Ok(s) => s.to_string(),
-                Err(e) => e.to_string(),
-            },
+            (Some(child), _) => child.wait().await.map_err(|e| e.to_string()),
             (None, Some(pid)) => {
                 while crate::process::process_alive(pid) {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                "adopted process exited".into()
+                Err("adopted process exited".into())
             }
             (None, None) => pending().await,
         }
     }
 }
 
-fn launch(spec: &InstanceSpec) -> std::io::Result<Running> {
+fn launch(spec: &InstanceSpec, prelude: &str) -> std::io::Result<Running> {
     let port = free_port()?;
-    let (child, log) = spawn(spec, port)?;
+    let (child, log) = spawn(spec, port, prelude)?;
     let pid = child.id();
     Ok(Running {
         pid,
@@ -110,8 +111,12 @@ pub(crate) async fn supervise(
     let mut crashlooping = false;
     let mut reason: Option<String> = None;
     let born = Instant::now();
+    // Once per instance: its cgroup (removed when this returns) serves every restart.
+    let applied = limits::apply(&spec);
+    let log_path = spec.log_dir.join(format!("{}.log", spec.instance));
     loop {
         let started = Instant::now();
+        let (oom_before, log_from) = (limits::oom_kills(&applied), limits::log_len(&log_path));
         let running = match adopted.take() {
             Some(a) => Ok((
                 Running {
@@ -123,7 +128,7 @@ pub(crate) async fn supervise(
                 },
                 false,
             )),
-            None => launch(&spec).map(|r| (r, true)),
+            None => launch(&spec, &applied.prelude).map(|r| (r, true)),
         };
         let outcome = match running {
             Err(e) => Outcome::SpawnFailed(e.to_string()),
@@ -136,6 +141,7 @@ pub(crate) async fn supervise(
                     s.ready = false;
                     s.restarts = restarts;
                     s.log = Some(log.clone());
+                    s.limits = applied.enforcement;
                     if !crashlooping {
                         s.phase = InstancePhase::Starting;
                     }
@@ -148,6 +154,7 @@ pub(crate) async fn supervise(
                         "pid": pid, "pgid": pgid, "addr": addr.to_string(), "port": addr.port(),
                         "start_time": pid.and_then(crate::process::start_time),
                         "log": log.display().to_string(), "restarts": restarts,
+                        "limits": applied.detail,
                     });
                     match &reason {
                         None => emit(&shared, &spec, EventKind::Started, detail).await,
@@ -159,7 +166,22 @@ pub(crate) async fn supervise(
                     }
                 }
                 let outcome = tokio::select! {
-                    status = run.exited() => Outcome::Exited(status),
+                    status = run.exited() => {
+                        let outcome = match status {
+                            Ok(status) => match limits::classify(&applied, &status, oom_before, &log, log_from) {
+                                (Some(label), why) => Outcome::OomKilled(label, why),
+                                (None, plain) => Outcome::Exited(plain),
+                            },
+                            Err(why) => Outcome::Exited(why),
+                        };
+                        let last = match &outcome {
+                            Outcome::OomKilled(label, _) => (*label).to_string(),
+                            Outcome::Exited(plain) => plain.clone(),
+                            _ => String::new(),
+                        };
+                        shared.update(&spec.service, &spec.instance, |s| s.last_exit = Some(last));
+                        outcome
+                    }
                     o = probes(&shared, &spec, addr) => o,
                     _ = stop.wait_for(|s| *s) => Outcome::Stop,
                     never = crate::logfile::keep_bounded(log.clone()) => never,
@@ -259,6 +281,7 @@ pub(crate) async fn supervise(
 fn describe(o: &Outcome) -> String {
     match o {
         Outcome::Exited(s) => format!("process exited ({s})"),
+        Outcome::OomKilled(_, why) => why.clone(),
         Outcome::LivenessFailed => "liveness probe failed".into(),
         Outcome::StartupFailed => "startup probe failed".into(),
         Outcome::Stop => "stopped".into(),

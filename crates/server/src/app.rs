@@ -23,6 +23,9 @@ pub struct App {
     /// The owners' tasks (until shutdown), and what stops them.
     pub(crate) tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
     pub(crate) stop_owners: tokio_util::sync::CancellationToken,
+    /// The scalers of services with `scaling:`; stopped first on shutdown, so that none
+    /// starts an instance while the driver stops them all.
+    pub(crate) stop_scalers: tokio_util::sync::CancellationToken,
     /// One reload at a time.
     pub(crate) reloading: tokio::sync::Mutex<()>,
     /// Deployments from before this start, replayed from the ledger (never changed).

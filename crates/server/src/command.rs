@@ -48,6 +48,24 @@ pub(crate) enum Command {
         id: String,
         ask: Ask,
     },
+    /// From the service's scaler ([`crate::scale`]): run `to` instances of the stable
+    /// version instead of `from`.
+    Scale(ScaleRequest),
+}
+
+/// A scaling step the scaler asks for, with the measurement it rests on.
+pub(crate) struct ScaleRequest {
+    pub version: String,
+    pub from: u32,
+    pub to: u32,
+    /// Average CPU of the measured instances, in percent of their CPU limit.
+    pub cpu_percent: f64,
+    /// How many instances were measured.
+    pub measured: u32,
+    pub target_percent: f64,
+    /// Answered when the instances are started and ready, or drained and stopped; Err:
+    /// why the step was not taken (held) or failed.
+    pub reply: oneshot::Sender<Result<(), String>>,
 }
 
 /// Sequenced over every owner by the control-plane-wide coordinator ([`crate::App`]).

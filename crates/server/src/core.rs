@@ -230,6 +230,18 @@ impl Core {
             env,
             health: svc.health.clone(),
             log_dir: self.log_dir.join(service),
+            limits: gantry_deploy::Limits {
+                cpu_millis: svc
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.cpu.as_ref())
+                    .map(|c| c.millis()),
+                memory_bytes: svc
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.memory.as_ref())
+                    .map(|m| m.bytes()),
+            },
         })
     }
 

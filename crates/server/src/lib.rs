@@ -51,6 +51,7 @@ mod pause;
 mod ready;
 mod recovery;
 mod reload;
+mod scale;
 mod steps;
 
 use std::net::SocketAddr;
@@ -161,6 +162,7 @@ impl ControlPlane {
             core,
             owners: std::sync::RwLock::new(owners),
             tasks: std::sync::Mutex::new(tasks),
+            stop_scalers: stop_owners.child_token(),
             stop_owners,
             reloading: tokio::sync::Mutex::new(()),
             past,
@@ -172,6 +174,7 @@ impl ControlPlane {
             events_done: tokio::sync::Notify::new(),
         });
         let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
+        scale::spawn_all(&app);
         let mut body = serde_json::json!({"pid": std::process::id(),
             "services": app.core.config().services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
         if let Some(api) = api {
@@ -199,6 +202,7 @@ impl ControlPlane {
 
     /// Stops every instance through the driver and records `control.stopped`.
     pub async fn shutdown(self) {
+        self.app.stop_scalers.cancel();
         let app = self.app;
         let instances: usize = app
             .core

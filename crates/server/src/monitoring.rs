@@ -169,10 +169,10 @@ pub fn start(
         refresh: tx,
     });
     let notifier =
-        crate::notifications::start(&app.core.config, &env, Arc::clone(&monitoring.metrics))?;
+        crate::notifications::start(&app.core.config(), &env, Arc::clone(&monitoring.metrics))?;
     let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
     let history = tail.read(&monitoring.metrics);
-    let alerting = crate::alerting::Alerting::new(&app.core.config, &history);
+    let alerting = crate::alerting::Alerting::new(&app.core.config(), &history);
     let runner = Runner {
         app,
         monitoring: Arc::clone(&monitoring),

@@ -183,6 +183,9 @@ impl App {
         for rx in answers {
             let _ = rx.await;
         }
+        for name in added {
+            crate::scale::spawn_for(self, name);
+        }
         Ok(())
     }
 }

@@ -112,6 +112,7 @@ pub const RULES: &[Rule] = &[
         Owner::Operator,
         "`gantry serve` (`gantry reload`, SIGHUP)",
     ),
+    rule("scale.*", Owner::Operator, "`gantry serve` (scale.changed)"),
     rule("status.*", Owner::System, "`gantry serve` (status.changed)"),
     rule(
         "alert.*",

@@ -324,6 +324,8 @@ impl Driver for FakeDriver {
                 restarts: 0,
                 probe_failures: 0,
                 log: None,
+                limits: gantry_deploy::Enforcement::None,
+                last_exit: None,
             };
             {
                 let mut inner = self.lock();

@@ -15,7 +15,8 @@ usage: demo-app [--port N] [--version V] [--error-rate F] [--latency D]
   --crash-after D   exit(1) after D, e.g. 5s
 
 endpoints: GET / (the version), GET /health, POST /upload (reads the body, says how
-many bytes), GET /slow/MS (answers after MS milliseconds)
+many bytes), GET /slow/MS (answers after MS milliseconds), GET /alloc/MB (keeps MB
+more MiB), GET /burn/MS (keeps one core busy for MS milliseconds)
 ";
 
 /// What the demo app was asked to do.

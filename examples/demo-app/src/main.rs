@@ -5,6 +5,7 @@
 //! arguments.
 
 mod args;
+mod load;
 mod server;
 
 use std::process::ExitCode;

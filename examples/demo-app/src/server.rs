@@ -113,6 +113,8 @@ async fn respond(
     let (status, body) = match path.as_str() {
         "/upload" if req.method() == Method::POST => upload(req).await,
         p if is_read && p.starts_with("/slow/") => slow(&p["/slow/".len()..]).await,
+        p if is_read && p.starts_with("/alloc/") => crate::load::alloc(&p["/alloc/".len()..]),
+        p if is_read && p.starts_with("/burn/") => crate::load::burn(&p["/burn/".len()..]).await,
         "/health" if is_read => {
             if args.fail_readiness || Instant::now() < ready_at {
                 (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_string())

@@ -15,6 +15,7 @@ mod pipeline;
 mod policy;
 mod releases_from;
 mod router;
+mod scaling;
 mod service;
 mod step;
 mod strategy;
@@ -39,6 +40,7 @@ pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary}
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use releases_from::{GitReleases, ReleasesFrom};
 pub use router::RouterSettings;
+pub use scaling::Scaling;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,

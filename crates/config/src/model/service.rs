@@ -7,9 +7,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Analysis, Health, RouterSettings, Strategy};
+use super::{Analysis, Health, RouterSettings, Scaling, Strategy};
 use crate::Spanned;
-use crate::units::{quote, string_serde};
+use crate::units::{Cpu, Memory, quote, string_serde};
 
 /// A service gantry runs and routes to.
 ///
@@ -54,6 +54,10 @@ pub struct Service {
     /// Resource limits for each instance. Default: none.
     #[serde(default)]
     pub resources: Option<Resources>,
+    /// Instances of the stable version by measured CPU, between a minimum and a maximum.
+    /// Default: none (always `instances`).
+    #[serde(default)]
+    pub scaling: Option<Spanned<Scaling>>,
     /// Timeouts and limits of gantry's router in front of the instances. Default: nginx's.
     #[serde(default)]
     pub router: RouterSettings,
@@ -98,15 +102,16 @@ pub enum OnRestart {
 }
 
 /// Per-instance resource limits, in Kubernetes quantity notation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
-    /// CPU limit, e.g. `500m` or `2`.
+    /// CPU limit, e.g. `500m` or `2`: the local driver enforces it with cgroup v2
+    /// `cpu.max` where it can create a cgroup (there is no rlimit for a rate).
     #[serde(default)]
-    pub cpu: Option<String>,
-    /// Memory limit, e.g. `256Mi`.
+    pub cpu: Option<Spanned<Cpu>>,
+    /// Memory limit, e.g. `256Mi`: cgroup v2 `memory.max`, else `RLIMIT_AS`.
     #[serde(default)]
-    pub memory: Option<String>,
+    pub memory: Option<Spanned<Memory>>,
 }
 
 /// A socket address written as `IP:PORT` (`127.0.0.1:8080`, `[::1]:8080`).

@@ -7,11 +7,13 @@
 
 mod duration;
 mod percent;
+mod quantity;
 mod status;
 mod threshold;
 
 pub use duration::Duration;
 pub use percent::Percent;
+pub use quantity::{Cpu, Memory};
 pub use status::StatusCodes;
 pub use threshold::{Comparison, Number, Threshold, ThresholdValue};
 

@@ -7,6 +7,7 @@ mod paths;
 mod pipeline;
 mod policy;
 mod router;
+mod scaling;
 mod secrets;
 mod service;
 mod smoke;

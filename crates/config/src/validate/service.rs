@@ -49,6 +49,9 @@ pub(super) fn check_services(config: &Config, p: &mut Problems<'_>) {
             }
         }
         super::router::check_router(name, &service.router, p);
+        if let Some(scaling) = &service.scaling {
+            super::scaling::check_scaling(name, service, scaling, p);
+        }
         check_strategy(name, &service.strategy, p, &mut addresses);
         if let Some(analysis) = &service.analysis {
             if *analysis.failure_limit == 0 {

@@ -88,11 +88,26 @@ pub fn plan_for(
         }),
         infrastructure: Some(Infrastructure {
             resources_required: Some(Resources {
-                cpu: svc.resources.as_ref().and_then(|r| r.cpu.clone()),
-                memory: svc.resources.as_ref().and_then(|r| r.memory.clone()),
+                cpu: svc
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.cpu.as_ref())
+                    .map(|c| c.to_string()),
+                memory: svc
+                    .resources
+                    .as_ref()
+                    .and_then(|r| r.memory.as_ref())
+                    .map(|m| m.to_string()),
                 replicas: Some(u64::from(*svc.instances)),
             }),
-            scaling: None,
+            // The shape of the config's `scaling:` (a HorizontalPodAutoscaler's min/max
+            // replicas and average CPU utilisation).
+            scaling: svc.scaling.as_ref().map(|s| {
+                serde_json::json!({
+                    "min": *s.min, "max": *s.max, "target_cpu": s.target_cpu.to_string(),
+                    "period": s.period.to_string(), "stabilization": s.stabilization.to_string(),
+                })
+            }),
         }),
         monitoring: Some(monitoring(config, svc)),
         health_checks: Some(HealthChecks {

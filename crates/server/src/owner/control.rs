@@ -53,7 +53,7 @@ impl Owner {
         }
     }
 
-    fn spawn_control(&mut self, job: impl Future<Output = Outcome> + Send + 'static) {
+    pub(super) fn spawn_control(&mut self, job: impl Future<Output = Outcome> + Send + 'static) {
         let handle = self.jobs.spawn(job);
         self.kinds.insert(handle.id(), Job::Control);
     }

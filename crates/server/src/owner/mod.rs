@@ -14,6 +14,7 @@ mod control;
 mod failover;
 mod jobs;
 mod operator;
+mod scale;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -68,6 +69,8 @@ pub(crate) enum Outcome {
     Restored(Result<(), String>),
     Started(Result<(), String>),
     Swept(usize),
+    /// A scaling step's job ended (it answered its scaler itself).
+    Scaled,
 }
 
 pub(crate) struct Owner {
@@ -188,6 +191,7 @@ impl Owner {
             Command::Control(c) => self.control(c).await,
             Command::Instance(ev) => self.instance(ev).await,
             Command::Job { id, ask } => self.ask(id, ask).await,
+            Command::Scale(req) => self.scale(req).await,
         }
     }
 

@@ -90,7 +90,15 @@ pub fn run(project: &Project, json: bool, watch: bool) -> anyhow::Result<()> {
             }
         }
         let mut table = output::table(&[
-            "instance", "version", "phase", "ready", "restarts", "addr", "pid",
+            "instance",
+            "version",
+            "phase",
+            "ready",
+            "restarts",
+            "addr",
+            "pid",
+            "limits",
+            "last exit",
         ]);
         for i in svc["instances"].as_array().cloned().unwrap_or_default() {
             table.add_row(vec![
@@ -101,6 +109,8 @@ pub fn run(project: &Project, json: bool, watch: bool) -> anyhow::Result<()> {
                 i["restarts"].to_string(),
                 i["addr"].as_str().unwrap_or("-").to_string(),
                 i["pid"].as_u64().map_or("-".into(), |p| p.to_string()),
+                i["limits"].as_str().unwrap_or("none").to_string(),
+                i["last_exit"].as_str().unwrap_or("-").to_string(),
             ]);
         }
         println!("{table}");
