@@ -72,3 +72,22 @@ fn issue9_an_unknown_router_key_is_refused_with_the_known_ones() {
     assert!(text.contains("unknown field"), "{text}");
     assert!(text.contains("response_header_timeout"), "{text}");
 }
+
+#[test]
+fn issue9_draining_defaults_and_values() {
+    let r = ok(BASE).services["web"].router.clone();
+    assert_eq!(r.drain_timeout.as_std(), Duration::from_secs(30));
+    assert_eq!(r.stop_grace.as_std(), Duration::from_secs(10));
+    let c = ok(&with_router("{ drain_timeout: 60s, stop_grace: 0s }"));
+    let r = &c.services["web"].router;
+    assert_eq!(r.drain_timeout.as_std(), Duration::from_secs(60));
+    assert_eq!(r.stop_grace.as_std(), Duration::ZERO, "0: SIGKILL at once");
+    let errors = check("gantry.yaml", &with_router("{ drain_timeout: 0s }")).unwrap_err();
+    let text = errors[0].to_string();
+    assert!(
+        text.starts_with(
+            "gantry.yaml:8:30: service 'web': `router.drain_timeout` must be longer than 0"
+        ),
+        "{text}"
+    );
+}

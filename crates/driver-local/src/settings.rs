@@ -18,6 +18,7 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
         max_connections: usize::try_from(*r.max_connections).unwrap_or(usize::MAX),
         backend_connections: usize::try_from(*r.backend_connections).unwrap_or(usize::MAX),
         queue_timeout: r.queue_timeout.as_std(),
+        drain_timeout: r.drain_timeout.as_std(),
     }
 }
 
@@ -30,8 +31,21 @@ impl LocalOptions {
                 .iter()
                 .map(|(name, s)| (name.clone(), router_settings(&s.router)))
                 .collect(),
+            stop_grace_of: config
+                .services
+                .iter()
+                .map(|(name, s)| (name.clone(), s.router.stop_grace.as_std()))
+                .collect(),
             ..LocalOptions::default()
         }
+    }
+
+    /// How long `service`'s instances get between SIGTERM and SIGKILL.
+    pub(crate) fn stop_grace_for(&self, service: &str) -> std::time::Duration {
+        self.stop_grace_of
+            .get(service)
+            .copied()
+            .unwrap_or(self.stop_grace)
     }
 
     /// What `service`'s listeners use: its own settings, or the router's defaults.
@@ -48,7 +62,7 @@ mod tests {
     #[test]
     fn settings_from_the_config_reach_the_listener() {
         let yaml = "project: p\nservices:\n  web:\n    listen: 127.0.0.1:8080\n    \
-                    router: { response_header_timeout: 2s, max_connections: 7 }\n    \
+                    router: { response_header_timeout: 2s, max_connections: 7, drain_timeout: 45s, stop_grace: 0s }\n    \
                     releases: { v1: { run: ./web } }\n";
         let config = gantry_config::parse("gantry.yaml", yaml).unwrap();
         let opts = LocalOptions::for_config(&config);
@@ -56,6 +70,9 @@ mod tests {
         assert_eq!(web.response_header_timeout, Duration::from_secs(2));
         assert_eq!(web.max_connections, 7);
         assert_eq!(web.client_body_timeout, Duration::from_secs(60));
+        assert_eq!(web.drain_timeout, Duration::from_secs(45));
+        assert_eq!(opts.stop_grace_for("web"), Duration::ZERO);
+        assert_eq!(opts.stop_grace_for("other"), Duration::from_secs(10));
         assert_eq!(opts.router_for("other"), ServiceConfig::default());
     }
 }

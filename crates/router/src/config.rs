@@ -12,8 +12,6 @@ pub struct RouterConfig {
     pub max_attempts: usize,
     /// How much history [`crate::Router::window_stats`] can look back on.
     pub window_capacity: Duration,
-    /// How long `stop`/`shutdown` wait for in-flight requests before closing connections.
-    pub drain_timeout: Duration,
     /// Idle keep-alive connections to backends are closed after this long.
     pub pool_idle_timeout: Duration,
     /// Request bodies up to this size (with a known length) are buffered so the request can
@@ -39,7 +37,6 @@ impl Default for RouterConfig {
             service: ServiceConfig::default(),
             max_attempts: 3,
             window_capacity: Duration::from_secs(60),
-            drain_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(30),
             max_replay_body: 64 * 1024,
             max_buffered_response: 64 * 1024,
@@ -85,6 +82,10 @@ pub struct ServiceConfig {
     pub backend_connections: usize,
     /// How long a request may wait in that queue before it is answered 503.
     pub queue_timeout: Duration,
+    /// How long requests and streams in flight may go on when the listener is stopped
+    /// ([`crate::Router::stop`], [`crate::Router::shutdown`]) before their connections are
+    /// closed. The local driver gives a removed instance the same time before stopping it.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -99,6 +100,7 @@ impl Default for ServiceConfig {
             max_connections: 4096,
             backend_connections: 256,
             queue_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -15,7 +15,8 @@ usage: demo-app [--port N] [--version V] [--error-rate F] [--latency D]
   --crash-after D   exit(1) after D, e.g. 5s
 
 endpoints: GET / (the version), GET /health, POST /upload (reads the body, says how
-many bytes), GET /slow/MS (answers after MS milliseconds)
+many bytes), GET /slow/MS (answers after MS milliseconds), GET /events?count=N&interval_ms=M
+(N server-sent events, M ms apart; default 10 and 1000), GET /ws (WebSocket echo)
 ";
 
 /// What the demo app was asked to do.

@@ -50,6 +50,15 @@ pub struct RouterSettings {
     /// How long a request may wait in that queue before it is answered 503. Default: 60s.
     #[serde(default = "sixty_seconds")]
     pub queue_timeout: Spanned<Duration>,
+    /// How long requests and streams (SSE, downloads, WebSockets) already sent to an
+    /// instance may go on after it is taken out of traffic by a switch, before it is
+    /// stopped. Default: 30s.
+    #[serde(default = "thirty_seconds")]
+    pub drain_timeout: Spanned<Duration>,
+    /// How long an instance being stopped gets between SIGTERM and SIGKILL (after the
+    /// drain). 0 kills it at once. Default: 10s.
+    #[serde(default = "ten_seconds")]
+    pub stop_grace: Spanned<Duration>,
 }
 
 impl Default for RouterSettings {
@@ -64,14 +73,17 @@ impl Default for RouterSettings {
             max_connections: default_max_connections(),
             backend_connections: default_backend_connections(),
             queue_timeout: sixty_seconds(),
+            drain_timeout: thirty_seconds(),
+            stop_grace: ten_seconds(),
         }
     }
 }
 
 impl RouterSettings {
-    /// The timeouts by their key, for checks that treat them alike.
+    /// The timeouts that must be longer than 0, by their key, for checks that treat them
+    /// alike (`stop_grace` may be 0).
     #[must_use]
-    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 7] {
+    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 8] {
         [
             ("client_header_timeout", &self.client_header_timeout),
             ("client_body_timeout", &self.client_body_timeout),
@@ -80,10 +92,17 @@ impl RouterSettings {
             ("upstream_body_timeout", &self.upstream_body_timeout),
             ("keepalive_timeout", &self.keepalive_timeout),
             ("queue_timeout", &self.queue_timeout),
+            ("drain_timeout", &self.drain_timeout),
         ]
     }
 }
 
+fn ten_seconds() -> Spanned<Duration> {
+    Spanned::new(Duration::from_secs(10))
+}
+fn thirty_seconds() -> Spanned<Duration> {
+    Spanned::new(Duration::from_secs(30))
+}
 fn sixty_seconds() -> Spanned<Duration> {
     Spanned::new(Duration::from_secs(60))
 }

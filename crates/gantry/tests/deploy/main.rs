@@ -7,6 +7,7 @@ mod basics;
 mod client_faults;
 mod control;
 mod deadline;
+mod draining;
 mod one_serve;
 mod promote;
 mod rollback;
