@@ -19,6 +19,11 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
         backend_connections: usize::try_from(*r.backend_connections).unwrap_or(usize::MAX),
         queue_timeout: r.queue_timeout.as_std(),
         drain_timeout: r.drain_timeout.as_std(),
+        trusted_proxies: r.trusted_proxy_nets(),
+        forwarded: r.forwarded,
+        max_request_headers: usize::try_from(*r.max_request_headers).unwrap_or(usize::MAX),
+        max_request_header_bytes: usize::try_from(*r.max_request_header_bytes)
+            .unwrap_or(usize::MAX),
     }
 }
 
@@ -62,7 +67,8 @@ mod tests {
     #[test]
     fn settings_from_the_config_reach_the_listener() {
         let yaml = "project: p\nservices:\n  web:\n    listen: 127.0.0.1:8080\n    \
-                    router: { response_header_timeout: 2s, max_connections: 7, drain_timeout: 45s, stop_grace: 0s }\n    \
+                    router: { response_header_timeout: 2s, max_connections: 7, drain_timeout: 45s, stop_grace: 0s, \
+                    trusted_proxies: [10.0.0.0/8, 192.168.1.1], forwarded: true, max_request_headers: 50 }\n    \
                     releases: { v1: { run: ./web } }\n";
         let config = gantry_config::parse("gantry.yaml", yaml).unwrap();
         let opts = LocalOptions::for_config(&config);
@@ -72,6 +78,15 @@ mod tests {
         assert_eq!(web.client_body_timeout, Duration::from_secs(60));
         assert_eq!(web.drain_timeout, Duration::from_secs(45));
         assert_eq!(opts.stop_grace_for("web"), Duration::ZERO);
+        let nets: Vec<String> = web
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.1/32"]);
+        assert!(web.forwarded);
+        assert_eq!(web.max_request_headers, 50);
+        assert_eq!(web.max_request_header_bytes, 32 * 1024);
         assert_eq!(opts.stop_grace_for("other"), Duration::from_secs(10));
         assert_eq!(opts.router_for("other"), ServiceConfig::default());
     }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 /// Tuning knobs; [`RouterConfig::default`] suits a local driver on loopback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
@@ -29,6 +31,9 @@ pub struct RouterConfig {
     /// machine 0.56–0.78× nginx's throughput against 0.77–1.07× with workers; see
     /// `bench/router-vs-nginx.sh`).
     pub workers: usize,
+    /// Header lines an upstream response may have (hyper's own default, 100, is below
+    /// what real applications send; nginx counts none, only its 4–8 KiB buffer).
+    pub max_response_headers: usize,
 }
 
 impl Default for RouterConfig {
@@ -41,6 +46,7 @@ impl Default for RouterConfig {
             max_replay_body: 64 * 1024,
             max_buffered_response: 64 * 1024,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_response_headers: 512,
         }
     }
 }
@@ -57,6 +63,16 @@ impl RouterConfig {
 /// application that works behind nginx works behind the router.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceConfig {
+    /// Peers whose own `X-Forwarded-For` (and `Forwarded`) is kept and appended to; from
+    /// any other peer it is replaced, so a client cannot claim another address.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Also send RFC 7239 `Forwarded` (`for=…;proto=http;host="…"`).
+    pub forwarded: bool,
+    /// Header lines a request may have; past it, 431.
+    pub max_request_headers: usize,
+    /// Bytes a request's head (request line and headers) may take; past it, 431 (nginx:
+    /// `large_client_header_buffers 4 8k`). At least 8 KiB.
+    pub max_request_header_bytes: usize,
     /// How long a client may take to send a request's headers, from their first byte
     /// (nginx `client_header_timeout`). Past it the connection is closed.
     pub client_header_timeout: Duration,
@@ -101,6 +117,10 @@ impl Default for ServiceConfig {
             backend_connections: 256,
             queue_timeout: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            forwarded: false,
+            max_request_headers: 100,
+            max_request_header_bytes: 32 * 1024,
         }
     }
 }

@@ -33,6 +33,7 @@ pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use router::RouterSettings;
+pub(crate) use router::parse_proxy as router_parse_proxy;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,
