@@ -13,6 +13,7 @@ mod promote;
 mod rollback;
 mod strategies;
 mod tokens;
+mod websocket;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
