@@ -176,3 +176,139 @@ awk -v r="$r_rps" -v n="$n_rps" -v rl="$r_l99" -v nl="$n_l99" -v dl="$d_l99" 'BE
     printf "router/nginx throughput (medians): %.2fx (target >= 0.80x: %s)\n", ratio, (ratio >= 0.8 ? "met" : "MISSED");
     printf "added p99 over direct (1 connection): router %+.3f ms (target <= 1 ms: %s), nginx %+.3f ms\n", radd, (radd <= 1.0 ? "met" : "MISSED"), nadd;
 }'
+
+# === through `gantry serve` (issue 9) ====================================================
+# The same comparison through gantry's own control plane: a project whose service `web`
+# runs demo-app behind `gantry serve`'s router, and nginx proxying the same instance.
+# HTTP/1.1 req/s and p99 (wrk, c$CONNECTIONS; target >= 1.0x nginx), WebSocket echo
+# round trips/s (edge-bench ws, $WS_CONNECTIONS connections), and the burst of
+# $BURST keep-alive connections idle ${BURST_IDLE}s then one request each (failures).
+# Env: SERVE_PORT=18090 NGINX_SERVE_PORT=18092 WS_CONNECTIONS=32 WS_SECONDS=10 BURST=2000
+#      BURST_IDLE=10; SERVE_BENCH=0 skips this part.
+SERVE_PORT="${SERVE_PORT:-18090}"
+NGINX_SERVE_PORT="${NGINX_SERVE_PORT:-18092}"
+WS_CONNECTIONS="${WS_CONNECTIONS:-32}"
+WS_SECONDS="${WS_SECONDS:-10}"
+BURST="${BURST:-2000}"
+BURST_IDLE="${BURST_IDLE:-10}"
+
+serve_build() {
+    log "building release gantry and edge-bench"
+    (cd "$WORKSPACE" && cargo build --release --quiet -p gantry \
+        && cargo build --release --quiet -p demo-app --example edge-bench)
+    GANTRY="$TARGET_DIR/release/gantry"
+    EDGE_BENCH="$TARGET_DIR/release/examples/edge-bench"
+    [ -x "$GANTRY" ] && [ -x "$EDGE_BENCH" ] || die "gantry or edge-bench not found under $TARGET_DIR/release"
+}
+
+serve_start() { # a project serving demo-app v1 on $SERVE_PORT; sets INSTANCE_PORT
+    PROJ="$TMP/project"
+    mkdir -p "$PROJ"
+    (cd "$PROJ" && "$GANTRY" init >/dev/null)
+    cat >"$PROJ/gantry.yaml" <<YAML
+project: bench
+agents:
+  planner: { id: PlanAgent }
+  operator: { id: OperationsBoardAgent }
+  verifier: { id: ReviewAgent }
+services:
+  web:
+    listen: 127.0.0.1:$SERVE_PORT
+    router: { max_connections: 8192, backend_connections: 256 }
+    releases:
+      v1: { run: "$DEMO --port {port} --version v1" }
+    health:
+      readiness: { http: /health, period: 1s }
+# A benchmark fixture, not a production service.
+policy: { default: warning }
+YAML
+    (cd "$PROJ" && "$GANTRY" check >/dev/null && "$GANTRY" serve --detach >/dev/null \
+        && "$GANTRY" deploy web --version v1 --wait >/dev/null)
+    INSTANCE_PORT="$(cd "$PROJ" && "$GANTRY" ps --json | python3 -c '
+import json, sys
+ps = json.load(sys.stdin)
+web = [s for s in ps["services"] if s["name"] == "web"][0] if "name" in ps["services"][0] else ps["services"][0]
+print(web["instances"][0]["addr"].rsplit(":", 1)[1])')"
+    [ -n "$INSTANCE_PORT" ] || die "no instance port in gantry ps"
+}
+
+serve_stop() { [ -n "${PROJ:-}" ] && (cd "$PROJ" && "$GANTRY" serve --stop >/dev/null 2>&1) || true; }
+
+serve_nginx() { # nginx on $NGINX_SERVE_PORT proxying the same instance, WebSocket included
+    mkdir -p "$TMP/nginx2/logs" "$TMP/nginx2/tmp"
+    chmod -R a+rwx "$TMP/nginx2"
+    cat >"$TMP/nginx2/nginx.conf" <<CONF
+worker_processes $WORKERS;
+daemon off;
+pid $TMP/nginx2/nginx.pid;
+error_log $TMP/nginx2/logs/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx2/tmp/body;
+    proxy_temp_path $TMP/nginx2/tmp/proxy;
+    fastcgi_temp_path $TMP/nginx2/tmp/fastcgi;
+    uwsgi_temp_path $TMP/nginx2/tmp/uwsgi;
+    scgi_temp_path $TMP/nginx2/tmp/scgi;
+    map \$http_upgrade \$connection_upgrade { default upgrade; '' ''; }
+    upstream demo { server 127.0.0.1:$INSTANCE_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGINX_SERVE_PORT;
+        location / {
+            proxy_pass http://demo;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+        }
+    }
+}
+CONF
+    "$NGINX" -p "$TMP/nginx2" -c "$TMP/nginx2/nginx.conf" -e "$TMP/nginx2/logs/error.log" &
+    PIDS+=($!)
+    wait_port "$NGINX_SERVE_PORT"
+}
+
+serve_measure() {
+    local t port
+    declare -A sport=([gantry]="$SERVE_PORT" [nginx]="$NGINX_SERVE_PORT")
+    declare -gA s_rps s_p99 s_ws s_burst
+    for t in gantry nginx; do
+        port=${sport[$t]}
+        timeout 60 wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" >/dev/null
+        log "serve: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency ($t)"
+        timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/" >"$TMP/serve-$t.txt"
+        s_rps[$t]=$(rps "$TMP/serve-$t.txt"); s_p99[$t]=$(p99_ms "$TMP/serve-$t.txt")
+        log "serve: WebSocket echo, $WS_CONNECTIONS connections, ${WS_SECONDS}s ($t)"
+        s_ws[$t]=$(timeout 120 "$EDGE_BENCH" ws "ws://127.0.0.1:$port/ws" "$WS_CONNECTIONS" "$WS_SECONDS" | awk '{ print $2 }')
+        if [ "$(ulimit -n)" -ge $((BURST * 3)) ] || ulimit -n $((BURST * 3)) 2>/dev/null; then
+            log "serve: burst of $BURST connections idle ${BURST_IDLE}s ($t)"
+            s_burst[$t]=$(timeout 300 "$EDGE_BENCH" burst "127.0.0.1:$port" "$BURST" "$BURST_IDLE" | awk '{ print $2 }')
+        else
+            s_burst[$t]="skipped (ulimit -n $(ulimit -n))"
+        fi
+    done
+}
+
+serve_report() {
+    echo
+    echo "through gantry serve: demo-app v1, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-8s %14s %14s %14s %16s\n' target "req/s (c$CONNECTIONS)" "p99 ms" "ws msgs/s" "burst failures"
+    for t in gantry nginx; do
+        printf '%-8s %14s %14s %14s %16s\n' "$t" "${s_rps[$t]}" "${s_p99[$t]}" "${s_ws[$t]}" "${s_burst[$t]}"
+    done
+    awk -v r="${s_rps[gantry]}" -v n="${s_rps[nginx]}" -v rp="${s_p99[gantry]}" -v np="${s_p99[nginx]}" \
+        -v rw="${s_ws[gantry]}" -v nw="${s_ws[nginx]}" 'BEGIN {
+        printf "gantry serve/nginx: throughput %.2fx (target >= 1.00x: %s), p99 %.2fx, WebSocket echo %.2fx\n",
+            r / n, (r / n >= 1.0 ? "met" : "MISSED"), rp / np, rw / nw }'
+}
+
+if [ "${SERVE_BENCH:-1}" != 0 ]; then
+    serve_build
+    trap 'serve_stop; cleanup' EXIT INT TERM
+    serve_start
+    serve_nginx
+    serve_measure
+    serve_report
+fi

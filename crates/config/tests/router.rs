@@ -72,3 +72,57 @@ fn issue9_an_unknown_router_key_is_refused_with_the_known_ones() {
     assert!(text.contains("unknown field"), "{text}");
     assert!(text.contains("response_header_timeout"), "{text}");
 }
+
+#[test]
+fn issue9_draining_defaults_and_values() {
+    let r = ok(BASE).services["web"].router.clone();
+    assert_eq!(r.drain_timeout.as_std(), Duration::from_secs(30));
+    assert_eq!(r.stop_grace.as_std(), Duration::from_secs(10));
+    let c = ok(&with_router("{ drain_timeout: 60s, stop_grace: 0s }"));
+    let r = &c.services["web"].router;
+    assert_eq!(r.drain_timeout.as_std(), Duration::from_secs(60));
+    assert_eq!(r.stop_grace.as_std(), Duration::ZERO, "0: SIGKILL at once");
+    let errors = check("gantry.yaml", &with_router("{ drain_timeout: 0s }")).unwrap_err();
+    let text = errors[0].to_string();
+    assert!(
+        text.starts_with(
+            "gantry.yaml:8:30: service 'web': `router.drain_timeout` must be longer than 0"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn issue9_header_settings_are_read_and_bad_ones_located() {
+    let c = ok(&with_router(
+        "{ trusted_proxies: [10.0.0.0/8, \"::1\"], forwarded: true, max_request_headers: 20 }",
+    ));
+    let r = &c.services["web"].router;
+    let nets: Vec<String> = r
+        .trusted_proxy_nets()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(nets, ["10.0.0.0/8", "::1/128"]);
+    assert!(r.forwarded);
+    assert_eq!(*r.max_request_headers, 20);
+    assert_eq!(*r.max_request_header_bytes, 32 * 1024);
+    let errors = check(
+        "gantry.yaml",
+        &with_router("{ trusted_proxies: [10.0.0.0/33], max_request_header_bytes: 100 }"),
+    )
+    .unwrap_err();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 2, "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.starts_with(
+            "gantry.yaml:8:33: service 'web': `router.trusted_proxies`: `10.0.0.0/33` is not a CIDR"
+        )),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("`router.max_request_header_bytes` must be at least 8192")),
+        "{text:#?}"
+    );
+}

@@ -87,7 +87,8 @@ impl LocalDriver {
         // Out of the routing table first; then let requests already sent there finish.
         self.shared.push_route(service);
         if let Some(addr) = addr {
-            let deadline = tokio::time::Instant::now() + self.shared.opts.drain_timeout;
+            let drain = self.shared.opts.router_for(service).drain_timeout;
+            let deadline = tokio::time::Instant::now() + drain;
             while self.shared.router.in_flight(service, addr) > 0
                 || self.shared.router.in_flight(&preview_name(service), addr) > 0
             {
@@ -95,7 +96,8 @@ impl LocalDriver {
                     tracing::warn!(
                         service,
                         instance,
-                        "requests still in flight after the drain timeout"
+                        ?drain,
+                        "requests still in flight after the drain timeout; stopping the instance"
                     );
                     break;
                 }

@@ -29,9 +29,6 @@ pub use probe::probe_once;
 pub use process::{Orphan, kill_orphan};
 pub use settings::router_settings;
 
-/// The router's drain timeout: how long in-flight requests get on a switch.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// Timing knobs of the local driver.
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
@@ -41,12 +38,14 @@ pub struct LocalOptions {
     /// Restarts within `crash_loop_window` that count as a crash loop.
     pub crash_loop_restarts: usize,
     pub crash_loop_window: Duration,
-    /// How long a stopping instance gets after SIGTERM before SIGKILL.
+    /// How long a stopping instance gets after SIGTERM before SIGKILL, unless its service
+    /// has its own in `stop_grace_of`.
     pub stop_grace: Duration,
-    /// How long to wait for in-flight requests of a removed instance.
-    pub drain_timeout: Duration,
+    /// Each service's own `stop_grace` (see [`LocalOptions::for_config`]).
+    pub stop_grace_of: BTreeMap<String, Duration>,
     /// The router's timeouts and limits per service (see [`LocalOptions::for_config`]);
-    /// a service not named here gets the router's defaults.
+    /// a service not named here gets the router's defaults. Its `drain_timeout` is also
+    /// how long a removed instance's requests and streams may go on before it is stopped.
     pub router: BTreeMap<String, gantry_router::ServiceConfig>,
 }
 
@@ -58,7 +57,7 @@ impl Default for LocalOptions {
             crash_loop_restarts: 3,
             crash_loop_window: Duration::from_secs(60),
             stop_grace: Duration::from_secs(10),
-            drain_timeout: Duration::from_secs(10),
+            stop_grace_of: BTreeMap::new(),
             router: BTreeMap::new(),
         }
     }
@@ -192,13 +191,9 @@ impl LocalDriver {
         (LocalDriver { shared }, rx)
     }
 
-    /// A driver with its own router (10s drain on switches).
+    /// A driver with its own router.
     pub fn with_router(opts: LocalOptions) -> (Self, mpsc::Receiver<InstanceEvent>) {
-        let router = Router::with_config(gantry_router::RouterConfig {
-            drain_timeout: DRAIN,
-            ..gantry_router::RouterConfig::default()
-        });
-        LocalDriver::new(router, opts)
+        LocalDriver::new(Router::new(), opts)
     }
 
     pub fn router(&self) -> &Router {

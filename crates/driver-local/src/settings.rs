@@ -18,6 +18,12 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
         max_connections: usize::try_from(*r.max_connections).unwrap_or(usize::MAX),
         backend_connections: usize::try_from(*r.backend_connections).unwrap_or(usize::MAX),
         queue_timeout: r.queue_timeout.as_std(),
+        drain_timeout: r.drain_timeout.as_std(),
+        trusted_proxies: r.trusted_proxy_nets(),
+        forwarded: r.forwarded,
+        max_request_headers: usize::try_from(*r.max_request_headers).unwrap_or(usize::MAX),
+        max_request_header_bytes: usize::try_from(*r.max_request_header_bytes)
+            .unwrap_or(usize::MAX),
     }
 }
 
@@ -30,8 +36,21 @@ impl LocalOptions {
                 .iter()
                 .map(|(name, s)| (name.clone(), router_settings(&s.router)))
                 .collect(),
+            stop_grace_of: config
+                .services
+                .iter()
+                .map(|(name, s)| (name.clone(), s.router.stop_grace.as_std()))
+                .collect(),
             ..LocalOptions::default()
         }
+    }
+
+    /// How long `service`'s instances get between SIGTERM and SIGKILL.
+    pub(crate) fn stop_grace_for(&self, service: &str) -> std::time::Duration {
+        self.stop_grace_of
+            .get(service)
+            .copied()
+            .unwrap_or(self.stop_grace)
     }
 
     /// What `service`'s listeners use: its own settings, or the router's defaults.
@@ -48,7 +67,8 @@ mod tests {
     #[test]
     fn settings_from_the_config_reach_the_listener() {
         let yaml = "project: p\nservices:\n  web:\n    listen: 127.0.0.1:8080\n    \
-                    router: { response_header_timeout: 2s, max_connections: 7 }\n    \
+                    router: { response_header_timeout: 2s, max_connections: 7, drain_timeout: 45s, stop_grace: 0s, \
+                    trusted_proxies: [10.0.0.0/8, 192.168.1.1], forwarded: true, max_request_headers: 50 }\n    \
                     releases: { v1: { run: ./web } }\n";
         let config = gantry_config::parse("gantry.yaml", yaml).unwrap();
         let opts = LocalOptions::for_config(&config);
@@ -56,6 +76,18 @@ mod tests {
         assert_eq!(web.response_header_timeout, Duration::from_secs(2));
         assert_eq!(web.max_connections, 7);
         assert_eq!(web.client_body_timeout, Duration::from_secs(60));
+        assert_eq!(web.drain_timeout, Duration::from_secs(45));
+        assert_eq!(opts.stop_grace_for("web"), Duration::ZERO);
+        let nets: Vec<String> = web
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.168.1.1/32"]);
+        assert!(web.forwarded);
+        assert_eq!(web.max_request_headers, 50);
+        assert_eq!(web.max_request_header_bytes, 32 * 1024);
+        assert_eq!(opts.stop_grace_for("other"), Duration::from_secs(10));
         assert_eq!(opts.router_for("other"), ServiceConfig::default());
     }
 }

@@ -197,7 +197,7 @@ pub(crate) async fn supervise(
                     .await;
                 }
                 if let Some(pgid) = pgid {
-                    terminate_group(pgid, shared.opts.stop_grace).await;
+                    terminate_group(pgid, shared.opts.stop_grace_for(&spec.service)).await;
                 }
                 if let Some(child) = run.child.as_mut() {
                     let _ = child.wait().await;

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::config::ServiceConfig;
 use crate::conn::{Activity, CountingIo, Expired, Guarded, IdleClock, tick_period};
-use crate::headers::forwarded_for;
+use crate::headers::Client;
 use crate::metrics::ServiceCounters;
 use crate::proxy::{Proxy, handle};
 use crate::service::ServiceState;
@@ -57,7 +57,7 @@ impl Drop for Open {
     }
 }
 
-fn builder() -> auto::Builder<TokioExecutor> {
+fn builder(settings: &ServiceConfig) -> auto::Builder<TokioExecutor> {
     // hyper-util's builder because its upgradeable connection can be shut down
     // gracefully (hyper's own http1 one cannot be watched for draining).
     let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
@@ -67,7 +67,13 @@ fn builder() -> auto::Builder<TokioExecutor> {
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(None);
+        .header_read_timeout(None)
+        // The read buffer bounds the request head; hyper answers 431 past it.
+        .max_buf_size(settings.max_request_header_bytes.max(8192));
+    if settings.max_request_headers != 100 {
+        // Only when set: hyper's default keeps the header slots on the stack.
+        builder.http1().max_headers(settings.max_request_headers);
+    }
     builder
 }
 
@@ -82,7 +88,7 @@ async fn serve_connection(
     watcher: Watcher,
 ) {
     let _ = stream.set_nodelay(true);
-    let client_ip = forwarded_for(peer);
+    let client = Client::new(peer, &settings.trusted_proxies, settings.forwarded);
     let activity = Arc::new(Activity::default());
     let io = TokioIo::new(CountingIo::new(stream, Arc::clone(&activity)));
     let service = {
@@ -93,7 +99,7 @@ async fn serve_connection(
                 Arc::clone(&proxy),
                 Arc::clone(&state),
                 Arc::clone(&settings),
-                client_ip.clone(),
+                client.clone(),
                 req,
             );
             async move {
@@ -102,7 +108,7 @@ async fn serve_connection(
             }
         })
     };
-    let builder = builder();
+    let builder = builder(&settings);
     let conn = watcher.watch(builder.serve_connection_with_upgrades(io, service));
     tokio::pin!(conn);
     let mut clock = IdleClock::new(tokio::time::Instant::now());

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 /// Tuning knobs; [`RouterConfig::default`] suits a local driver on loopback.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
@@ -12,8 +14,6 @@ pub struct RouterConfig {
     pub max_attempts: usize,
     /// How much history [`crate::Router::window_stats`] can look back on.
     pub window_capacity: Duration,
-    /// How long `stop`/`shutdown` wait for in-flight requests before closing connections.
-    pub drain_timeout: Duration,
     /// Idle keep-alive connections to backends are closed after this long.
     pub pool_idle_timeout: Duration,
     /// Request bodies up to this size (with a known length) are buffered so the request can
@@ -31,6 +31,9 @@ pub struct RouterConfig {
     /// machine 0.56–0.78× nginx's throughput against 0.77–1.07× with workers; see
     /// `bench/router-vs-nginx.sh`).
     pub workers: usize,
+    /// Header lines an upstream response may have (hyper's own default, 100, is below
+    /// what real applications send; nginx counts none, only its 4–8 KiB buffer).
+    pub max_response_headers: usize,
 }
 
 impl Default for RouterConfig {
@@ -39,11 +42,11 @@ impl Default for RouterConfig {
             service: ServiceConfig::default(),
             max_attempts: 3,
             window_capacity: Duration::from_secs(60),
-            drain_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(30),
             max_replay_body: 64 * 1024,
             max_buffered_response: 64 * 1024,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_response_headers: 512,
         }
     }
 }
@@ -60,6 +63,16 @@ impl RouterConfig {
 /// application that works behind nginx works behind the router.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceConfig {
+    /// Peers whose own `X-Forwarded-For` (and `Forwarded`) is kept and appended to; from
+    /// any other peer it is replaced, so a client cannot claim another address.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Also send RFC 7239 `Forwarded` (`for=…;proto=http;host="…"`).
+    pub forwarded: bool,
+    /// Header lines a request may have; past it, 431.
+    pub max_request_headers: usize,
+    /// Bytes a request's head (request line and headers) may take; past it, 431 (nginx:
+    /// `large_client_header_buffers 4 8k`). At least 8 KiB.
+    pub max_request_header_bytes: usize,
     /// How long a client may take to send a request's headers, from their first byte
     /// (nginx `client_header_timeout`). Past it the connection is closed.
     pub client_header_timeout: Duration,
@@ -85,6 +98,10 @@ pub struct ServiceConfig {
     pub backend_connections: usize,
     /// How long a request may wait in that queue before it is answered 503.
     pub queue_timeout: Duration,
+    /// How long requests and streams in flight may go on when the listener is stopped
+    /// ([`crate::Router::stop`], [`crate::Router::shutdown`]) before their connections are
+    /// closed. The local driver gives a removed instance the same time before stopping it.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -99,6 +116,11 @@ impl Default for ServiceConfig {
             max_connections: 4096,
             backend_connections: 256,
             queue_timeout: Duration::from_secs(60),
+            drain_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            forwarded: false,
+            max_request_headers: 100,
+            max_request_header_bytes: 32 * 1024,
         }
     }
 }

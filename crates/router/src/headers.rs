@@ -1,7 +1,9 @@
-//! Header rewriting on the way through: hop-by-hop headers out, `Via` and
-//! `X-Forwarded-For` in.
+//! Header rewriting on the way through: hop-by-hop headers out, `Via`, `X-Forwarded-*`
+//! and (optionally) RFC 7239 `Forwarded` in, a response's conflicting framing sanitised.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 
@@ -93,6 +95,77 @@ pub(crate) fn forwarded_for(peer: SocketAddr) -> HeaderValue {
     HeaderValue::try_from(peer.ip().to_string()).expect("an IP address is a valid header value")
 }
 
+/// What the router says about a client connection, worked out once per connection.
+#[derive(Clone)]
+pub(crate) struct Client {
+    /// The peer's address as an `X-Forwarded-For` entry.
+    ip: HeaderValue,
+    /// The peer is one of the service's `trusted_proxies`: what it says about the clients
+    /// before it is kept and appended to; from anyone else it is replaced.
+    trusted: bool,
+    /// The peer as an RFC 7239 `for=` value, when the service sends `Forwarded`.
+    forwarded_for: Option<String>,
+}
+
+impl Client {
+    pub(crate) fn new(peer: SocketAddr, trusted_proxies: &[IpNet], forwarded: bool) -> Self {
+        // A v4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
+        let ip = match peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        Client {
+            ip: forwarded_for(SocketAddr::new(ip, peer.port())),
+            trusted: trusted_proxies.iter().any(|net| net.contains(&ip)),
+            forwarded_for: forwarded.then(|| match ip {
+                IpAddr::V4(v4) => v4.to_string(),
+                // RFC 7239 §6: an IPv6 node is bracketed and the value quoted.
+                IpAddr::V6(v6) => format!("\"[{v6}]\""),
+            }),
+        }
+    }
+}
+
+/// Everything the router tells the upstream about the client of a request: `X-Forwarded-
+/// Proto`/`-Host` (see [`set_forwarded`]), `X-Forwarded-For` and, when enabled,
+/// `Forwarded` — each appended to what a trusted proxy sent, replacing what anyone else
+/// did (a client could otherwise name any address it likes).
+pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: &Client) {
+    set_forwarded(headers);
+    let xff = HeaderName::from_static("x-forwarded-for");
+    if client.trusted {
+        append_list(headers, xff, client.ip.clone());
+    } else {
+        headers.insert(xff, client.ip.clone());
+    }
+    let Some(node) = &client.forwarded_for else {
+        return;
+    };
+    let mut element = format!("for={node};proto=http");
+    if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        // Quoted: a host with a port is not an RFC 7230 token.
+        let host = host.replace(['"', '\\'], "");
+        element.push_str(&format!(";host=\"{host}\""));
+    }
+    let Ok(value) = HeaderValue::try_from(element) else {
+        return;
+    };
+    if client.trusted {
+        append_list(headers, header::FORWARDED, value);
+    } else {
+        headers.insert(header::FORWARDED, value);
+    }
+}
+
+/// An upstream response with both `Content-Length` and `Transfer-Encoding` is framed by
+/// the latter (RFC 9112 §6.3): the length is dropped so it cannot mis-frame the answer to
+/// the client (the response-splitting hazard).
+pub(crate) fn sanitize_framing(headers: &mut HeaderMap) {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +216,69 @@ mod tests {
         h.remove(header::HOST);
         set_forwarded(&mut h);
         assert!(!h.contains_key("x-forwarded-host"));
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_clients_own_forwarded_for_is_replaced_unless_its_peer_is_trusted() {
+        let spoofed = || {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+            h
+        };
+        let peer: SocketAddr = ([10, 1, 2, 3], 5000).into();
+        let mut h = spoofed();
+        add_forwarding(&mut h, &Client::new(peer, &[], false));
+        assert_eq!(h["x-forwarded-for"], "10.1.2.3");
+        assert!(!h.contains_key(header::FORWARDED));
+        let mut h = spoofed();
+        add_forwarding(&mut h, &Client::new(peer, &nets(&["10.0.0.0/8"]), false));
+        assert_eq!(h["x-forwarded-for"], "6.6.6.6, 10.1.2.3");
+        let mut h = spoofed();
+        add_forwarding(
+            &mut h,
+            &Client::new(peer, &nets(&["192.168.0.0/16"]), false),
+        );
+        assert_eq!(h["x-forwarded-for"], "10.1.2.3");
+    }
+
+    #[test]
+    fn forwarded_follows_rfc_7239() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("shop.example:8080"));
+        h.insert(header::FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+        let v6: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+        add_forwarding(&mut h, &Client::new(v6, &[], true));
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=\"[2001:db8::1]\";proto=http;host=\"shop.example:8080\""
+        );
+        let mapped: SocketAddr = "[::ffff:10.0.0.9]:1".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::FORWARDED, HeaderValue::from_static("for=192.0.2.1"));
+        add_forwarding(&mut h, &Client::new(mapped, &nets(&["10.0.0.0/24"]), true));
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=192.0.2.1, for=10.0.0.9;proto=http"
+        );
+        assert_eq!(h["x-forwarded-for"], "10.0.0.9");
+    }
+
+    #[test]
+    fn a_length_beside_chunked_framing_is_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("5"));
+        sanitize_framing(&mut h);
+        assert!(h.contains_key(header::CONTENT_LENGTH), "alone it stays");
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        sanitize_framing(&mut h);
+        assert!(!h.contains_key(header::CONTENT_LENGTH));
     }
 
     #[test]

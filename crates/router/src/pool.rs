@@ -49,6 +49,7 @@ struct Inner {
 pub(crate) struct Pool {
     inner: Arc<Mutex<Inner>>,
     idle_timeout: Duration,
+    max_response_headers: usize,
 }
 
 /// A connection lent to one request: [`Lease::release`] it when the response is complete;
@@ -68,13 +69,14 @@ impl Lease {
 }
 
 impl Pool {
-    pub(crate) fn new(idle_timeout: Duration) -> Self {
+    pub(crate) fn new(idle_timeout: Duration, max_response_headers: usize) -> Self {
         Pool {
             inner: Arc::new(Mutex::new(Inner {
                 idle: HashMap::new(),
                 last_sweep: Instant::now(),
             })),
             idle_timeout,
+            max_response_headers,
         }
     }
 
@@ -155,7 +157,9 @@ impl Pool {
         };
         // Small requests and responses: send each as soon as it is written.
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = http1::Builder::new()
+            .max_headers(self.max_response_headers)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| failed(format!("handshake: {e}")))?;
         tokio::spawn(async move {
@@ -281,7 +285,7 @@ mod tests {
     #[tokio::test]
     async fn connections_are_reused() {
         let addr = upstream(false).await;
-        let pool = Pool::new(Duration::from_secs(30));
+        let pool = Pool::new(Duration::from_secs(30), 100);
         for _ in 0..5 {
             assert_eq!(roundtrip(&pool, addr).await, "ok");
         }
@@ -291,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn connections_closed_by_the_backend_are_replaced() {
         let addr = upstream(true).await;
-        let pool = Pool::new(Duration::from_secs(30));
+        let pool = Pool::new(Duration::from_secs(30), 100);
         for _ in 0..5 {
             assert_eq!(roundtrip(&pool, addr).await, "ok");
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -304,7 +308,7 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let pool = Pool::new(Duration::from_secs(30));
+        let pool = Pool::new(Duration::from_secs(30), 100);
         let err = pool
             .send(dead, get(dead), Duration::from_secs(1), None)
             .await
@@ -316,7 +320,7 @@ mod tests {
     #[tokio::test]
     async fn expired_idle_connections_are_not_reused() {
         let addr = upstream(false).await;
-        let pool = Pool::new(Duration::from_millis(20));
+        let pool = Pool::new(Duration::from_millis(20), 100);
         assert_eq!(roundtrip(&pool, addr).await, "ok");
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert!(pool.take(addr).is_none());
@@ -325,7 +329,7 @@ mod tests {
     #[tokio::test]
     async fn idle_connections_are_closed_by_the_timer() {
         let addr = upstream(false).await;
-        let pool = Pool::new(Duration::from_millis(40));
+        let pool = Pool::new(Duration::from_millis(40), 100);
         tokio::spawn(pool.sweep_periodically());
         assert_eq!(roundtrip(&pool, addr).await, "ok");
         assert_eq!(pool.idle(addr), 1);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::{Body, Incoming};
-use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::header::{self, HeaderValue};
 use hyper::http::uri::PathAndQuery;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use rand::RngExt;
@@ -17,7 +17,9 @@ use rand::RngExt;
 use crate::body::{ResponseBody, Stall, Tracked, UpstreamBody, local};
 use crate::client_body::{ClientBody, ClientFault, Progress};
 use crate::config::{RouterConfig, ServiceConfig};
-use crate::headers::{VIA, append_list, set_forwarded, strip_hop_by_hop};
+use crate::headers::{
+    Client, VIA, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
+};
 use crate::limits::BackendLimits;
 use crate::metrics::{Clock, ServiceCounters};
 use crate::pool::{Pool, SendError};
@@ -47,7 +49,7 @@ impl Proxy {
         limits: Arc<BackendLimits>,
     ) -> Self {
         Proxy {
-            pool: Pool::new(config.pool_idle_timeout),
+            pool: Pool::new(config.pool_idle_timeout, config.max_response_headers),
             limits,
             config,
             clock,
@@ -124,7 +126,7 @@ pub(crate) async fn handle(
     proxy: Arc<Proxy>,
     svc: Arc<ServiceState>,
     settings: Arc<ServiceConfig>,
-    client_ip: HeaderValue,
+    client: Client,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
@@ -148,7 +150,7 @@ pub(crate) async fn handle(
     }
 
     if upgrade::is_upgrade(req.version(), req.headers()) {
-        return Ok(upgrade::proxy(&proxy, &svc, &settings, client_ip, req).await);
+        return Ok(upgrade::proxy(&proxy, &svc, &settings, &client, req).await);
     }
     if req.version() == Version::HTTP_11 && !req.headers().contains_key(header::HOST) {
         // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
@@ -160,12 +162,7 @@ pub(crate) async fn handle(
     }
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    set_forwarded(&mut parts.headers);
-    append_list(
-        &mut parts.headers,
-        HeaderName::from_static("x-forwarded-for"),
-        client_ip,
-    );
+    add_forwarding(&mut parts.headers, &client);
     append_list(
         &mut parts.headers,
         header::VIA,
@@ -256,6 +253,7 @@ pub(crate) async fn handle(
                 version
                     .metrics
                     .record_response(now, resp.status().as_u16(), started.elapsed());
+                sanitize_framing(resp.headers_mut());
                 strip_hop_by_hop(resp.headers_mut());
                 append_list(
                     resp.headers_mut(),

@@ -171,11 +171,12 @@ impl Router {
         let dispatch = self.dispatch()?;
         let (stop, stop_rx) = watch::channel(false);
         let state = self.state(service);
+        let drain_timeout = settings.drain_timeout;
         let task = runtime.spawn(accept_loop(
             listener,
             Listening::new(state, settings),
             dispatch,
-            self.inner.proxy.config.drain_timeout,
+            drain_timeout,
             stop_rx,
         ));
         listeners.insert(
@@ -276,7 +277,7 @@ impl Router {
     }
 
     /// Stops serving `service`: closes its listener, lets in-flight requests finish (up to
-    /// [`RouterConfig::drain_timeout`]). Its route and measurements are kept.
+    /// its [`ServiceConfig::drain_timeout`]). Its route and measurements are kept.
     pub async fn stop(&self, service: &str) {
         let listener = self.listeners().remove(service);
         if let Some(l) = listener {

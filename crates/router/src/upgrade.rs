@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use rand::RngExt;
@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::body::{ResponseBody, UpstreamBody, local};
 use crate::config::ServiceConfig;
-use crate::headers::{VIA, append_list, strip_hop_by_hop};
+use crate::headers::{Client, VIA, add_forwarding, append_list, strip_hop_by_hop};
 use crate::metrics::ServiceCounters;
 use crate::proxy::{Proxy, plain};
 use crate::service::ServiceState;
@@ -95,7 +95,7 @@ pub(crate) async fn proxy(
     proxy: &Proxy,
     svc: &ServiceState,
     settings: &ServiceConfig,
-    client_ip: HeaderValue,
+    client: &Client,
     mut req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let started = Instant::now();
@@ -108,11 +108,7 @@ pub(crate) async fn proxy(
         headers.insert(header::UPGRADE, p);
     }
     headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    append_list(
-        &mut headers,
-        HeaderName::from_static("x-forwarded-for"),
-        client_ip,
-    );
+    add_forwarding(&mut headers, client);
     append_list(&mut headers, header::VIA, HeaderValue::from_static(VIA));
 
     let snapshot = svc.snapshot();

@@ -16,7 +16,8 @@ usage: demo-app [--port N] [--version V] [--error-rate F] [--latency D]
 
 endpoints: GET / (the version), GET /health, POST /upload (reads the body, says how
 many bytes), GET /slow/MS (answers after MS milliseconds), GET /alloc/MB (keeps MB
-more MiB), GET /burn/MS (keeps one core busy for MS milliseconds)
+more MiB), GET /burn/MS (keeps one core busy for MS milliseconds), GET /events?count=N&interval_ms=M
+(N server-sent events, M ms apart; default 10 and 1000), GET /ws (WebSocket echo)
 ";
 
 /// What the demo app was asked to do.

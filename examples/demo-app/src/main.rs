@@ -1,5 +1,6 @@
 //! `demo-app`: a tiny HTTP service for gantry's demo and tests. `GET /` names its version,
-//! `GET /health` reports readiness, and flags simulate a bad release (see `--help`).
+//! `GET /health` reports readiness, `GET /events` streams server-sent events, `GET /ws`
+//! echoes WebSocket messages, and flags simulate a bad release (see `--help`).
 //!
 //! Exit codes: 0 after a clean SIGTERM, 1 on `--crash-after` or a runtime failure, 2 on bad
 //! arguments.
@@ -7,6 +8,7 @@
 mod args;
 mod load;
 mod server;
+mod stream;
 
 use std::process::ExitCode;
 

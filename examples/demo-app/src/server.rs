@@ -1,6 +1,7 @@
 //! The demo app's HTTP/1.1 server: `/` names the version, `/health` answers readiness,
 //! `POST /upload` reads a body and says how many bytes came, `GET /slow/MS` answers after
-//! MS milliseconds, and the flags in [`Args`] inject errors, latency, failed readiness and crashes.
+//! MS milliseconds, `GET /events` streams server-sent events, `GET /ws` echoes WebSocket
+//! messages (see [`crate::stream`]), and the flags in [`Args`] inject errors, latency, failed readiness and crashes.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -10,15 +11,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rand::RngExt;
 use tokio::net::TcpListener;
 
 use crate::args::Args;
+use crate::stream::{AppBody, events, wants_websocket, websocket};
 
 /// How long in-flight requests may take to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,8 +44,10 @@ pub async fn run(args: Args) -> std::io::Result<()> {
     let args = Arc::new(args);
     let graceful = GracefulShutdown::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).keep_alive(true);
+    // hyper-util's builder: its connection with upgrades (for `/ws`) can still be shut
+    // down gracefully.
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    builder.http1().timer(TokioTimer::new()).keep_alive(true);
 
     loop {
         tokio::select! {
@@ -59,7 +63,11 @@ pub async fn run(args: Args) -> std::io::Result<()> {
                 let _ = stream.set_nodelay(true);
                 let args = Arc::clone(&args);
                 let service = service_fn(move |req| respond(Arc::clone(&args), ready_at, req));
-                let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                let conn = graceful.watch(
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned(),
+                );
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -107,10 +115,39 @@ async fn respond(
     args: Arc<Args>,
     ready_at: Instant,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<AppBody>, Infallible> {
     let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
     let path = req.uri().path().to_string();
-    let (status, body) = match path.as_str() {
+    let streamed = match path.as_str() {
+        "/ws" if is_read && wants_websocket(&req) => Ok(websocket(req)),
+        "/events" if is_read => events(&args.version, req.uri().query()),
+        _ => Err(req),
+    };
+    let (status, body) = match streamed {
+        Ok(mut resp) => {
+            if let Ok(v) = args.version.parse() {
+                resp.headers_mut().insert("x-version", v);
+            }
+            return Ok(resp);
+        }
+        Err(req) => answer(&args, ready_at, req).await,
+    };
+    let response = Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("x-version", args.version.as_str())
+        .body(Full::new(Bytes::from(body)).boxed())
+        .unwrap_or_else(|_| {
+            Response::new(Full::new(Bytes::from_static(b"bad version header\n")).boxed())
+        });
+    Ok(response)
+}
+
+/// The short answers: status and text.
+async fn answer(args: &Args, ready_at: Instant, req: Request<Incoming>) -> (StatusCode, String) {
+    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
+    let path = req.uri().path().to_string();
+    match path.as_str() {
         "/upload" if req.method() == Method::POST => upload(req).await,
         p if is_read && p.starts_with("/slow/") => slow(&p["/slow/".len()..]).await,
         p if is_read && p.starts_with("/alloc/") => crate::load::alloc(&p["/alloc/".len()..]),
@@ -137,12 +174,5 @@ async fn respond(
         }
         "/" | "/health" => (StatusCode::METHOD_NOT_ALLOWED, "use GET\n".to_string()),
         _ => (StatusCode::NOT_FOUND, "not found\n".to_string()),
-    };
-    let response = Response::builder()
-        .status(status)
-        .header("content-type", "text/plain; charset=utf-8")
-        .header("x-version", args.version.as_str())
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"bad version header\n"))));
-    Ok(response)
+    }
 }

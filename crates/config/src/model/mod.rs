@@ -41,6 +41,7 @@ pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use releases_from::{GitReleases, ReleasesFrom};
 pub use router::RouterSettings;
 pub use scaling::Scaling;
+pub(crate) use router::parse_proxy as router_parse_proxy;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,

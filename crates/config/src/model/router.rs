@@ -50,6 +50,30 @@ pub struct RouterSettings {
     /// How long a request may wait in that queue before it is answered 503. Default: 60s.
     #[serde(default = "sixty_seconds")]
     pub queue_timeout: Spanned<Duration>,
+    /// How long requests and streams (SSE, downloads, WebSockets) already sent to an
+    /// instance may go on after it is taken out of traffic by a switch, before it is
+    /// stopped. Default: 30s.
+    #[serde(default = "thirty_seconds")]
+    pub drain_timeout: Spanned<Duration>,
+    /// How long an instance being stopped gets between SIGTERM and SIGKILL (after the
+    /// drain). 0 kills it at once. Default: 10s.
+    #[serde(default = "ten_seconds")]
+    pub stop_grace: Spanned<Duration>,
+    /// Proxies in front of the router (CIDRs such as `10.0.0.0/8`, or single addresses)
+    /// whose `X-Forwarded-For` / `Forwarded` is kept and appended to; from any other peer
+    /// those headers are replaced. Default: none.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
+    /// Also send RFC 7239 `Forwarded` to the instances. Default: false.
+    #[serde(default)]
+    pub forwarded: bool,
+    /// Header lines a request may have; past it the client gets 431. Default: 100.
+    #[serde(default = "default_max_request_headers")]
+    pub max_request_headers: Spanned<u32>,
+    /// Bytes a request's line and headers may take (at least 8192); past it the client gets
+    /// 431. Default: 32768 (nginx's `large_client_header_buffers 4 8k`).
+    #[serde(default = "default_max_request_header_bytes")]
+    pub max_request_header_bytes: Spanned<u32>,
 }
 
 impl Default for RouterSettings {
@@ -64,14 +88,39 @@ impl Default for RouterSettings {
             max_connections: default_max_connections(),
             backend_connections: default_backend_connections(),
             queue_timeout: sixty_seconds(),
+            drain_timeout: thirty_seconds(),
+            stop_grace: ten_seconds(),
+            trusted_proxies: Vec::new(),
+            forwarded: false,
+            max_request_headers: default_max_request_headers(),
+            max_request_header_bytes: default_max_request_header_bytes(),
         }
     }
 }
 
+/// A `trusted_proxies` entry: a CIDR, or one address (a /32 or /128).
+pub fn parse_proxy(entry: &str) -> Result<ipnet::IpNet, String> {
+    let entry = entry.trim();
+    entry
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{entry}` is not a CIDR (e.g. 10.0.0.0/8) or an IP address"))
+}
+
 impl RouterSettings {
-    /// The timeouts by their key, for checks that treat them alike.
+    /// The `trusted_proxies` that parse (checking reports the others).
     #[must_use]
-    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 7] {
+    pub fn trusted_proxy_nets(&self) -> Vec<ipnet::IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|e| parse_proxy(e).ok())
+            .collect()
+    }
+
+    /// The timeouts that must be longer than 0, by their key, for checks that treat them
+    /// alike (`stop_grace` may be 0).
+    #[must_use]
+    pub fn timeouts(&self) -> [(&'static str, &Spanned<Duration>); 8] {
         [
             ("client_header_timeout", &self.client_header_timeout),
             ("client_body_timeout", &self.client_body_timeout),
@@ -80,10 +129,17 @@ impl RouterSettings {
             ("upstream_body_timeout", &self.upstream_body_timeout),
             ("keepalive_timeout", &self.keepalive_timeout),
             ("queue_timeout", &self.queue_timeout),
+            ("drain_timeout", &self.drain_timeout),
         ]
     }
 }
 
+fn ten_seconds() -> Spanned<Duration> {
+    Spanned::new(Duration::from_secs(10))
+}
+fn thirty_seconds() -> Spanned<Duration> {
+    Spanned::new(Duration::from_secs(30))
+}
 fn sixty_seconds() -> Spanned<Duration> {
     Spanned::new(Duration::from_secs(60))
 }
@@ -92,6 +148,12 @@ fn seventy_five_seconds() -> Spanned<Duration> {
 }
 fn default_backend_connections() -> Spanned<u32> {
     Spanned::new(256)
+}
+fn default_max_request_headers() -> Spanned<u32> {
+    Spanned::new(100)
+}
+fn default_max_request_header_bytes() -> Spanned<u32> {
+    Spanned::new(32 * 1024)
 }
 fn default_max_connections() -> Spanned<u32> {
     Spanned::new(4096)

@@ -17,6 +17,7 @@ pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Probl
     for (key, count) in [
         ("max_connections", &router.max_connections),
         ("backend_connections", &router.backend_connections),
+        ("max_request_headers", &router.max_request_headers),
     ] {
         if **count == 0 {
             p.add(
@@ -24,6 +25,24 @@ pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Probl
                 "gantry::config::router",
                 "zero",
                 format!("service '{service}': `router.{key}` must be at least 1"),
+            );
+        }
+    }
+    if *router.max_request_header_bytes < 8192 {
+        p.add(
+            router.max_request_header_bytes.pos,
+            "gantry::config::router",
+            "too small",
+            format!("service '{service}': `router.max_request_header_bytes` must be at least 8192"),
+        );
+    }
+    for entry in &router.trusted_proxies {
+        if let Err(e) = crate::model::router_parse_proxy(entry) {
+            p.add(
+                entry.pos,
+                "gantry::config::router",
+                "not a CIDR",
+                format!("service '{service}': `router.trusted_proxies`: {e}"),
             );
         }
     }

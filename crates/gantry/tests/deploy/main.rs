@@ -7,12 +7,14 @@ mod basics;
 mod client_faults;
 mod control;
 mod deadline;
+mod draining;
 mod one_serve;
 mod promote;
 mod reload;
 mod rollback;
 mod strategies;
 mod tokens;
+mod websocket;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
