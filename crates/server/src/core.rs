@@ -77,22 +77,23 @@ impl Core {
         }
     }
 
-    pub(crate) fn service_config(&self, name: &str) -> Result<&Service, ServerError> {
+    /// The configuration of the service a target runs (`web`, or `web@staging`).
+    pub(crate) fn service_config(&self, target: &str) -> Result<&Service, ServerError> {
+        let (name, env) = gantry_config::split_target(target);
+        let exact = crate::targets::resolve(&self.config, name, env)?;
+        if exact != target {
+            // `web` where environments are declared: say which targets exist.
+            return Err(crate::targets::resolve(&self.config, name, None)
+                .err()
+                .unwrap_or_else(|| {
+                    ServerError::NotFound(format!("no target '{target}'; it is '{exact}'"))
+                }));
+        }
         self.config
             .services
             .get(name)
             .map(|s| &s.value)
-            .ok_or_else(|| {
-                ServerError::NotFound(format!(
-                    "no service '{name}' in gantry.yaml; services: {}",
-                    self.config
-                        .services
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
+            .ok_or_else(|| ServerError::NotFound(format!("no service '{name}' in gantry.yaml")))
     }
 
     /// Appends one entry (durable on return). A ledger failure keeps traffic flowing but
@@ -130,10 +131,8 @@ impl Core {
 
     pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
         let svc = self
-            .config
-            .services
-            .get(service)
-            .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
+            .service_config(service)
+            .map_err(|_| DriverError::Other(format!("no service '{service}'")))?;
         let release = svc.releases.get(version).ok_or_else(|| {
             DriverError::Other(format!("service '{service}' has no release '{version}'"))
         })?;

@@ -48,6 +48,7 @@ mod pause;
 mod ready;
 mod recovery;
 mod steps;
+mod targets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,8 +135,8 @@ impl ControlPlane {
             state.ledger.entries + 1,
         ));
         let (killed, adopted) = recovery::reclaim_orphans(&core, &state).await;
-        for (name, svc) in &core.config.services {
-            core.driver.open(name, svc.listen.0)?;
+        for t in targets::targets(&core.config) {
+            core.driver.open(&t.name, t.listen.0)?;
         }
         let stop_owners = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -166,7 +167,7 @@ impl ControlPlane {
         });
         let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
         let mut body = serde_json::json!({"pid": std::process::id(),
-            "services": app.core.config.services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
+            "services": targets::targets(&app.core.config).into_iter().map(|t| (t.name, Value::String(t.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
         if let Some(api) = api {
             body["api"] = api.to_string().into();
         }
@@ -199,9 +200,7 @@ impl ControlPlane {
     pub async fn shutdown(mut self) {
         let app = self.app;
         let instances: usize = app
-            .core
-            .config
-            .services
+            .owners
             .keys()
             .map(|s| app.core.driver.instances(s).len())
             .sum();

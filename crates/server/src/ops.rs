@@ -22,6 +22,10 @@ pub struct DeployRequest {
     #[serde(default)]
     #[schema(value_type = Option<crate::api::openapi::StrategyName>)]
     pub strategy: Option<StrategyKind>,
+    /// The environment to deploy to (a key of `environments:`); needed when gantry.yaml
+    /// declares several. The path may name it instead (`web@staging`).
+    #[serde(default)]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -40,6 +44,8 @@ impl App {
         service: &str,
         req: DeployRequest,
     ) -> Result<DeploymentStatus, ServerError> {
+        let target = crate::targets::resolve(&self.core.config, service, req.env.as_deref())?;
+        let service = target.as_str();
         let config = self.core.service_config(service)?;
         if !config.releases.contains_key(&req.version) {
             return Err(ServerError::BadRequest(format!(

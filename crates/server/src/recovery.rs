@@ -80,11 +80,11 @@ pub(crate) async fn reclaim_orphans(
 /// Each service's stable version, history and deployment counter from the ledger, for
 /// its owner before any call is taken: ids then continue the ledger's and never repeat.
 pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
-    core.config
-        .services
-        .iter()
-        .map(|(name, svc)| {
-            let view = state.services.services.get(name);
+    crate::targets::targets(&core.config)
+        .into_iter()
+        .filter_map(|t| Some((core.service_config(&t.name).ok()?, t.name)))
+        .map(|(svc, name)| {
+            let view = state.services.services.get(&name);
             let seed = Seed {
                 stable: view
                     .and_then(|v| v.stable.clone())
@@ -93,7 +93,7 @@ pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
                 deployments: view.map_or(0, |v| v.deployments),
                 emergency: state.services.emergency_stop,
             };
-            (name.clone(), seed)
+            (name, seed)
         })
         .collect()
 }

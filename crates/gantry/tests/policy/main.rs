@@ -2,6 +2,7 @@
 //! configs (one per rule), on plans, and the decision log they feed.
 
 mod decisions;
+mod environments;
 mod gate;
 mod plan;
 mod tools;

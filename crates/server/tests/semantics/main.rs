@@ -45,6 +45,7 @@ pub async fn deploy(p: &Plane, version: &str) -> String {
             DeployRequest {
                 version: version.into(),
                 strategy: None,
+                env: None,
             },
         )
         .await

@@ -73,8 +73,15 @@ gantry --json deploy web --version v2 --wait"
     #[command(after_help = "Examples:\n  gantry start\n  gantry --json start")]
     Start,
     /// Services, instances, versions, weights and health
-    #[command(after_help = "Examples:\n  gantry ps\n  gantry --json ps")]
-    Ps,
+    #[command(after_help = "Examples:\n  gantry ps\n  gantry ps --env staging\n  gantry --json ps")]
+    Ps(PsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Only this environment's targets (a key of `environments:`); default: every one
+    #[arg(long, value_name = "E")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +118,9 @@ pub struct DeployArgs {
     /// Override the service's strategy for this deploy
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
+    /// Environment to deploy to (a key of `environments:`)
+    #[arg(long, value_name = "E")]
+    pub env: Option<String>,
     /// Wait until the deployment ends, showing its progress; exit 3 if it failed and was
     /// rolled back or was aborted
     #[arg(long, overrides_with = "no_wait")]
@@ -156,6 +166,6 @@ pub fn run(project: &Project, cmd: DeployCommand, json: bool) -> anyhow::Result<
         DeployCommand::Rollback(args) => rollback::run(project, &args, json),
         DeployCommand::Stop(args) => control::stop(project, &args, json),
         DeployCommand::Start => control::start(project, json),
-        DeployCommand::Ps => ps::run(project, json),
+        DeployCommand::Ps(args) => ps::run(project, args.env.as_deref(), json),
     }
 }
