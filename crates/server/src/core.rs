@@ -30,6 +30,8 @@ pub(crate) struct Core {
     system: Arc<Signer>,
     operator: Arc<Signer>,
     pub log_dir: PathBuf,
+    /// The project directory (where gantry.yaml's relative paths, such as runbooks, are).
+    pub root: PathBuf,
     /// Instance ids are `service-version-N`, N continuing the ledger's sequence so that an
     /// id never repeats across restarts; shared by every owner's jobs.
     next_instance: AtomicU64,
@@ -54,6 +56,11 @@ impl Core {
             committer,
             system: Arc::new(system),
             operator: Arc::new(operator),
+            root: log_dir
+                .parent()
+                .and_then(std::path::Path::parent)
+                .map(PathBuf::from)
+                .unwrap_or_default(),
             log_dir,
             next_instance: AtomicU64::new(first_instance),
             ledger_failure: OnceLock::new(),

@@ -39,6 +39,7 @@ mod deployment;
 mod error;
 mod exec;
 mod execute;
+mod gate;
 mod history;
 mod lock;
 mod monitoring;

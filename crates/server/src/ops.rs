@@ -26,6 +26,10 @@ pub struct DeployRequest {
     /// declares several. The path may name it instead (`web@staging`).
     #[serde(default)]
     pub env: Option<String>,
+    /// Deploy although the environment's policy vetoes it, for this reason (recorded as
+    /// `policy.overridden`); the caller's role needs `override_policy`.
+    #[serde(default)]
+    pub override_policy: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -59,6 +63,8 @@ impl App {
                     .join(", ")
             )));
         }
+        self.admit(service, &req.version, req.override_policy.as_deref())
+            .await?;
         self.ask(service, |reply| Command::Deploy {
             version: req.version,
             strategy: req.strategy,

@@ -89,6 +89,9 @@ pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
                 stable: view
                     .and_then(|v| v.stable.clone())
                     .filter(|v| svc.releases.contains_key(v)),
+                stable_since: view
+                    .and_then(|v| v.stable_since.as_deref())
+                    .and_then(crate::gate::parse_ts),
                 history: view.map(|v| v.history.clone()).unwrap_or_default(),
                 deployments: view.map_or(0, |v| v.deployments),
                 emergency: state.services.emergency_stop,

@@ -5,6 +5,7 @@ mod decisions;
 mod environments;
 mod gate;
 mod plan;
+mod promotion;
 mod tools;
 
 use gantry_test_support::TestProject;

@@ -46,6 +46,7 @@ pub async fn deploy(p: &Plane, version: &str) -> String {
                 version: version.into(),
                 strategy: None,
                 env: None,
+                override_policy: None,
             },
         )
         .await

@@ -51,6 +51,7 @@ async fn deploy_during_restore(project: &Project) {
         version: "v3".into(),
         strategy: None,
         env: None,
+        override_policy: None,
     };
     match p.app().deploy("web", req()).await {
         Err(ServerError::Unavailable {
@@ -153,6 +154,7 @@ fn an_emergency_stop_during_restore_ends_it_where_it_is() {
                     version: "v3".into(),
                     strategy: None,
                     env: None,
+                    override_policy: None,
                 },
             )
             .await

@@ -121,6 +121,10 @@ pub struct DeployArgs {
     /// Environment to deploy to (a key of `environments:`)
     #[arg(long, value_name = "E")]
     pub env: Option<String>,
+    /// Deploy although the environment's policy vetoes it, for REASON (recorded; needs a
+    /// role holding `override_policy`)
+    #[arg(long, value_name = "REASON")]
+    pub override_policy: Option<String>,
     /// Wait until the deployment ends, showing its progress; exit 3 if it failed and was
     /// rolled back or was aborted
     #[arg(long, overrides_with = "no_wait")]
