@@ -21,7 +21,7 @@ use crate::units::Duration;
 ///     local: { listen: { web: 127.0.0.1:18081 } }
 ///     soak: 2h
 ///   production:
-///     approval: { role: verifier, timeout: 1h }
+///     policy: { default: danger }
 /// promotion: [dev, staging, production]
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -34,7 +34,8 @@ pub struct Environment {
     /// (so dev may relax rules). Default: the top-level policy alone.
     #[serde(default)]
     pub policy: Option<Spanned<Policy>>,
-    /// A deploy here waits in `awaiting_approval` until this role approves it.
+    /// A deploy here would wait in `awaiting_approval` until this role approves it. Not
+    /// supported yet: `gantry check` refuses it at its line.
     #[serde(default)]
     pub approval: Option<Spanned<Approval>>,
     /// How long a version must have been stable here before the next environment in

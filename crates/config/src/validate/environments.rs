@@ -67,6 +67,16 @@ pub(super) fn check_environments(config: &Config, p: &mut Problems<'_>) {
             }
         }
         if let Some(approval) = &env.approval {
+            // The wait in `awaiting_approval` is not built yet: a key that would do
+            // nothing is refused rather than trusted.
+            p.add(
+                approval.pos,
+                "gantry::config::approval_unsupported",
+                "not supported yet",
+                format!(
+                    "`approval` of environment '{name}' is not supported yet: deploys would not wait for it; remove it (the promotion order, soak and policy are enforced)"
+                ),
+            );
             let role = approval.role.as_str();
             if !APPROVER_ROLES.contains(&role) {
                 p.add(

@@ -122,3 +122,33 @@ fn the_override_needs_override_policy_and_is_recorded_with_its_reason() {
     drop(serve);
     p.gantry(&["ledger", "verify"]).ok();
 }
+
+#[test]
+fn a_blocking_veto_refuses_deploys_to_every_environment_until_cleared() {
+    let (p, ports) = project("", "    {}", "");
+    let _serve = Serve::start(&p);
+    p.gantry(&[
+        "veto",
+        "web",
+        "--as",
+        "verifier",
+        "--violation",
+        "runbookMissing",
+    ])
+    .ok();
+    p.gantry(&deploy("dev", "v1"))
+        .fails_with(4)
+        .says("blocking veto");
+    assert_eq!(version_at(ports.dev), None);
+    p.gantry(&[
+        "approve",
+        "web",
+        "--as",
+        "verifier",
+        "--summary",
+        "runbook added",
+    ])
+    .ok();
+    p.gantry(&deploy("dev", "v1")).ok();
+    assert_eq!(version_at(ports.dev).as_deref(), Some("v1"));
+}
