@@ -75,6 +75,7 @@ impl Permission {
                 | ManageTokens
                 | Shutdown
                 | Reload
+                | OverridePolicy
         )
     }
 }

@@ -8,12 +8,14 @@
 //! whether a linked runbook exists, and only when a project root is given.
 
 mod config_rules;
+mod environment;
 mod error;
 mod plan;
 mod severity;
 mod violation;
 
 pub use config_rules::check_config;
+pub use environment::{check_deploy, severity_in};
 pub use error::PolicyError;
 pub use plan::{
     DeploymentStrategy, HealthChecks, Infrastructure, Monitoring, Plan, PlanOptions, PlanStage,

@@ -13,7 +13,12 @@ use crate::command::{Command, Control, Stopped};
 
 #[derive(Debug, Serialize)]
 pub struct ServiceView {
+    /// The target: the service, or `service@env` when gantry.yaml declares environments.
     pub name: String,
+    /// The service and environment of the target.
+    pub service: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
     pub listen: Option<String>,
     pub preview: Option<String>,
     pub stable: Option<String>,
@@ -159,7 +164,10 @@ impl App {
                 {
                     degraded = true;
                 }
+                let (service, env) = gantry_config::split_target(&name);
                 ServiceView {
+                    service: service.to_string(),
+                    env: env.map(str::to_string),
                     listen: driver.listen_addr(&name).map(|a| a.to_string()),
                     preview: driver.preview_addr(&name).map(|a| a.to_string()),
                     name,

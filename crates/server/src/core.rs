@@ -32,6 +32,8 @@ pub(crate) struct Core {
     system: Arc<Signer>,
     operator: Arc<Signer>,
     pub log_dir: PathBuf,
+    /// The project directory (where gantry.yaml's relative paths, such as runbooks, are).
+    pub root: PathBuf,
     /// Instance ids are `service-version-N`, N continuing the ledger's sequence so that an
     /// id never repeats across restarts; shared by every owner's jobs.
     next_instance: AtomicU64,
@@ -67,6 +69,11 @@ impl Core {
             committer,
             system: Arc::new(system),
             operator: Arc::new(operator),
+            root: log_dir
+                .parent()
+                .and_then(std::path::Path::parent)
+                .map(PathBuf::from)
+                .unwrap_or_default(),
             log_dir,
             next_instance: AtomicU64::new(first_instance),
             ledger_failure: OnceLock::new(),
@@ -118,28 +125,33 @@ impl Core {
         }
     }
 
-    /// A copy of `name`'s settings as loaded now.
-    pub(crate) fn service_config(&self, name: &str) -> Result<Service, ServerError> {
+    /// A copy of the settings of the service a target runs (`web`, or `web@staging`), as
+    /// loaded now.
+    pub(crate) fn service_config(&self, target: &str) -> Result<Service, ServerError> {
         let loaded = self.loaded();
-        loaded
-            .config
+        let config = &loaded.config;
+        let (name, env) = gantry_config::split_target(target);
+        let hint = |e: ServerError| match e {
+            ServerError::NotFound(m) => ServerError::NotFound(format!(
+                "{m} (as the control plane loaded gantry.yaml at {}; if you added it since, run `gantry reload`)",
+                loaded.at
+            )),
+            other => other,
+        };
+        let exact = crate::targets::resolve(config, name, env).map_err(hint)?;
+        if exact != target {
+            // `web` where environments are declared: say which targets exist.
+            return Err(crate::targets::resolve(config, name, None)
+                .err()
+                .unwrap_or_else(|| {
+                    ServerError::NotFound(format!("no target '{target}'; it is '{exact}'"))
+                }));
+        }
+        config
             .services
             .get(name)
             .map(|s| s.value.clone())
-            .ok_or_else(|| {
-                ServerError::NotFound(format!(
-                    "no service '{name}' in gantry.yaml as the control plane loaded it at {}; \
-                     services: {}; if you added it since, run `gantry reload`",
-                    loaded.at,
-                    loaded
-                        .config
-                        .services
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
+            .ok_or_else(|| hint(ServerError::NotFound(format!("no service '{name}' in gantry.yaml"))))
     }
 
     /// `service` has no release `version` in the config as loaded: says when it was
@@ -201,11 +213,9 @@ impl Core {
     }
 
     pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
-        let config = self.config();
-        let svc = config
-            .services
-            .get(service)
-            .ok_or_else(|| DriverError::Other(format!("no service '{service}'")))?;
+        let svc = self
+            .service_config(service)
+            .map_err(|_| DriverError::Other(format!("no service '{service}'")))?;
         // A release of gantry.yaml, else a git tag built for `releases_from`.
         let (command, release_env) = match svc.releases.get(version) {
             Some(r) => (r.run.value.clone(), r.env.clone()),

@@ -16,6 +16,15 @@ pub enum ServerError {
     /// The request conflicts with the current state (409).
     #[error("{0}")]
     Conflict(String),
+    /// The version has not passed (or soaked in) the environment before (409).
+    #[error("{0}")]
+    NotPromoted(String),
+    /// The environment's policy vetoes the deploy (409), one located line per violation.
+    #[error("{0}")]
+    PolicyRefused(String),
+    /// The caller's role lacks a permission the request needs beyond its route's (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The control plane cannot take mutating calls now (503): it is still restoring after
     /// a restart (`retry_after` seconds), or it can no longer write its ledger (no retry).
     #[error("{reason}")]
@@ -69,6 +78,7 @@ pub enum ErrorCode {
     Unavailable,
     Refused,
     Internal,
+    PolicyRefused,
 }
 
 impl ErrorCode {
@@ -82,6 +92,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Refused => "refused",
             ErrorCode::Internal => "internal",
+            ErrorCode::PolicyRefused => "policy_refused",
         }
     }
 }
@@ -137,6 +148,21 @@ impl From<&ServerError> for ApiError {
                 StatusCode::CONFLICT,
                 ErrorCode::Conflict,
                 "`gantry ps` shows what is in progress; wait for it or end it first",
+            ),
+            ServerError::NotPromoted(_) => (
+                StatusCode::CONFLICT,
+                ErrorCode::Conflict,
+                "`gantry ps --env E` shows the version each environment runs",
+            ),
+            ServerError::PolicyRefused(_) => (
+                StatusCode::CONFLICT,
+                ErrorCode::PolicyRefused,
+                "`gantry policy check` prints the same lines; fix them, or override with a reason",
+            ),
+            ServerError::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "ask a role that holds the permission (admin does)",
             ),
             ServerError::Unavailable {
                 retry_after: Some(_),

@@ -227,6 +227,7 @@ impl crate::core::Core {
     /// The git builds of `service`, when its versions also come from git tags.
     pub(crate) fn git_builds(&self, service: &str) -> Option<GitBuilds> {
         let config = self.config();
+        let (service, _) = gantry_config::split_target(service);
         let git = &config.services.get(service)?.releases_from.as_ref()?.git;
         // Instance logs are `<project>/.gantry/logs`: builds are next to them.
         let gantry_dir = self.log_dir.parent()?;
@@ -245,7 +246,7 @@ impl crate::core::Core {
     pub(crate) fn has_release(&self, service: &str, version: &str) -> bool {
         self.config()
             .services
-            .get(service)
+            .get(gantry_config::split_target(service).0)
             .is_some_and(|s| s.releases.contains_key(version))
             || self.built(service, version).is_some()
     }
@@ -263,7 +264,7 @@ impl crate::core::Core {
         let static_release = self
             .config()
             .services
-            .get(service)
+            .get(gantry_config::split_target(service).0)
             .is_some_and(|s| s.releases.contains_key(version));
         let Some(b) = self.git_builds(service).filter(|_| !static_release) else {
             return Ok(());

@@ -41,6 +41,7 @@ mod error;
 mod exec;
 mod execute;
 mod git_build;
+mod gate;
 mod history;
 mod lock;
 mod monitoring;
@@ -53,6 +54,7 @@ mod recovery;
 mod reload;
 mod scale;
 mod steps;
+mod targets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -139,8 +141,8 @@ impl ControlPlane {
             state.ledger.entries + 1,
         ));
         let (killed, adopted) = recovery::reclaim_orphans(&core, &state).await;
-        for (name, svc) in &core.config().services {
-            core.driver.open(name, svc.listen.0)?;
+        for t in targets::targets(&core.config()) {
+            core.driver.open(&t.name, t.listen.0)?;
         }
         let stop_owners = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -176,7 +178,7 @@ impl ControlPlane {
         let pump = tokio::spawn(pump_events(Arc::clone(&app), opts.events));
         scale::spawn_all(&app);
         let mut body = serde_json::json!({"pid": std::process::id(),
-            "services": app.core.config().services.iter().map(|(n, s)| (n.clone(), Value::String(s.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
+            "services": targets::targets(&app.core.config()).into_iter().map(|t| (t.name, Value::String(t.listen.to_string()))).collect::<serde_json::Map<_, _>>()});
         if let Some(api) = api {
             body["api"] = api.to_string().into();
         }
@@ -205,9 +207,7 @@ impl ControlPlane {
         self.app.stop_scalers.cancel();
         let app = self.app;
         let instances: usize = app
-            .core
-            .config()
-            .services
+            .owners()
             .keys()
             .map(|s| app.core.driver.instances(s).len())
             .sum();

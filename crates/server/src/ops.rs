@@ -22,6 +22,14 @@ pub struct DeployRequest {
     #[serde(default)]
     #[schema(value_type = Option<crate::api::openapi::StrategyName>)]
     pub strategy: Option<StrategyKind>,
+    /// The environment to deploy to (a key of `environments:`); needed when gantry.yaml
+    /// declares several. The path may name it instead (`web@staging`).
+    #[serde(default)]
+    pub env: Option<String>,
+    /// Deploy although the environment's policy vetoes it, for this reason (recorded as
+    /// `policy.overridden`); the caller's role needs `override_policy`.
+    #[serde(default)]
+    pub override_policy: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -40,6 +48,8 @@ impl App {
         service: &str,
         req: DeployRequest,
     ) -> Result<DeploymentStatus, ServerError> {
+        let target = crate::targets::resolve(&self.core.config(), service, req.env.as_deref())?;
+        let service = target.as_str();
         let config = self.core.service_config(service)?;
         // A git tag is built (once) before anything else changes; a missing one is refused.
         self.core
@@ -48,6 +58,8 @@ impl App {
         if !self.core.has_release(service, &req.version) {
             return Err(self.core.no_release(service, &req.version, &config));
         }
+        self.admit(service, &req.version, req.override_policy.as_deref())
+            .await?;
         self.ask(service, |reply| Command::Deploy {
             version: req.version,
             strategy: req.strategy,

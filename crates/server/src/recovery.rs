@@ -80,10 +80,13 @@ pub(crate) async fn reclaim_orphans(
 /// Each service's stable version, history and deployment counter from the ledger, for
 /// its owner before any call is taken: ids then continue the ledger's and never repeat.
 pub(crate) fn seeds(core: &Core, state: &State) -> BTreeMap<String, Seed> {
-    core.config()
-        .services
-        .iter()
-        .map(|(name, svc)| (name.clone(), seed(core, name, svc, state)))
+    crate::targets::targets(&core.config())
+        .into_iter()
+        .filter_map(|t| Some((core.service_config(&t.name).ok()?, t.name)))
+        .map(|(svc, name)| {
+            let seed = seed(core, &name, &svc, state);
+            (name, seed)
+        })
         .collect()
 }
 
@@ -94,6 +97,9 @@ pub(crate) fn seed(core: &Core, name: &str, svc: &gantry_config::Service, state:
         stable: view
             .and_then(|v| v.stable.clone())
             .filter(|v| svc.releases.contains_key(v) || core.has_release(name, v)),
+        stable_since: view
+            .and_then(|v| v.stable_since.as_deref())
+            .and_then(crate::gate::parse_ts),
         history: view.map(|v| v.history.clone()).unwrap_or_default(),
         deployments: view.map_or(0, |v| v.deployments),
         emergency: state.services.emergency_stop,

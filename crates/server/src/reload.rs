@@ -96,11 +96,11 @@ impl App {
         }
         let old = self.core.config();
         refuse_in_place_changes(&old, &config)?;
-        let added: Vec<String> = config
-            .services
-            .keys()
-            .filter(|n| !old.services.contains_key(*n))
-            .cloned()
+        let running = self.owners();
+        let new_targets = crate::targets::targets(&config);
+        let added: Vec<&crate::targets::Target> = new_targets
+            .iter()
+            .filter(|t| !running.contains_key(&t.name))
             .collect();
         let changed: Vec<String> = config
             .services
@@ -109,11 +109,13 @@ impl App {
             .map(|(n, _)| n.clone())
             .collect();
         let identical = *old == config;
-        for name in &added {
-            let svc = &config.services[name].value;
-            self.core.driver.configure(name, svc);
-            self.core.driver.open(name, svc.listen.0)?;
+        for t in &added {
+            let (service, _) = gantry_config::split_target(&t.name);
+            let svc = &config.services[service].value;
+            self.core.driver.configure(&t.name, svc);
+            self.core.driver.open(&t.name, t.listen.0)?;
         }
+        let added: Vec<String> = added.into_iter().map(|t| t.name.clone()).collect();
         self.core.replace_config(config);
         self.add_owners(&added).await?;
         let entry = self
@@ -193,23 +195,40 @@ impl App {
 /// What only a restart can change, refused with where it is written.
 fn refuse_in_place_changes(old: &Config, new: &Config) -> Result<(), ServerError> {
     let mut problems = top_level_changes(old, new);
-    for (name, was) in &old.services {
-        let Some(now) = new.services.get(name) else {
+    let now_targets = crate::targets::targets(new);
+    for was in crate::targets::targets(old) {
+        let Some(now) = now_targets.iter().find(|t| t.name == was.name) else {
             problems.push(format!(
-                "service '{name}' is gone from gantry.yaml: a reload adds and changes services \
-                 but cannot remove one that has a listener; put it back, or restart `gantry serve`"
+                "'{}' is gone from gantry.yaml (its service or environment was removed): a \
+                 reload adds and changes services but cannot remove one that has a listener; \
+                 put it back, or restart `gantry serve`",
+                was.name
             ));
             continue;
         };
         if was.listen.0 != now.listen.0 {
+            let (service, env) = gantry_config::split_target(&was.name);
+            let key = match env {
+                Some(e) => format!("environments.{e}.local.listen.{service}"),
+                None => format!("services.{service}.listen"),
+            };
+            let pos = new
+                .services
+                .get(service)
+                .filter(|_| env.is_none())
+                .map(|s| at(&s.listen.pos))
+                .unwrap_or_default();
             problems.push(format!(
-                "{}services.{name}.listen changed from {} to {}: a listener cannot move under \
-                 a running control plane; restart `gantry serve` to move it",
-                at(&now.listen.pos),
-                was.listen.0,
-                now.listen.0
+                "{pos}{key} changed from {} to {}: a listener cannot move under a running \
+                 control plane; restart `gantry serve` to move it",
+                was.listen.0, now.listen.0
             ));
         }
+    }
+    for (name, was) in &old.services {
+        let Some(now) = new.services.get(name) else {
+            continue;
+        };
         if router_changed(was, now) {
             problems.push(format!(
                 "services.{name}.router changed: the router's settings apply when the listener \

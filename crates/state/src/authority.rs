@@ -127,6 +127,11 @@ pub const RULES: &[Rule] = &[
     ),
     rule("decision.approve", Owner::Approver, "`gantry approve`"),
     rule("decision.*", Owner::System, "reserved: the policy gate"),
+    rule(
+        "policy.overridden",
+        Owner::Operator,
+        "`gantry serve` (a deploy let past its environment's failing policy, with the caller and reason)",
+    ),
     rule("policy.*", Owner::System, "reserved: the policy gate"),
     rule("approval.*", Owner::System, "reserved: environments"),
     rule("environment.*", Owner::System, "reserved: environments"),

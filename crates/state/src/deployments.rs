@@ -23,6 +23,9 @@ pub struct ServiceView {
     /// The version that last took all traffic for good (deploy succeeded or rolled back
     /// to).
     pub stable: Option<String>,
+    /// When the stable version became stable (the entry's `ts`): how long it has soaked.
+    #[serde(default)]
+    pub stable_since: Option<String>,
     /// The versions the stable one replaced, oldest first (for `rollback` without `--to`).
     pub history: Vec<String>,
     pub weights: BTreeMap<String, u32>,
@@ -133,7 +136,10 @@ impl Services {
 }
 
 impl ServiceView {
-    fn set_stable(&mut self, version: String) {
+    fn set_stable(&mut self, version: String, ts: &str) {
+        if self.stable.as_deref() != Some(version.as_str()) {
+            self.stable_since = Some(ts.to_string());
+        }
         if let Some(old) = self.stable.take()
             && old != version
         {
@@ -171,11 +177,11 @@ impl ServiceView {
         match phase {
             "succeeded" => {
                 let to = d.to.clone();
-                self.set_stable(to);
+                self.set_stable(to, &entry.ts);
             }
             "rolled_back" => {
                 if let Some(to) = opt_str(body, "to") {
-                    self.set_stable(to);
+                    self.set_stable(to, &entry.ts);
                 }
             }
             _ => {}

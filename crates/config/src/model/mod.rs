@@ -8,6 +8,7 @@ mod access;
 mod agents;
 mod alerts;
 mod analysis;
+mod environment;
 mod health;
 mod monitor;
 mod notify;
@@ -28,6 +29,7 @@ pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
 pub use alerts::{AlertCondition, AlertRule, When};
 pub use analysis::{Analysis, Inconclusive, Prometheus};
+pub use environment::{Approval, Environment, LocalSettings, split_target, target_name};
 pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{
     DEFAULT_MONITOR_INTERVAL, DEFAULT_PROBE_TIMEOUT, EnvText, Monitor, MonitorTarget, ResolveError,
@@ -89,6 +91,14 @@ pub struct Config {
     /// Custom roles for API and MCP tokens (the built-in roles need none).
     #[serde(default)]
     pub access: Access,
+    /// Deploy targets (dev, staging, production, …), by name. None: one implicit
+    /// environment, every service on its own `listen:`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub environments: BTreeMap<String, Spanned<Environment>>,
+    /// The order a version goes through `environments:`; a deploy to one of them needs the
+    /// same version stable (and soaked) in the one before. Default: no order.
+    #[serde(default, deserialize_with = "null_default")]
+    pub promotion: Vec<Spanned<String>>,
 }
 
 fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -2,6 +2,7 @@
 //! [`ConfigError::Invalid`].
 
 mod access;
+mod environments;
 mod monitor;
 mod paths;
 mod pipeline;
@@ -73,6 +74,7 @@ pub(crate) fn validate(
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);
     monitor::check_prometheus_analysis(config, &mut p);
+    environments::check_environments(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

@@ -72,6 +72,7 @@ pub(super) fn check_services(config: &Config, p: &mut Problems<'_>) {
             }
         }
     }
+    super::environments::addresses(config, &mut addresses);
     addresses.sort_by_key(|(pos, _, _)| *pos);
     for (i, (pos, addr, owner)) in addresses.iter().enumerate() {
         if let Some((first, _, other)) = addresses[..i].iter().find(|(_, a, _)| a == addr) {

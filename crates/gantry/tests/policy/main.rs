@@ -2,8 +2,10 @@
 //! configs (one per rule), on plans, and the decision log they feed.
 
 mod decisions;
+mod environments;
 mod gate;
 mod plan;
+mod promotion;
 mod tools;
 
 use gantry_test_support::TestProject;

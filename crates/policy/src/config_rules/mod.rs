@@ -15,12 +15,29 @@ pub(crate) use pipelines::{STAGING, deploys, is_scan};
 /// where linked runbooks must exist; `None` leaves their existence unchecked.
 #[must_use]
 pub fn check_config(config: &Config, file: &str, root: Option<&Path>) -> Report {
+    check_with(config, file, root, None, &|service, rule| {
+        severity(&config.policy, Some(service), rule)
+    })
+}
+
+/// The rules over `config` with severities from `severity_of(service, rule)`; only the
+/// service `only` when given.
+pub(crate) fn check_with(
+    config: &Config,
+    file: &str,
+    root: Option<&Path>,
+    only: Option<&str>,
+    severity_of: &dyn Fn(&str, RuleName) -> gantry_config::Severity,
+) -> Report {
     let mut found = Vec::new();
     for (name, service) in &config.services {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
         let mut add = |rule: RuleName, pos: Pos, message: String| {
             found.push(Violation {
                 rule,
-                severity: severity(&config.policy, Some(name), rule),
+                severity: severity_of(name, rule),
                 service: Some(name.clone()),
                 location: Location::config(file, pos),
                 message,

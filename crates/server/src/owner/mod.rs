@@ -34,6 +34,8 @@ use crate::exec::Exec;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Snapshot {
     pub stable: Option<String>,
+    /// When `stable` became stable (what a promotion's soak is measured from).
+    pub stable_since: Option<std::time::SystemTime>,
     pub active: Option<DeploymentStatus>,
     /// Deployments of this run that are over (and interrupted ones settled by restore).
     pub finished: Arc<BTreeMap<String, DeploymentStatus>>,
@@ -51,6 +53,7 @@ pub(crate) struct Handle {
 /// The seed of an owner: the service's state as replayed from the ledger.
 pub(crate) struct Seed {
     pub stable: Option<String>,
+    pub stable_since: Option<std::time::SystemTime>,
     pub history: Vec<String>,
     pub deployments: u64,
     pub emergency: bool,
@@ -81,6 +84,7 @@ pub(crate) struct Owner {
     rx: mpsc::Receiver<Command>,
     view: watch::Sender<Snapshot>,
     stable: Option<String>,
+    stable_since: Option<std::time::SystemTime>,
     /// Earlier stable versions, oldest first.
     history: Vec<String>,
     /// Deployments of this service so far (ids continue the ledger's).
@@ -123,6 +127,7 @@ pub(crate) fn spawn(
         rx,
         view: watch::Sender::new(Snapshot::default()),
         stable: seed.stable,
+        stable_since: seed.stable_since,
         history: seed.history,
         counter: seed.deployments,
         active: None,
@@ -204,6 +209,7 @@ impl Owner {
     fn publish_view(&self) {
         self.view.send_replace(Snapshot {
             stable: self.stable.clone(),
+            stable_since: self.stable_since,
             active: self.active.as_ref().map(|d| d.status.clone()),
             finished: Arc::clone(&self.finished),
             traffic: self.traffic.clone(),
@@ -258,6 +264,7 @@ impl Owner {
             }
             self.history.retain(|h| *h != v);
             self.stable = Some(v);
+            self.stable_since = Some(std::time::SystemTime::now());
         }
         if let Some(dep) = self.active.take() {
             Arc::make_mut(&mut self.finished).insert(dep.id.clone(), dep.status);

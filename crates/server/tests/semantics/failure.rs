@@ -82,6 +82,8 @@ async fn issue13_a_ledger_write_failure_refuses_changes_and_is_critical() {
     let req = || DeployRequest {
         version: "v2".into(),
         strategy: None,
+        env: None,
+        override_policy: None,
     };
     match p.app().deploy("web", req()).await {
         Err(ServerError::Unavailable { reason, .. }) => {

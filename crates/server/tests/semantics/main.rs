@@ -46,6 +46,8 @@ pub async fn deploy(p: &Plane, version: &str) -> String {
             DeployRequest {
                 version: version.into(),
                 strategy: None,
+                env: None,
+                override_policy: None,
             },
         )
         .await

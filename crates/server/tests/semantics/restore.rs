@@ -50,6 +50,8 @@ async fn deploy_during_restore(project: &Project) {
     let req = || DeployRequest {
         version: "v3".into(),
         strategy: None,
+        env: None,
+        override_policy: None,
     };
     match p.app().deploy("web", req()).await {
         Err(ServerError::Unavailable {
@@ -151,6 +153,8 @@ fn an_emergency_stop_during_restore_ends_it_where_it_is() {
                 DeployRequest {
                     version: "v3".into(),
                     strategy: None,
+                    env: None,
+                    override_policy: None,
                 },
             )
             .await

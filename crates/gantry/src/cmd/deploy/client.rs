@@ -101,6 +101,9 @@ impl Client {
                 Some("forbidden" | "refused") => 403,
                 Some("not_found") => 404,
                 Some("conflict") => 409,
+                // The policy gate's refusal fails the deploy (exit 1), as `gantry policy
+                // check` fails on the same lines.
+                Some("policy_refused") => 1,
                 Some("unavailable") => 503,
                 _ => status.as_u16(),
             };
@@ -117,6 +120,7 @@ impl Client {
                 ),
                 403 => exit::with_code(exit::REFUSED, msg),
                 409 => exit::with_code(exit::CONFLICT, msg),
+                1 => exit::failed(msg),
                 503 => exit::with_code(
                     exit::UNAVAILABLE,
                     match retry {

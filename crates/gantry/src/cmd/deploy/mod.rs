@@ -83,14 +83,20 @@ gantry --json deploy web --version v2 --wait"
     Reload,
     /// Services, instances, versions, weights and health
     #[command(
-        after_help = "Examples:\n  gantry ps\n  gantry --json ps\n  gantry ps --watch\n  gantry --json ps --watch   # one ledger event per line"
+        after_help = "Examples:\n  gantry ps\n  gantry ps --env staging\n  gantry --json ps\n  gantry ps --watch\n  gantry --json ps --watch   # one ledger event per line"
     )]
-    Ps {
-        /// Keep watching: on a terminal the view is redrawn in place; elsewhere (or with
-        /// --json) one event per line, until Ctrl-C
-        #[arg(long, short = 'w')]
-        watch: bool,
-    },
+    Ps(PsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Only this environment's targets (a key of `environments:`); default: every one
+    #[arg(long, value_name = "E")]
+    pub env: Option<String>,
+    /// Keep watching: on a terminal the view is redrawn in place; elsewhere (or with
+    /// --json) one event per line, until Ctrl-C
+    #[arg(long, short = 'w')]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +133,13 @@ pub struct DeployArgs {
     /// Override the service's strategy for this deploy
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
+    /// Environment to deploy to (a key of `environments:`)
+    #[arg(long, value_name = "E")]
+    pub env: Option<String>,
+    /// Deploy although the environment's policy vetoes it, for REASON (recorded; needs a
+    /// role holding `override_policy`)
+    #[arg(long, value_name = "REASON")]
+    pub override_policy: Option<String>,
     /// Wait until the deployment ends, showing its progress; exit 3 if it failed and was
     /// rolled back or was aborted
     #[arg(long, overrides_with = "no_wait")]
@@ -176,6 +189,6 @@ pub fn run(project: &Project, cmd: DeployCommand, json: bool) -> anyhow::Result<
         DeployCommand::Stop(args) => control::stop(project, &args, json),
         DeployCommand::Start => control::start(project, json),
         DeployCommand::Reload => control::reload(project, json),
-        DeployCommand::Ps { watch } => ps::run(project, json, watch),
+        DeployCommand::Ps(args) => ps::run(project, args.env.as_deref(), json, args.watch),
     }
 }

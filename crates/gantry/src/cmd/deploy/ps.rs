@@ -6,7 +6,26 @@ use super::client::Client;
 use crate::output;
 use crate::project::Project;
 
-pub fn run(project: &Project, json: bool, watch: bool) -> anyhow::Result<()> {
+pub fn run(
+    project: &Project,
+    env: Option<&str>,
+    json: bool,
+    watch: bool,
+) -> anyhow::Result<()> {
+    if let Some(e) = env {
+        let config = project.config()?;
+        if !config.environments.contains_key(e) {
+            return Err(crate::exit::usage(format!(
+                "no environment '{e}' in gantry.yaml; environments: {}",
+                config
+                    .environments
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let client = Client::connect(project)?;
     if watch {
         if !json && std::io::stdout().is_terminal() {
@@ -15,6 +34,9 @@ pub fn run(project: &Project, json: bool, watch: bool) -> anyhow::Result<()> {
         return super::watch::ps_events(&client, json);
     }
     let mut ps = client.get("/v1/ps")?;
+    if let (Some(e), Some(list)) = (env, ps["services"].as_array_mut()) {
+        list.retain(|svc| svc["env"].as_str() == Some(e));
+    }
     for svc in ps["services"].as_array_mut().into_iter().flatten() {
         // A service that never had a version is not "healthy": scripts can tell.
         svc["deployed"] = (!(svc["stable"].is_null() && svc["deployment"].is_null())).into();

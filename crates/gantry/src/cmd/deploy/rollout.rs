@@ -21,7 +21,8 @@ pub fn deploy(project: &Project, args: &DeployArgs, json: bool) -> anyhow::Resul
     });
     let status = client.post(
         &format!("/v1/services/{}/deploy", args.service),
-        json!({"version": args.version, "strategy": strategy}),
+        json!({"version": args.version, "strategy": strategy, "env": args.env,
+            "override_policy": args.override_policy}),
     )?;
     let id = status["id"].as_str().unwrap_or_default().to_string();
     if !args.wait {

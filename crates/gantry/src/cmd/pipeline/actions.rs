@@ -59,22 +59,30 @@ impl ControlPlane {
                 .ok_or_else(|| format!("service '{service}' has no releases"))?
                 .to_string(),
         };
-        if let Some(env) = &environment {
-            // gantry has one control plane per project; say so rather than imply a
-            // separate staging target exists.
+        // Without `environments:` the project has one target per service, and a step's
+        // `env:` only names it (as before environments existed).
+        let envs = &self.config.environments;
+        let env = match environment.clone() {
+            Some(e) if !envs.is_empty() => Some(e),
+            None if envs.len() == 1 => envs.keys().next().cloned(),
+            _ => None,
+        };
+        if let (Some(named), None) = (&environment, &env) {
             log(&format!(
-                "environment '{env}': deploying through this project's control plane"
+                "environment '{named}': gantry.yaml declares no `environments:`; deploying to service '{service}' itself"
             ));
         }
         *self
             .last_deployed
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(service.clone());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(gantry_config::target_name(&service, env.as_deref()));
         let request = Deploy {
             root: self.root.clone(),
             service,
             version,
             strategy,
+            env,
         };
         // The control-plane client is blocking (it is the CLI's), so it runs on a blocking
         // thread and hands its progress lines back here for the step's log.
@@ -139,6 +147,7 @@ struct Deploy {
     service: String,
     version: String,
     strategy: Option<StrategyKind>,
+    env: Option<String>,
 }
 
 impl Deploy {
@@ -153,7 +162,7 @@ impl Deploy {
         let status = client
             .post(
                 &format!("/v1/services/{}/deploy", self.service),
-                json!({"version": self.version, "strategy": self.strategy}),
+                json!({"version": self.version, "strategy": self.strategy, "env": self.env}),
             )
             .map_err(|e| format!("{e:#}"))?;
         let id = status["id"].as_str().unwrap_or_default().to_string();

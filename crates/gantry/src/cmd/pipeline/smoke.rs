@@ -80,11 +80,12 @@ fn url(config: &Config, last_deployed: Option<&str>, check: &SmokeCheck) -> Resu
             ));
         }
     };
-    let svc = config
-        .services
-        .get(&service)
-        .ok_or_else(|| format!("no service '{service}' in gantry.yaml"))?;
-    Ok(format!("http://{}{path}", svc.listen.0))
+    // The last deploy may have targeted an environment (`web@staging`): its address.
+    let (name, env) = gantry_config::split_target(&service);
+    let listen = config
+        .listen_in(name, env)
+        .ok_or_else(|| format!("no service '{name}' in gantry.yaml"))?;
+    Ok(format!("http://{}{path}", listen.0))
 }
 
 /// An error with its causes, so "connection refused" is not hidden behind "error sending

@@ -1,0 +1,154 @@
+//! Deploy-time guardrails through the real binary: the promotion order with its soak, the
+//! environment's policy (refused with the lines `gantry policy check` prints), and its
+//! override by a role holding `override_policy`, recorded in the ledger.
+
+use gantry_test_support::serve::{Serve, gantry_exits};
+
+use crate::environments::{eventually, project, target, version_at};
+
+fn deploy<'a>(env: &'a str, version: &'a str) -> [&'a str; 7] {
+    [
+        "deploy",
+        "web",
+        "--env",
+        env,
+        "--version",
+        version,
+        "--wait",
+    ]
+}
+
+#[test]
+fn production_is_refused_until_the_version_passed_staging_and_soaked_there() {
+    let (p, ports) = project("    soak: 3s", "    {}", "");
+    let _serve = Serve::start(&p);
+    // Straight to production: refused, naming both environments.
+    p.gantry(&deploy("production", "v1"))
+        .fails_with(4)
+        .says("may not go to 'production'")
+        .says("not succeeded in 'staging'")
+        .says("gantry deploy web --env staging --version v1");
+    // Staging needs dev first.
+    p.gantry(&deploy("staging", "v1"))
+        .fails_with(4)
+        .says("not succeeded in 'dev'");
+    p.gantry(&deploy("dev", "v1")).ok();
+    p.gantry(&deploy("staging", "v1")).ok();
+    // Stable in staging, but not for its soak yet.
+    p.gantry(&deploy("production", "v1"))
+        .fails_with(4)
+        .says("has soaked in 'staging' for")
+        .says("3s its `soak:` asks");
+    // Another version than the one staging runs: refused, whatever the soak.
+    p.gantry(&deploy("production", "v2"))
+        .fails_with(4)
+        .says("('staging' runs v1)");
+    assert_eq!(version_at(ports.production), None);
+    // Once the soak is over, production takes it.
+    eventually(60, "production to accept v1 after the soak", || {
+        p.gantry(&deploy("production", "v1")).code() == 0
+    });
+    assert_eq!(version_at(ports.production).as_deref(), Some("v1"));
+    assert_eq!(target(&p, "web@production")["stable"], "v1");
+}
+
+/// Production's own policy makes every rule `danger`; the fixture's top-level policy only
+/// warns, so dev and staging deploy it.
+const STRICT: &str = "    policy: { default: danger }";
+
+#[test]
+fn a_deploy_to_an_environment_whose_policy_fails_is_refused_with_the_gate_lines() {
+    let (p, ports) = project("", STRICT, "");
+    let _serve = Serve::start(&p);
+    p.gantry(&deploy("dev", "v1")).ok();
+    p.gantry(&deploy("staging", "v1")).ok();
+    let refused = p.gantry(&deploy("production", "v1")).fails_with(1);
+    let said = refused.stderr();
+    assert!(said.contains("refused by its policy"), "{said}");
+    // The same located lines `gantry policy check` prints (there at the top-level
+    // severity, `warning`; here at production's, `danger`).
+    let check = p.gantry(&["policy", "check"]).ok().stdout();
+    let liveness = check
+        .lines()
+        .find(|l| l.contains("livenessProbeMissing"))
+        .unwrap_or_else(|| panic!("policy check has no liveness line:\n{check}"));
+    let line = liveness.replacen(": warning ", ": danger ", 1);
+    assert!(said.contains(&line), "{line:?} not in:\n{said}");
+    assert!(line.starts_with("gantry.yaml:"), "{line}");
+    assert_eq!(version_at(ports.production), None);
+    assert!(p.entries_of("policy.overridden").is_empty());
+}
+
+#[test]
+fn the_override_needs_override_policy_and_is_recorded_with_its_reason() {
+    let extra = "access:\n  roles:\n    deployer: { permissions: [read, deploy] }\n    releaser: { permissions: [read, deploy, override_policy] }\n";
+    let (p, ports) = project("", STRICT, extra);
+    let serve = Serve::start(&p);
+    p.gantry(&deploy("dev", "v1")).ok();
+    p.gantry(&deploy("staging", "v1")).ok();
+    let token = |role: &str| {
+        p.gantry(&["--json", "token", "create", "--role", role, "--name", role])
+            .ok()
+            .json()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (deployer, releaser) = (token("deployer"), token("releaser"));
+    let mut args = deploy("production", "v1").to_vec();
+    args.extend(["--override-policy", "hotfix for INC-42"]);
+    gantry_exits(&p, &args, &[("GANTRY_TOKEN", &deployer)], 120)
+        .fails_with(7)
+        .says("role 'deployer' may not override")
+        .says("admin, releaser");
+    assert!(p.entries_of("policy.overridden").is_empty());
+    gantry_exits(&p, &args, &[("GANTRY_TOKEN", &releaser)], 120).ok();
+    assert_eq!(version_at(ports.production).as_deref(), Some("v1"));
+    let overrides = p.entries_of("policy.overridden");
+    assert_eq!(overrides.len(), 1, "{overrides:?}");
+    let body = &overrides[0]["body"];
+    assert_eq!(body["reason"], "hotfix for INC-42");
+    assert_eq!(body["service"], "web@production");
+    assert_eq!(body["caller"]["role"], "releaser");
+    assert!(
+        body["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "livenessProbeMissing"),
+        "{body}"
+    );
+    // The ledger, override included, verifies.
+    drop(serve);
+    p.gantry(&["ledger", "verify"]).ok();
+}
+
+#[test]
+fn a_blocking_veto_refuses_deploys_to_every_environment_until_cleared() {
+    let (p, ports) = project("", "    {}", "");
+    let _serve = Serve::start(&p);
+    p.gantry(&[
+        "veto",
+        "web",
+        "--as",
+        "verifier",
+        "--violation",
+        "runbookMissing",
+    ])
+    .ok();
+    p.gantry(&deploy("dev", "v1"))
+        .fails_with(4)
+        .says("blocking veto");
+    assert_eq!(version_at(ports.dev), None);
+    p.gantry(&[
+        "approve",
+        "web",
+        "--as",
+        "verifier",
+        "--summary",
+        "runbook added",
+    ])
+    .ok();
+    p.gantry(&deploy("dev", "v1")).ok();
+    assert_eq!(version_at(ports.dev).as_deref(), Some("v1"));
+}
