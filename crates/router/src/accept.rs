@@ -59,8 +59,10 @@ impl Drop for Open {
 
 fn builder() -> auto::Builder<TokioExecutor> {
     // hyper-util's builder because its upgradeable connection can be shut down
-    // gracefully (hyper's own http1 one cannot be watched for draining).
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    // gracefully (hyper's own http1 one cannot be watched for draining), and because it
+    // tells HTTP/2 (h2c with prior knowledge) from HTTP/1.1 by the connection preface,
+    // so one port serves both.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     // Header and idle limits are kept by `conn` (hyper's header timer also runs while a
     // keep-alive connection waits, so it would be the keep-alive limit too).
     builder
@@ -68,6 +70,7 @@ fn builder() -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(None);
+    crate::h2::configure(builder.http2());
     builder
 }
 

@@ -1,4 +1,5 @@
-//! gantry's data plane: a weighted HTTP/1.1 reverse proxy, one listener per service.
+//! gantry's data plane: a weighted HTTP/1.1 and HTTP/2 reverse proxy, one listener per
+//! service (HTTP/1.1 and h2c on the same port; TLS with ALPN when configured).
 //!
 //! It keeps no control logic. The control plane hands it a [`ServiceRoute`] per service
 //! (weighted versions, ready instances, emergency stop) with [`Router::update`]; the router
@@ -18,6 +19,7 @@ mod client_body;
 mod config;
 mod conn;
 mod error;
+mod h2;
 mod headers;
 mod limits;
 mod metrics;

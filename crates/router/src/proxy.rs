@@ -159,6 +159,10 @@ pub(crate) async fn handle(
         ));
     }
     let (mut parts, body) = req.into_parts();
+    if parts.version == Version::HTTP_2 {
+        // HTTP/2 carries the host in `:authority`; HTTP/1.1 backends want it as `Host`.
+        crate::h2::authority_as_host(&parts.uri, &mut parts.headers);
+    }
     strip_hop_by_hop(&mut parts.headers);
     set_forwarded(&mut parts.headers);
     append_list(
