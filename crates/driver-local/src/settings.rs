@@ -18,6 +18,11 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
         max_connections: usize::try_from(*r.max_connections).unwrap_or(usize::MAX),
         backend_connections: usize::try_from(*r.backend_connections).unwrap_or(usize::MAX),
         queue_timeout: r.queue_timeout.as_std(),
+        upstream: match *r.upstream {
+            gantry_config::UpstreamProtocol::Http1 => gantry_router::UpstreamProtocol::Http1,
+            gantry_config::UpstreamProtocol::H2c => gantry_router::UpstreamProtocol::H2c,
+        },
+        grpc_error_codes: gantry_router::GrpcCodes::from_codes(r.grpc_error_code_numbers()),
     }
 }
 

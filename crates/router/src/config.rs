@@ -85,6 +85,21 @@ pub struct ServiceConfig {
     pub backend_connections: usize,
     /// How long a request may wait in that queue before it is answered 503.
     pub queue_timeout: Duration,
+    /// How requests reach the backends: HTTP/1.1 (default) or h2c.
+    pub upstream: UpstreamProtocol,
+    /// gRPC statuses that count as the version's errors ([`crate::GrpcCodes::default`]).
+    pub grpc_error_codes: crate::GrpcCodes,
+}
+
+/// The protocol spoken to a service's backends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// Pooled keep-alive HTTP/1.1 connections.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge, one multiplexed connection per backend, trailers
+    /// passed through both ways: what gRPC servers speak.
+    H2c,
 }
 
 impl Default for ServiceConfig {
@@ -99,6 +114,8 @@ impl Default for ServiceConfig {
             max_connections: 4096,
             backend_connections: 256,
             queue_timeout: Duration::from_secs(60),
+            upstream: UpstreamProtocol::Http1,
+            grpc_error_codes: crate::GrpcCodes::default(),
         }
     }
 }

@@ -28,3 +28,31 @@ pub(crate) fn authority_as_host(uri: &hyper::Uri, headers: &mut hyper::HeaderMap
         headers.insert(hyper::header::HOST, value);
     }
 }
+
+/// Turns a request prepared for an HTTP/1.1 backend into one for an h2c backend: the
+/// host moves to `:authority` (an absolute URI) and `te: trailers` says the router takes
+/// trailers, which gRPC servers expect (`te` was stripped as hop-by-hop).
+pub(crate) fn to_h2c<B>(req: &mut hyper::Request<B>, backend_host: &hyper::header::HeaderValue) {
+    let host = req
+        .headers_mut()
+        .remove(hyper::header::HOST)
+        .unwrap_or_else(|| backend_host.clone());
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", hyper::http::uri::PathAndQuery::as_str)
+        .to_string();
+    if let Ok(uri) = hyper::Uri::builder()
+        .scheme("http")
+        .authority(host.as_bytes())
+        .path_and_query(path)
+        .build()
+    {
+        *req.uri_mut() = uri;
+    }
+    *req.version_mut() = hyper::Version::HTTP_2;
+    req.headers_mut().insert(
+        hyper::header::TE,
+        hyper::header::HeaderValue::from_static("trailers"),
+    );
+}

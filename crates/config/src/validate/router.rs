@@ -1,6 +1,7 @@
 //! Checks of a service's `router:` settings.
 
 use super::Problems;
+use crate::GRPC_STATUS_NAMES;
 use crate::RouterSettings;
 
 pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Problems<'_>) {
@@ -24,6 +25,20 @@ pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Probl
                 "gantry::config::router",
                 "zero",
                 format!("service '{service}': `router.{key}` must be at least 1"),
+            );
+        }
+    }
+    for name in router.grpc_error_codes.iter() {
+        if !GRPC_STATUS_NAMES.contains(&name.as_str()) {
+            p.add(
+                name.pos,
+                "gantry::config::router",
+                "unknown gRPC status",
+                format!(
+                    "service '{service}': `router.grpc_error_codes` has '{}', which is not a gRPC status; expected one of {}",
+                    name.as_str(),
+                    GRPC_STATUS_NAMES.join(", ")
+                ),
             );
         }
     }
