@@ -23,6 +23,8 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
             gantry_config::UpstreamProtocol::H2c => gantry_router::UpstreamProtocol::H2c,
         },
         grpc_error_codes: gantry_router::GrpcCodes::from_codes(r.grpc_error_code_numbers()),
+        // `router.tls` is not read from gantry.yaml yet (the key is refused by `check`).
+        tls: None,
     }
 }
 

@@ -89,6 +89,8 @@ pub struct ServiceConfig {
     pub upstream: UpstreamProtocol,
     /// gRPC statuses that count as the version's errors ([`crate::GrpcCodes::default`]).
     pub grpc_error_codes: crate::GrpcCodes,
+    /// TLS on the listener (HTTP/2 and HTTP/1.1 by ALPN); none: plain HTTP and h2c.
+    pub tls: Option<crate::TlsFiles>,
 }
 
 /// The protocol spoken to a service's backends.
@@ -116,6 +118,7 @@ impl Default for ServiceConfig {
             queue_timeout: Duration::from_secs(60),
             upstream: UpstreamProtocol::Http1,
             grpc_error_codes: crate::GrpcCodes::default(),
+            tls: None,
         }
     }
 }

@@ -168,6 +168,12 @@ pub(crate) async fn handle(
     }
     strip_hop_by_hop(&mut parts.headers);
     set_forwarded(&mut parts.headers);
+    if settings.tls.is_some() {
+        parts.headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("https"),
+        );
+    }
     append_list(
         &mut parts.headers,
         HeaderName::from_static("x-forwarded-for"),
