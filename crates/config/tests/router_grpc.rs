@@ -62,3 +62,39 @@ fn issue9_an_unknown_upstream_protocol_is_refused_with_its_place() {
         "{text}"
     );
 }
+
+#[test]
+fn tls_files_are_read_as_written_and_an_empty_path_is_refused_where_it_is() {
+    let c = ok(&with_router(
+        "{ tls: { cert: tls/cert.pem, key: tls/key.pem } }",
+    ));
+    let tls = c.services["web"].router.tls.clone().expect("tls");
+    assert_eq!(
+        (tls.cert.as_str(), tls.key.as_str()),
+        ("tls/cert.pem", "tls/key.pem")
+    );
+
+    let errors = check(
+        "gantry.yaml",
+        &with_router("{ tls: { cert: tls/cert.pem, key: '' } }"),
+    )
+    .unwrap_err();
+    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{text:#?}");
+    assert!(
+        text[0]
+            .starts_with("gantry.yaml:8:47: service 'web': `router.tls.key` must name a PEM file"),
+        "{}",
+        text[0]
+    );
+    // A key the router does not have is refused with the keys it has.
+    let errors = check(
+        "gantry.yaml",
+        &with_router("{ tls: { cert: a, key: b, ca: c } }"),
+    )
+    .unwrap_err();
+    assert!(
+        errors.iter().any(|e| e.to_string().contains("ca")),
+        "{errors:?}"
+    );
+}

@@ -23,8 +23,11 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
             gantry_config::UpstreamProtocol::H2c => gantry_router::UpstreamProtocol::H2c,
         },
         grpc_error_codes: gantry_router::GrpcCodes::from_codes(r.grpc_error_code_numbers()),
-        // `router.tls` is not read from gantry.yaml yet (the key is refused by `check`).
-        tls: None,
+        // Relative to the project root: see `LocalOptions::for_config_in`.
+        tls: r.tls.as_ref().map(|t| gantry_router::TlsFiles {
+            cert: std::path::PathBuf::from(t.cert.as_str()),
+            key: std::path::PathBuf::from(t.key.as_str()),
+        }),
     }
 }
 
@@ -39,6 +42,19 @@ impl LocalOptions {
                 .collect(),
             ..LocalOptions::default()
         }
+    }
+
+    /// [`LocalOptions::for_config`] with the files settings name (`router.tls`) taken
+    /// relative to `root`, the directory of gantry.yaml, wherever gantry runs from.
+    pub fn for_config_in(config: &Config, root: &std::path::Path) -> Self {
+        let mut options = Self::for_config(config);
+        for settings in options.router.values_mut() {
+            if let Some(tls) = settings.tls.as_mut() {
+                tls.cert = root.join(&tls.cert);
+                tls.key = root.join(&tls.key);
+            }
+        }
+        options
     }
 
     /// What `service`'s listeners use: its own settings, or the router's defaults.
@@ -64,5 +80,24 @@ mod tests {
         assert_eq!(web.max_connections, 7);
         assert_eq!(web.client_body_timeout, Duration::from_secs(60));
         assert_eq!(opts.router_for("other"), ServiceConfig::default());
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_project_and_h2c_reaches_the_listener() {
+        let yaml = "project: p\nservices:\n  web:\n    listen: 127.0.0.1:8080\n    \
+                    router: { upstream: h2c, grpc_error_codes: [INTERNAL], \
+                    tls: { cert: tls/cert.pem, key: /etc/keys/key.pem } }\n    \
+                    releases: { v1: { run: ./web } }\n";
+        let config = gantry_config::parse("gantry.yaml", yaml).unwrap();
+        let web = LocalOptions::for_config_in(&config, std::path::Path::new("/srv/shop"))
+            .router_for("web");
+        let tls = web.tls.expect("tls reaches the listener");
+        assert_eq!(tls.cert, std::path::Path::new("/srv/shop/tls/cert.pem"));
+        assert_eq!(tls.key, std::path::Path::new("/etc/keys/key.pem"));
+        assert_eq!(web.upstream, gantry_router::UpstreamProtocol::H2c);
+        assert_eq!(
+            web.grpc_error_codes,
+            gantry_router::GrpcCodes::from_codes([13])
+        );
     }
 }

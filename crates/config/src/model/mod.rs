@@ -32,7 +32,7 @@ pub use monitor::{
 pub use notify::{Notifier, SlackLike, Webhook};
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
-pub use router::{GRPC_STATUS_NAMES, RouterSettings, UpstreamProtocol};
+pub use router::{GRPC_STATUS_NAMES, RouterSettings, TlsFiles, UpstreamProtocol};
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,

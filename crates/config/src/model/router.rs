@@ -59,6 +59,19 @@ pub struct RouterSettings {
     /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
     #[serde(default = "default_grpc_error_codes")]
     pub grpc_error_codes: Spanned<Vec<Spanned<String>>>,
+    /// TLS on the listen address: PEM certificate chain and key, relative to gantry.yaml
+    /// (or absolute). HTTP/2 and HTTP/1.1 are offered by ALPN; the files are re-read
+    /// when they change.
+    #[serde(default)]
+    pub tls: Option<Spanned<TlsFiles>>,
+}
+
+/// `tls: { cert, key }` under `router:`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
 }
 
 /// The protocol the router speaks to a service's instances.
@@ -134,6 +147,7 @@ impl Default for RouterSettings {
             queue_timeout: sixty_seconds(),
             upstream: Spanned::default(),
             grpc_error_codes: default_grpc_error_codes(),
+            tls: None,
         }
     }
 }

@@ -42,4 +42,16 @@ pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Probl
             );
         }
     }
+    if let Some(tls) = &router.tls {
+        for (key, path) in [("cert", &tls.cert), ("key", &tls.key)] {
+            if path.trim().is_empty() {
+                p.add(
+                    path.pos,
+                    "gantry::config::router",
+                    "empty path",
+                    format!("service '{service}': `router.tls.{key}` must name a PEM file"),
+                );
+            }
+        }
+    }
 }
