@@ -24,6 +24,16 @@ pub fn router_settings(r: &RouterSettings) -> ServiceConfig {
         max_request_headers: usize::try_from(*r.max_request_headers).unwrap_or(usize::MAX),
         max_request_header_bytes: usize::try_from(*r.max_request_header_bytes)
             .unwrap_or(usize::MAX),
+        upstream: match *r.upstream {
+            gantry_config::UpstreamProtocol::Http1 => gantry_router::UpstreamProtocol::Http1,
+            gantry_config::UpstreamProtocol::H2c => gantry_router::UpstreamProtocol::H2c,
+        },
+        grpc_error_codes: gantry_router::GrpcCodes::from_codes(r.grpc_error_code_numbers()),
+        // Relative to the project root: see `LocalOptions::for_config_in`.
+        tls: r.tls.as_ref().map(|t| gantry_router::TlsFiles {
+            cert: std::path::PathBuf::from(t.cert.as_str()),
+            key: std::path::PathBuf::from(t.key.as_str()),
+        }),
     }
 }
 
@@ -51,6 +61,19 @@ impl LocalOptions {
             .get(service)
             .copied()
             .unwrap_or(self.stop_grace)
+    }
+
+    /// [`LocalOptions::for_config`] with the files settings name (`router.tls`) taken
+    /// relative to `root`, the directory of gantry.yaml, wherever gantry runs from.
+    pub fn for_config_in(config: &Config, root: &std::path::Path) -> Self {
+        let mut options = Self::for_config(config);
+        for settings in options.router.values_mut() {
+            if let Some(tls) = settings.tls.as_mut() {
+                tls.cert = root.join(&tls.cert);
+                tls.key = root.join(&tls.key);
+            }
+        }
+        options
     }
 
     /// What `service`'s listeners use: its own settings, or the router's defaults.
@@ -89,5 +112,24 @@ mod tests {
         assert_eq!(web.max_request_header_bytes, 32 * 1024);
         assert_eq!(opts.stop_grace_for("other"), Duration::from_secs(10));
         assert_eq!(opts.router_for("other"), ServiceConfig::default());
+    }
+
+    #[test]
+    fn tls_files_are_relative_to_the_project_and_h2c_reaches_the_listener() {
+        let yaml = "project: p\nservices:\n  web:\n    listen: 127.0.0.1:8080\n    \
+                    router: { upstream: h2c, grpc_error_codes: [INTERNAL], \
+                    tls: { cert: tls/cert.pem, key: /etc/keys/key.pem } }\n    \
+                    releases: { v1: { run: ./web } }\n";
+        let config = gantry_config::parse("gantry.yaml", yaml).unwrap();
+        let web = LocalOptions::for_config_in(&config, std::path::Path::new("/srv/shop"))
+            .router_for("web");
+        let tls = web.tls.expect("tls reaches the listener");
+        assert_eq!(tls.cert, std::path::Path::new("/srv/shop/tls/cert.pem"));
+        assert_eq!(tls.key, std::path::Path::new("/etc/keys/key.pem"));
+        assert_eq!(web.upstream, gantry_router::UpstreamProtocol::H2c);
+        assert_eq!(
+            web.grpc_error_codes,
+            gantry_router::GrpcCodes::from_codes([13])
+        );
     }
 }

@@ -21,6 +21,7 @@ use crate::headers::Client;
 use crate::metrics::ServiceCounters;
 use crate::proxy::{Proxy, handle};
 use crate::service::ServiceState;
+use crate::tls::TlsReloader;
 use crate::workers::Workers;
 
 /// Where accepted connections are served.
@@ -36,6 +37,8 @@ pub(crate) struct Listening {
     pub(crate) state: Arc<ServiceState>,
     pub(crate) settings: Arc<ServiceConfig>,
     open: Arc<AtomicUsize>,
+    /// Set when the listener terminates TLS.
+    tls: Option<Arc<TlsReloader>>,
 }
 
 impl Listening {
@@ -44,7 +47,13 @@ impl Listening {
             state,
             settings: Arc::new(settings),
             open: Arc::new(AtomicUsize::new(0)),
+            tls: None,
         }
+    }
+
+    pub(crate) fn with_tls(mut self, tls: Option<TlsReloader>) -> Self {
+        self.tls = tls.map(Arc::new);
+        self
     }
 }
 
@@ -59,8 +68,10 @@ impl Drop for Open {
 
 fn builder(settings: &ServiceConfig) -> auto::Builder<TokioExecutor> {
     // hyper-util's builder because its upgradeable connection can be shut down
-    // gracefully (hyper's own http1 one cannot be watched for draining).
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+    // gracefully (hyper's own http1 one cannot be watched for draining), and because it
+    // tells HTTP/2 (h2c with prior knowledge) from HTTP/1.1 by the connection preface,
+    // so one port serves both.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     // Header and idle limits are kept by `conn` (hyper's header timer also runs while a
     // keep-alive connection waits, so it would be the keep-alive limit too).
     builder
@@ -74,20 +85,46 @@ fn builder(settings: &ServiceConfig) -> auto::Builder<TokioExecutor> {
         // Only when set: hyper's default keeps the header slots on the stack.
         builder.http1().max_headers(settings.max_request_headers);
     }
+    crate::h2::configure(builder.http2());
     builder
 }
 
-/// Serves one client connection until it closes, drains (via `watcher`), or sits idle
-/// past its limits.
-async fn serve_connection(
+/// Serves one accepted connection, after its TLS handshake when the listener has TLS
+/// (on the connection's own task, so a slow handshake holds up nobody else).
+async fn serve_stream(
     stream: TcpStream,
     peer: SocketAddr,
+    tls: Option<Arc<TlsReloader>>,
     state: Arc<ServiceState>,
     settings: Arc<ServiceConfig>,
     proxy: Arc<Proxy>,
     watcher: Watcher,
 ) {
     let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        return serve_connection(stream, peer, state, settings, proxy, watcher).await;
+    };
+    // A handshake is part of the request's head: it gets the header timeout.
+    let handshake = tls.acceptor().accept(stream);
+    match tokio::time::timeout(settings.client_header_timeout, handshake).await {
+        Ok(Ok(stream)) => serve_connection(stream, peer, state, settings, proxy, watcher).await,
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
+    }
+}
+
+/// Serves one client connection until it closes, drains (via `watcher`), or sits idle
+/// past its limits.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    state: Arc<ServiceState>,
+    settings: Arc<ServiceConfig>,
+    proxy: Arc<Proxy>,
+    watcher: Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let client = Client::new(peer, &settings.trusted_proxies, settings.forwarded);
     let activity = Arc::new(Activity::default());
     let io = TokioIo::new(CountingIo::new(stream, Arc::clone(&activity)));
@@ -168,6 +205,7 @@ pub(crate) async fn accept_loop(
         state,
         settings,
         open,
+        tls,
     } = listening;
     loop {
         tokio::select! {
@@ -189,12 +227,13 @@ pub(crate) async fn accept_loop(
                 }
                 let slot = Open(Arc::clone(&open));
                 let (state, settings, watcher) = (Arc::clone(&state), Arc::clone(&settings), graceful.watcher());
+                let tls = tls.clone();
                 match &dispatch {
                     Dispatch::Local(proxy) => {
                         let proxy = Arc::clone(proxy);
                         tokio::spawn(async move {
                             let _slot = slot;
-                            serve_connection(stream, peer, state, settings, proxy, watcher).await;
+                            serve_stream(stream, peer, tls, state, settings, proxy, watcher).await;
                         });
                     }
                     Dispatch::Workers(workers) => {
@@ -211,7 +250,7 @@ pub(crate) async fn accept_loop(
                         worker.handle.spawn(async move {
                             let _slots = (slot, worker_slot);
                             match TcpStream::from_std(stream) {
-                                Ok(stream) => serve_connection(stream, peer, state, settings, proxy, watcher).await,
+                                Ok(stream) => serve_stream(stream, peer, tls, state, settings, proxy, watcher).await,
                                 Err(e) => tracing::debug!(error = %e, "cannot register a connection on a worker"),
                             }
                         });

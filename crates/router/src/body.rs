@@ -12,6 +12,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
 use crate::client_body::ClientBody;
+use crate::grpc::GrpcCodes;
 use crate::metrics::{Clock, VersionMetrics};
 use crate::pool::Lease;
 use crate::table::InFlight;
@@ -48,6 +49,8 @@ pub(crate) struct Tracked {
     lease: Option<Lease>,
     stall: Stall,
     timer: Option<Pin<Box<Sleep>>>,
+    /// A gRPC call's error codes, until its trailers tell its status.
+    grpc: Option<GrpcCodes>,
     _in_flight: InFlight,
 }
 
@@ -58,8 +61,15 @@ impl Tracked {
             lease: Some(lease),
             stall,
             timer: None,
+            grpc: None,
             _in_flight: in_flight,
         }
+    }
+
+    /// Counts the call as the version's error if its trailers carry one of `codes`.
+    pub(crate) fn watch_grpc(mut self, codes: GrpcCodes) -> Self {
+        self.grpc = Some(codes);
+        self
     }
 }
 
@@ -97,6 +107,13 @@ impl Body for Tracked {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(timer) = this.timer.as_mut() {
                     timer.as_mut().reset(Instant::now() + this.stall.idle);
+                }
+                if let Some(trailers) = frame.trailers_ref()
+                    && let Some(codes) = this.grpc.take()
+                    && crate::grpc::status(trailers).is_some_and(|c| codes.contains(c))
+                {
+                    let now = this.stall.clock.now_sec();
+                    this.stall.metrics.record_grpc_error(now);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

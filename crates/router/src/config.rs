@@ -102,6 +102,23 @@ pub struct ServiceConfig {
     /// ([`crate::Router::stop`], [`crate::Router::shutdown`]) before their connections are
     /// closed. The local driver gives a removed instance the same time before stopping it.
     pub drain_timeout: Duration,
+    /// How requests reach the backends: HTTP/1.1 (default) or h2c.
+    pub upstream: UpstreamProtocol,
+    /// gRPC statuses that count as the version's errors ([`crate::GrpcCodes::default`]).
+    pub grpc_error_codes: crate::GrpcCodes,
+    /// TLS on the listener (HTTP/2 and HTTP/1.1 by ALPN); none: plain HTTP and h2c.
+    pub tls: Option<crate::TlsFiles>,
+}
+
+/// The protocol spoken to a service's backends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// Pooled keep-alive HTTP/1.1 connections.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge, one multiplexed connection per backend, trailers
+    /// passed through both ways: what gRPC servers speak.
+    H2c,
 }
 
 impl Default for ServiceConfig {
@@ -121,6 +138,9 @@ impl Default for ServiceConfig {
             forwarded: false,
             max_request_headers: 100,
             max_request_header_bytes: 32 * 1024,
+            upstream: UpstreamProtocol::Http1,
+            grpc_error_codes: crate::GrpcCodes::default(),
+            tls: None,
         }
     }
 }

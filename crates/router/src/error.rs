@@ -25,6 +25,13 @@ pub enum RouterError {
         #[source]
         source: std::io::Error,
     },
+    /// The listener's TLS certificate or key could not be used.
+    #[error("cannot serve TLS for service {service:?}: {source}")]
+    Tls {
+        service: String,
+        #[source]
+        source: crate::TlsError,
+    },
     /// The router has been shut down and accepts no new listeners.
     #[error("the router is shut down")]
     ShutDown,

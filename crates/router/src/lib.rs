@@ -1,4 +1,5 @@
-//! gantry's data plane: a weighted HTTP/1.1 reverse proxy, one listener per service.
+//! gantry's data plane: a weighted HTTP/1.1 and HTTP/2 reverse proxy, one listener per
+//! service (HTTP/1.1 and h2c on the same port; TLS with ALPN when configured).
 //!
 //! It keeps no control logic. The control plane hands it a [`ServiceRoute`] per service
 //! (weighted versions, ready instances, emergency stop) with [`Router::update`]; the router
@@ -18,6 +19,9 @@ mod client_body;
 mod config;
 mod conn;
 mod error;
+mod grpc;
+mod h2;
+mod h2_pool;
 mod headers;
 mod limits;
 mod metrics;
@@ -28,13 +32,16 @@ mod router;
 pub mod select;
 mod service;
 mod table;
+mod tls;
 mod upgrade;
 pub mod window;
 mod workers;
 
-pub use config::{RouterConfig, ServiceConfig};
+pub use config::{RouterConfig, ServiceConfig, UpstreamProtocol};
 pub use error::RouterError;
+pub use grpc::{CODE_NAMES as GRPC_CODE_NAMES, GrpcCodes};
 pub use metrics::{ServiceTotals, VersionTotals};
 pub use route::{Backend, RoutingTable, ServiceRoute};
 pub use router::{Router, ServiceHandle};
+pub use tls::{TlsError, TlsFiles, load as load_tls};
 pub use window::{Counts, StatusCounts, WindowStats};

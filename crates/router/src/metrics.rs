@@ -135,6 +135,13 @@ impl VersionMetrics {
         m.totals.upstream_errors += 1;
     }
 
+    /// A gRPC call of this version ended with one of the service's error codes.
+    pub(crate) fn record_grpc_error(&self, now: u64) {
+        let mut m = self.lock();
+        m.ring.record_grpc_error(now);
+        m.totals.grpc_errors += 1;
+    }
+
     pub(crate) fn window(&self, now: u64, window: Duration) -> WindowStats {
         self.lock().ring.stats(now, window)
     }

@@ -55,16 +55,26 @@ pub(crate) struct Pool {
 /// A connection lent to one request: [`Lease::release`] it when the response is complete;
 /// dropping it instead closes the connection once hyper is done with it.
 pub(crate) struct Lease {
-    pool: Pool,
-    addr: SocketAddr,
-    sender: SendRequest<UpstreamBody>,
+    /// The HTTP/1.1 connection to give back; none for an HTTP/2 stream, whose
+    /// connection stays shared ([`crate::h2_pool`]).
+    conn: Option<(Pool, SocketAddr, SendRequest<UpstreamBody>)>,
     /// The backend's slot ([`crate::limits`]), free again with the lease.
     _slot: Option<Slot>,
 }
 
 impl Lease {
     pub(crate) fn release(self) {
-        self.pool.put(self.addr, self.sender);
+        if let Some((pool, addr, sender)) = self.conn {
+            pool.put(addr, sender);
+        }
+    }
+
+    /// A lease of an HTTP/2 stream: only the backend's slot is held.
+    pub(crate) fn stream(slot: Option<Slot>) -> Self {
+        Lease {
+            conn: None,
+            _slot: slot,
+        }
     }
 }
 
@@ -196,9 +206,7 @@ impl Pool {
             match sender.try_send_request(req).await {
                 Ok(resp) => {
                     let lease = Lease {
-                        pool: self.clone(),
-                        addr,
-                        sender,
+                        conn: Some((self.clone(), addr, sender)),
                         _slot: slot.take(),
                     };
                     return Ok((resp, lease));

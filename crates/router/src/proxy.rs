@@ -16,13 +16,14 @@ use rand::RngExt;
 
 use crate::body::{ResponseBody, Stall, Tracked, UpstreamBody, local};
 use crate::client_body::{ClientBody, ClientFault, Progress};
-use crate::config::{RouterConfig, ServiceConfig};
+use crate::config::{RouterConfig, ServiceConfig, UpstreamProtocol};
+use crate::h2_pool::H2Pool;
 use crate::headers::{
     Client, VIA, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
 };
 use crate::limits::BackendLimits;
 use crate::metrics::{Clock, ServiceCounters};
-use crate::pool::{Pool, SendError};
+use crate::pool::{Lease, Pool, SendError};
 use crate::service::ServiceState;
 use crate::table::{InFlight, Target, VersionTargets};
 use crate::upgrade;
@@ -31,6 +32,7 @@ use crate::upgrade;
 /// and the settings.
 pub(crate) struct Proxy {
     pool: Pool,
+    h2: H2Pool,
     limits: Arc<BackendLimits>,
     pub(crate) config: RouterConfig,
     pub(crate) clock: Clock,
@@ -50,6 +52,7 @@ impl Proxy {
     ) -> Self {
         Proxy {
             pool: Pool::new(config.pool_idle_timeout, config.max_response_headers),
+            h2: H2Pool::default(),
             limits,
             config,
             clock,
@@ -161,8 +164,18 @@ pub(crate) async fn handle(
         ));
     }
     let (mut parts, body) = req.into_parts();
+    if parts.version == Version::HTTP_2 {
+        // HTTP/2 carries the host in `:authority`; HTTP/1.1 backends want it as `Host`.
+        crate::h2::authority_as_host(&parts.uri, &mut parts.headers);
+    }
     strip_hop_by_hop(&mut parts.headers);
     add_forwarding(&mut parts.headers, &client);
+    if settings.tls.is_some() {
+        parts.headers.insert(
+            hyper::header::HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static("https"),
+        );
+    }
     append_list(
         &mut parts.headers,
         header::VIA,
@@ -182,8 +195,11 @@ pub(crate) async fn handle(
         let (b, p) = ClientBody::new(body, settings.client_body_timeout);
         (Some(b), Some(p))
     };
+    let h2c = settings.upstream == UpstreamProtocol::H2c;
     let replay = match &progress {
         None => Some(Bytes::new()),
+        // Streamed as it comes, so request trailers (gRPC's) reach the backend too.
+        Some(_) if h2c => None,
         Some(p) => match replayable(&mut body, p, proxy.config.max_replay_body).await {
             Ok(r) => r,
             Err(fault) => return Ok(client_fault(&svc, &fault)),
@@ -225,7 +241,9 @@ pub(crate) async fn handle(
         *upstream.uri_mut() = Uri::from(path.clone());
         *upstream.version_mut() = Version::HTTP_11;
         *upstream.headers_mut() = parts.headers.clone();
-        if !parts.headers.contains_key(header::HOST) {
+        if h2c {
+            crate::h2::to_h2c(&mut upstream, &target.host);
+        } else if !parts.headers.contains_key(header::HOST) {
             // HTTP/1.0 clients may omit it; HTTP/1.1 backends require it.
             upstream
                 .headers_mut()
@@ -360,31 +378,51 @@ async fn forward(
     };
     // One timer for the head and a buffered body together: arming a timer per step showed
     // in profiles, and the limit is on the whole exchange anyway.
+    let h2c = settings.upstream == UpstreamProtocol::H2c;
     let exchange = async {
-        let sent = proxy
-            .pool
-            .send(target.addr, upstream, settings.connect_timeout, Some(slot))
-            .await;
+        let sent = if h2c {
+            proxy
+                .h2
+                .send(target.addr, upstream, settings.connect_timeout)
+                .await
+                .map(|resp| (resp, Lease::stream(Some(slot))))
+        } else {
+            proxy
+                .pool
+                .send(target.addr, upstream, settings.connect_timeout, Some(slot))
+                .await
+        };
         let (resp, lease) = match sent {
             Err(SendError { connect, error }) => return Err(Failure::Error { connect, error }),
             Ok(sent) => sent,
         };
         let (parts, body) = resp.into_parts();
+        let grpc = crate::grpc::is_grpc(&parts.headers);
+        if grpc
+            && let Some(code) = crate::grpc::status(&parts.headers)
+            && settings.grpc_error_codes.contains(code)
+        {
+            // A trailers-only answer: the call failed before any message.
+            version.metrics.record_grpc_error(proxy.clock.now_sec());
+        }
+        // Over HTTP/2 a body may end in trailers, which a buffered body would lose.
         let small = body.is_end_stream()
-            || body
-                .size_hint()
-                .exact()
-                .is_some_and(|n| n <= proxy.config.max_buffered_response as u64);
+            || (!h2c
+                && body
+                    .size_hint()
+                    .exact()
+                    .is_some_and(|n| n <= proxy.config.max_buffered_response as u64));
         if !small {
             let stall = Stall {
                 idle: settings.upstream_body_timeout,
                 metrics: Arc::clone(&version.metrics),
                 clock: proxy.clock,
             };
-            return Ok(Response::from_parts(
-                parts,
-                Either::Left(Tracked::new(body, lease, in_flight, stall)),
-            ));
+            let mut tracked = Tracked::new(body, lease, in_flight, stall);
+            if grpc {
+                tracked = tracked.watch_grpc(settings.grpc_error_codes);
+            }
+            return Ok(Response::from_parts(parts, Either::Left(tracked)));
         }
         match body.collect().await {
             Err(e) => Err(Failure::Error {

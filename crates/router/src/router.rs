@@ -168,13 +168,22 @@ impl Router {
             let _guard = runtime.enter();
             TcpListener::from_std(std_listener).map_err(bind_err)?
         };
+        let tls = match &settings.tls {
+            None => None,
+            Some(files) => Some(
+                crate::tls::TlsReloader::new(files.clone()).map_err(|source| RouterError::Tls {
+                    service: service.to_string(),
+                    source,
+                })?,
+            ),
+        };
         let dispatch = self.dispatch()?;
         let (stop, stop_rx) = watch::channel(false);
         let state = self.state(service);
         let drain_timeout = settings.drain_timeout;
         let task = runtime.spawn(accept_loop(
             listener,
-            Listening::new(state, settings),
+            Listening::new(state, settings).with_tls(tls),
             dispatch,
             drain_timeout,
             stop_rx,

@@ -68,6 +68,9 @@ pub struct Counts {
     /// Connections upgraded (WebSocket and other `Upgrade` protocols): counted here, not
     /// as requests, since a tunnel's duration is no latency.
     pub upgrades: u64,
+    /// gRPC calls that ended with a `grpc-status` among the service's error codes (over
+    /// HTTP 200): failures of the version like a 5xx, counted in the error rate.
+    pub grpc_errors: u64,
 }
 
 impl Counts {
@@ -77,6 +80,7 @@ impl Counts {
         self.status.merge(&o.status);
         self.connect_errors += o.connect_errors;
         self.upstream_errors += o.upstream_errors;
+        self.grpc_errors += o.grpc_errors;
     }
 }
 
@@ -87,7 +91,7 @@ pub struct WindowStats {
     pub window: Duration,
     pub requests: u64,
     pub errors_5xx: u64,
-    /// `errors_5xx / requests`, 0 when there were no requests.
+    /// `(errors_5xx + grpc_errors) / requests`, 0 when there were no requests.
     pub error_rate: f64,
     pub p50: Duration,
     pub p90: Duration,
@@ -98,6 +102,8 @@ pub struct WindowStats {
     pub upstream_errors: u64,
     /// Connections upgraded to another protocol (see [`Counts::upgrades`]).
     pub upgrades: u64,
+    /// gRPC calls that failed with one of the service's error codes ([`Counts::grpc_errors`]).
+    pub grpc_errors: u64,
 }
 
 struct Bucket {
@@ -160,6 +166,10 @@ impl WindowRing {
         self.bucket(now).counts.upstream_errors += 1;
     }
 
+    pub fn record_grpc_error(&mut self, now: u64) {
+        self.bucket(now).counts.grpc_errors += 1;
+    }
+
     pub fn record_upgrade(&mut self, now: u64) {
         self.bucket(now).counts.upgrades += 1;
     }
@@ -181,6 +191,7 @@ impl WindowRing {
         }
         let q = |q: f64| Duration::from_micros(latency.value_at_quantile(q));
         let errors_5xx = counts.status.s5xx;
+        let failed = errors_5xx + counts.grpc_errors;
         WindowStats {
             window: Duration::from_secs(secs),
             requests: counts.requests,
@@ -188,7 +199,7 @@ impl WindowRing {
             error_rate: if counts.requests == 0 {
                 0.0
             } else {
-                errors_5xx as f64 / counts.requests as f64
+                failed as f64 / counts.requests as f64
             },
             p50: q(0.50),
             p90: q(0.90),
@@ -202,6 +213,7 @@ impl WindowRing {
             connect_errors: counts.connect_errors,
             upstream_errors: counts.upstream_errors,
             upgrades: counts.upgrades,
+            grpc_errors: counts.grpc_errors,
         }
     }
 }

@@ -74,6 +74,87 @@ pub struct RouterSettings {
     /// 431. Default: 32768 (nginx's `large_client_header_buffers 4 8k`).
     #[serde(default = "default_max_request_header_bytes")]
     pub max_request_header_bytes: Spanned<u32>,
+    /// How the router reaches the instances: `http1` (default) or `h2c` (HTTP/2 without
+    /// TLS, trailers passed through: what gRPC servers speak).
+    #[serde(default)]
+    pub upstream: Spanned<UpstreamProtocol>,
+    /// gRPC statuses (names from the gRPC status table) that count as the version's
+    /// errors in analysis. Default: the server-side failures UNKNOWN, DEADLINE_EXCEEDED,
+    /// UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+    #[serde(default = "default_grpc_error_codes")]
+    pub grpc_error_codes: Spanned<Vec<Spanned<String>>>,
+    /// TLS on the listen address: PEM certificate chain and key, relative to gantry.yaml
+    /// (or absolute). HTTP/2 and HTTP/1.1 are offered by ALPN; the files are re-read
+    /// when they change.
+    #[serde(default)]
+    pub tls: Option<Spanned<TlsFiles>>,
+}
+
+/// `tls: { cert, key }` under `router:`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+/// The protocol the router speaks to a service's instances.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamProtocol {
+    #[default]
+    Http1,
+    H2c,
+}
+
+/// gRPC status names by code (<https://grpc.github.io/grpc/core/md_doc_statuscodes.html>).
+pub const GRPC_STATUS_NAMES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+fn default_grpc_error_codes() -> Spanned<Vec<Spanned<String>>> {
+    Spanned::new(
+        [
+            "UNKNOWN",
+            "DEADLINE_EXCEEDED",
+            "UNIMPLEMENTED",
+            "INTERNAL",
+            "UNAVAILABLE",
+            "DATA_LOSS",
+        ]
+        .into_iter()
+        .map(|n| Spanned::new(n.to_string()))
+        .collect(),
+    )
+}
+
+impl RouterSettings {
+    /// The codes of `grpc_error_codes` (names that are not gRPC statuses are refused by
+    /// `check`, and skipped here).
+    #[must_use]
+    pub fn grpc_error_code_numbers(&self) -> Vec<u8> {
+        self.grpc_error_codes
+            .iter()
+            .filter_map(|n| GRPC_STATUS_NAMES.iter().position(|k| *k == n.as_str()))
+            .filter_map(|i| u8::try_from(i).ok())
+            .collect()
+    }
 }
 
 impl Default for RouterSettings {
@@ -94,6 +175,9 @@ impl Default for RouterSettings {
             forwarded: false,
             max_request_headers: default_max_request_headers(),
             max_request_header_bytes: default_max_request_header_bytes(),
+            upstream: Spanned::default(),
+            grpc_error_codes: default_grpc_error_codes(),
+            tls: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Checks of a service's `router:` settings.
 
 use super::Problems;
+use crate::GRPC_STATUS_NAMES;
 use crate::RouterSettings;
 
 pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Problems<'_>) {
@@ -44,6 +45,32 @@ pub(super) fn check_router(service: &str, router: &RouterSettings, p: &mut Probl
                 "not a CIDR",
                 format!("service '{service}': `router.trusted_proxies`: {e}"),
             );
+        }
+    }
+    for name in router.grpc_error_codes.iter() {
+        if !GRPC_STATUS_NAMES.contains(&name.as_str()) {
+            p.add(
+                name.pos,
+                "gantry::config::router",
+                "unknown gRPC status",
+                format!(
+                    "service '{service}': `router.grpc_error_codes` has '{}', which is not a gRPC status; expected one of {}",
+                    name.as_str(),
+                    GRPC_STATUS_NAMES.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(tls) = &router.tls {
+        for (key, path) in [("cert", &tls.cert), ("key", &tls.key)] {
+            if path.trim().is_empty() {
+                p.add(
+                    path.pos,
+                    "gantry::config::router",
+                    "empty path",
+                    format!("service '{service}': `router.tls.{key}` must name a PEM file"),
+                );
+            }
         }
     }
 }

@@ -60,7 +60,8 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
     let rt = tokio::runtime::Runtime::new()?;
     let result = rt.block_on(async {
         // The local driver: instances as process groups behind gantry's router.
-        let (driver, events) = LocalDriver::with_router(LocalOptions::for_config(&config));
+        let (driver, events) =
+            LocalDriver::with_router(LocalOptions::for_config_in(&config, &project.root));
         let opts = ServeOptions {
             core: CoreOptions {
                 config,
