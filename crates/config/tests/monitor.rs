@@ -142,16 +142,4 @@ fn notify_channels_and_prometheus_analysis_are_refused_until_they_work() {
         "gantry::config::not_supported",
         "`notify` channel 'slack' is not supported yet",
     );
-    let yaml = BASE.replace(
-        "    releases:\n",
-        "    analysis:\n      prometheus: { query: \"up\", threshold: \"> 0\" }\n    releases:\n",
-    );
-    let at = pos_in(&yaml, "prometheus: {", "{");
-    expect_err(
-        &yaml,
-        at.0,
-        at.1,
-        "gantry::config::not_supported",
-        "service 'web' `analysis.prometheus` is not supported yet",
-    );
 }

@@ -226,4 +226,9 @@ pub trait Driver: Send + Sync + 'static {
     ) -> BoxFuture<'_, Reclaimed>;
     /// Stops serving everything and every instance (graceful shutdown).
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Lifetime request counters of `service` on its stable address, for `/metrics`;
+    /// `None` from a driver whose data plane does not count them.
+    fn request_totals(&self, _service: &str) -> Option<crate::RequestTotals> {
+        None
+    }
 }

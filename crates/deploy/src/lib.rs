@@ -8,12 +8,14 @@
 //! decides *what* to do lives here and is unit-tested with plain data.
 
 pub mod analysis;
+pub mod analysis_prometheus;
 mod driver;
 pub mod health;
 pub mod machine;
 pub mod plan;
 pub mod progress;
 pub mod share;
+mod totals;
 
 pub use analysis::{Figures, Tally, Verdict, judge};
 pub use driver::{
@@ -23,3 +25,4 @@ pub use driver::{
 pub use machine::{DeploymentStatus, LastAnalysis, Op, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};
 pub use progress::{Deadline, Progress, ProgressClock, Stall};
+pub use totals::{RequestTotals, VersionRequestTotals};

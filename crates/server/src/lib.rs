@@ -29,6 +29,7 @@
 //! resume, abort, rollback, emergency stop, start) are signed by the `operator` role; what
 //! the control plane observes or decides itself is signed by the system key (`gantry`).
 
+mod analysis_prometheus;
 pub(crate) mod api;
 mod app;
 mod caller;

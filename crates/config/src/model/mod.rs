@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
-pub use analysis::{Analysis, Prometheus};
+pub use analysis::{Analysis, Prometheus, unknown_placeholders};
 pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{
     DEFAULT_MONITOR_INTERVAL, DEFAULT_PROBE_TIMEOUT, EnvText, Monitor, MonitorTarget, ResolveError,

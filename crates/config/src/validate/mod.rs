@@ -2,6 +2,7 @@
 //! [`ConfigError::Invalid`].
 
 mod access;
+mod analysis_prometheus;
 mod monitor;
 mod paths;
 mod pipeline;
@@ -70,7 +71,7 @@ pub(crate) fn validate(
     access::check_access(config, &mut p);
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);
-    monitor::check_prometheus_analysis(config, &mut p);
+    analysis_prometheus::check(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

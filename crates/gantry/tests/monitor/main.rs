@@ -2,6 +2,8 @@
 //! 127.0.0.1, and against the real control plane with demo-app instances.
 
 mod check;
+mod prom;
+mod prometheus_analysis;
 mod serve;
 
 use std::io::{BufRead, BufReader, Write};
