@@ -34,7 +34,7 @@ mod workers;
 
 pub use config::{RouterConfig, ServiceConfig};
 pub use error::RouterError;
-pub use metrics::{ServiceTotals, VersionTotals};
+pub use metrics::{LATENCY_BUCKETS, ServiceTotals, VersionTotals};
 pub use route::{Backend, RoutingTable, ServiceRoute};
 pub use router::{Router, ServiceHandle};
 pub use window::{Counts, StatusCounts, WindowStats};

@@ -41,6 +41,7 @@ mod error;
 mod exec;
 mod execute;
 mod history;
+mod ledger_verify;
 mod lock;
 mod monitoring;
 mod ops;

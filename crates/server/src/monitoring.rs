@@ -51,6 +51,9 @@ pub struct Monitoring {
     report: Mutex<Option<Report>>,
     pub(crate) metrics: Metrics,
     refresh: mpsc::UnboundedSender<oneshot::Sender<Report>>,
+    /// Read at each scrape for the router's lifetime counters.
+    driver: Arc<dyn gantry_deploy::Driver>,
+    services: Vec<String>,
 }
 
 impl Monitoring {
@@ -60,6 +63,16 @@ impl Monitoring {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The OpenMetrics text, with the router's counters as of now.
+    pub fn encode_metrics(&self) -> String {
+        for service in &self.services {
+            if let Some(t) = self.driver.request_totals(service) {
+                self.metrics.router_totals(service, &t);
+            }
+        }
+        self.metrics.encode()
     }
 
     /// Runs a check round now and returns its report.
@@ -163,7 +176,13 @@ pub fn start(
         report: Mutex::new(None),
         metrics: Metrics::new(),
         refresh: tx,
+        driver: Arc::clone(&app.core.driver),
+        services: app.core.config.services.keys().cloned().collect(),
     });
+    tokio::spawn(crate::ledger_verify::every(
+        gantry_dir.join("ledger.jsonl"),
+        Arc::clone(&monitoring),
+    ));
     let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
     tail.read(&monitoring.metrics);
     let runner = Runner {

@@ -2,6 +2,7 @@
 //! 127.0.0.1, and against the real control plane with demo-app instances.
 
 mod check;
+mod metrics_families;
 mod prom;
 mod prometheus_analysis;
 mod serve;

@@ -141,3 +141,16 @@ fn a_prometheus_query_rolls_back_a_bad_canary_and_promotes_a_good_one() {
     });
     drop(serve);
 }
+
+/// Waits until `load` got `n` more answers than now, or panics after 30 s.
+pub fn until_answers(load: &Load, n: u64) {
+    let want = load.snapshot().requests + n;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while load.snapshot().requests < want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load did not send {n} more requests in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
