@@ -60,3 +60,39 @@ fn unknown_placeholders_bad_urls_and_empty_queries_are_located() {
     let e = support::err(&yaml);
     assert!(e.to_string().contains("expected an operator"), "{e}");
 }
+
+#[test]
+fn status_github_is_typed_and_refuses_what_it_cannot_reach() {
+    use std::collections::BTreeMap;
+    let yaml = format!("{BASE}status:\n  github: {{ repo: acme/shop }}\n");
+    let mut env = BTreeMap::new();
+    env.insert(
+        "GITHUB_API_URL".to_string(),
+        "http://127.0.0.1:1/".to_string(),
+    );
+    let config = gantry_config::check_with_env("gantry.yaml", &yaml, &env)
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let gh = config.status.github.unwrap();
+    assert_eq!(gh.token_env.value, "GITHUB_TOKEN");
+    assert_eq!(gh.label, "gantry-status");
+    assert_eq!(gantry_config::github_api_base(&env), "http://127.0.0.1:1");
+    // The public API needs TLS, which this build lacks: refused where it is written.
+    let at = pos_in(&yaml, "github: {", "{");
+    expect_err(
+        &yaml,
+        at.0,
+        at.1,
+        "gantry::config::not_supported",
+        "needs TLS",
+    );
+    let yaml = format!("{BASE}status:\n  github: {{ repo: shop, token_env: \"ghp_x y\" }}\n");
+    let e = format!(
+        "{:?}",
+        gantry_config::check_with_env("gantry.yaml", &yaml, &env).unwrap_err()
+    );
+    assert!(e.contains("is not owner/name"), "{e}");
+    assert!(e.contains("is not an environment variable name"), "{e}");
+    let yaml = format!("{BASE}status:\n  github: {{ repo: a/b, tokn: X }}\n");
+    let e = support::err(&yaml).to_string();
+    assert!(e.contains("unknown field"), "{e}");
+}

@@ -7,6 +7,7 @@
 
 mod error;
 pub mod git;
+pub mod github;
 pub mod metrics;
 pub mod probe;
 pub mod render;

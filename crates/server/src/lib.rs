@@ -40,6 +40,7 @@ mod deployment;
 mod error;
 mod exec;
 mod execute;
+mod github_sync;
 mod history;
 mod ledger_verify;
 mod lock;

@@ -158,6 +158,7 @@ pub fn validate(
 ) -> Result<(), gantry_monitor::MonitorError> {
     gantry_monitor::targets::targets(config, env)?;
     Schedule::of(config.monitor.as_ref())?;
+    gantry_monitor::github::IssueTarget::from_config(config, env)?;
     Ok(())
 }
 
@@ -183,6 +184,7 @@ pub fn start(
         gantry_dir.join("ledger.jsonl"),
         Arc::clone(&monitoring),
     ));
+    let github = crate::github_sync::start(&app.core.config, &env)?;
     let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
     tail.read(&monitoring.metrics);
     let runner = Runner {
@@ -195,6 +197,7 @@ pub fn start(
         env,
         samples: BTreeMap::new(),
         tail,
+        github,
     };
     tokio::spawn(runner.run(rx));
     Ok(monitoring)
@@ -210,6 +213,8 @@ struct Runner {
     env: BTreeMap<String, String>,
     samples: BTreeMap<String, Sample>,
     tail: Tail,
+    /// The latest report for the GitHub status issue, when `status.github` is set.
+    github: Option<tokio::sync::watch::Sender<String>>,
 }
 
 impl Runner {
@@ -369,6 +374,9 @@ impl Runner {
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
         let md = gantry_monitor::render::markdown(report);
+        if let Some(gh) = &self.github {
+            gh.send_replace(md.clone());
+        }
         let json = serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
         for (name, text) in [("status.md", md), ("status.json", json)] {
             let path = self.gantry_dir.join(name);

@@ -14,6 +14,7 @@ mod pipeline;
 mod policy;
 mod router;
 mod service;
+mod status;
 mod step;
 mod strategy;
 
@@ -34,6 +35,7 @@ pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary}
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use router::RouterSettings;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
+pub use status::{GithubStatus, StatusSettings};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,
 };
@@ -77,6 +79,9 @@ pub struct Config {
     /// Custom roles for API and MCP tokens (the built-in roles need none).
     #[serde(default)]
     pub access: Access,
+    /// Where the status report is kept besides `.gantry/status.md` (a GitHub issue).
+    #[serde(default)]
+    pub status: StatusSettings,
 }
 
 fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -11,6 +11,7 @@ mod router;
 mod secrets;
 mod service;
 mod smoke;
+pub(crate) mod status;
 mod tools;
 mod warnings;
 
@@ -72,6 +73,7 @@ pub(crate) fn validate(
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);
     analysis_prometheus::check(config, &mut p);
+    status::check(config, env, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));
