@@ -130,19 +130,3 @@ fn cron_schedules_are_parsed_as_the_scheduler_runs_them() {
         "invalid cron schedule",
     );
 }
-
-#[test]
-fn prometheus_analysis_is_refused_until_it_works() {
-    let yaml = BASE.replace(
-        "    releases:\n",
-        "    analysis:\n      prometheus: { query: \"up\", threshold: \"> 0\" }\n    releases:\n",
-    );
-    let at = pos_in(&yaml, "prometheus: {", "{");
-    expect_err(
-        &yaml,
-        at.0,
-        at.1,
-        "gantry::config::not_supported",
-        "service 'web' `analysis.prometheus` is not supported yet",
-    );
-}

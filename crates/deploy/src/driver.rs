@@ -245,4 +245,10 @@ pub trait Driver: Send + Sync + 'static {
     fn cpu_seconds(&self, _service: &str, _instance: &str) -> Option<f64> {
         None
     }
+
+    /// Lifetime request counters of `service` on its stable address, for `/metrics`;
+    /// `None` from a driver whose data plane does not count them.
+    fn request_totals(&self, _service: &str) -> Option<crate::RequestTotals> {
+        None
+    }
 }

@@ -9,6 +9,7 @@
 
 pub mod analysis;
 pub mod autoscale;
+pub mod analysis_prometheus;
 mod driver;
 pub mod health;
 mod limits;
@@ -16,6 +17,7 @@ pub mod machine;
 pub mod plan;
 pub mod progress;
 pub mod share;
+mod totals;
 
 pub use analysis::{Figures, Tally, Verdict, judge, no_evidence};
 pub use driver::{
@@ -26,3 +28,4 @@ pub use limits::{Enforcement, Limits};
 pub use machine::{DeploymentStatus, LastAnalysis, Op, PauseView, Phase, TimelineEvent};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};
 pub use progress::{Deadline, Progress, ProgressClock, Stall};
+pub use totals::{RequestTotals, VersionRequestTotals};

@@ -120,6 +120,9 @@ pub struct LastAnalysis {
     pub verdict: Verdict,
     pub failures: u32,
     pub failure_limit: u32,
+    /// The `analysis.prometheus` query's part of the verdict, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<Box<crate::analysis_prometheus::PromVerdict>>,
 }
 
 /// The pause step a deployment is in: how long it holds, how long it has held, and the

@@ -256,6 +256,10 @@ impl Driver for LocalDriver {
         Box::pin(crate::reclaim::reclaim(self, prior, adopt))
     }
 
+    fn request_totals(&self, service: &str) -> Option<gantry_deploy::RequestTotals> {
+        self.request_totals_of(service)
+    }
+
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.shutdown_all())
     }

@@ -14,6 +14,7 @@ pub mod process;
 mod reclaim;
 mod settings;
 mod supervise;
+mod totals;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -14,6 +14,9 @@ pub enum MonitorError {
     /// The cron schedule does not parse.
     #[error("monitor schedule '{schedule}': {message}")]
     Schedule { schedule: String, message: String },
+    /// The GitHub status issue cannot be kept (no token, bad settings).
+    #[error("status.github: {0}")]
+    Github(String),
     /// The HTTP client could not be built.
     #[error("cannot build the probe HTTP client: {0}")]
     Client(String),

@@ -8,6 +8,7 @@
 pub mod alerts;
 mod error;
 pub mod git;
+pub mod github;
 pub mod metrics;
 pub mod notify;
 pub mod probe;

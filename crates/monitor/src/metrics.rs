@@ -15,6 +15,8 @@ use prometheus_client::registry::Registry;
 
 use crate::report::Report;
 
+mod router;
+
 type Labels = Vec<(String, String)>;
 type FGauge = Gauge<f64, AtomicU64>;
 type Hist = Family<Labels, Histogram, fn() -> Histogram>;
@@ -70,6 +72,12 @@ pub struct Metrics {
     window_errors: Family<Labels, Gauge>,
     window_p99: Family<Labels, FGauge>,
     notifications: Family<Labels, Counter>,
+    router: router::RouterFamilies,
+    ledger_verified: Gauge,
+    ledger_verified_at: Gauge,
+    /// Run id → pipeline name, from `pipeline.state.started`/`resumed` (the end entries
+    /// carry only the run).
+    run_names: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Default for Metrics {
@@ -103,8 +111,22 @@ impl Metrics {
             window_errors: Family::default(),
             window_p99: Family::default(),
             notifications: Family::default(),
+            router: router::RouterFamilies::register(&mut r),
+            ledger_verified: Gauge::default(),
+            ledger_verified_at: Gauge::default(),
+            run_names: std::sync::Mutex::default(),
             registry: Registry::default(),
         };
+        r.register(
+            "ledger_verify_success",
+            "Result of the last `ledger verify` the control plane ran: 1 verified, 0 failed",
+            m.ledger_verified.clone(),
+        );
+        r.register(
+            "ledger_verify_timestamp_seconds",
+            "When the control plane last verified its ledger (Unix time)",
+            m.ledger_verified_at.clone(),
+        );
         r.register(
             "status",
             "Overall status: 0 OPERATIONAL, 1 DEGRADED, 2 CRITICAL",
@@ -222,6 +244,17 @@ impl Metrics {
             .observe(latency_ms / 1000.0);
     }
 
+    /// The data plane's lifetime counters of `service`.
+    pub fn router_totals(&self, service: &str, totals: &gantry_deploy::RequestTotals) {
+        self.router.update(service, totals);
+    }
+
+    /// The result of a ledger verification at `unix_secs`.
+    pub fn ledger_verified(&self, ok: bool, unix_secs: i64) {
+        self.ledger_verified.set(i64::from(ok));
+        self.ledger_verified_at.set(unix_secs);
+    }
+
     /// A check round started; `lateness` only for scheduled rounds.
     pub fn round(&self, trigger: &str, lateness: Option<std::time::Duration>) {
         self.rounds
@@ -252,13 +285,24 @@ impl Metrics {
                     .get_or_create(&labels(&[("service", s("service")), ("trigger", "manual")]))
                     .inc();
             }
+            "pipeline.state.started" | "pipeline.state.resumed" if !s("pipeline").is_empty() => {
+                self.run_names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(s("run").to_string(), s("pipeline").to_string());
+            }
             "pipeline.state.succeeded" | "pipeline.state.failed" => {
                 let status = entry.kind.trim_start_matches("pipeline.state.");
                 let pipeline = s("pipeline");
-                let pipeline = if pipeline.is_empty() {
-                    run_pipeline(s("run"))
-                } else {
-                    pipeline.to_string()
+                let known = self
+                    .run_names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(s("run"));
+                let pipeline = match known {
+                    _ if !pipeline.is_empty() => pipeline.to_string(),
+                    Some(name) => name,
+                    None => run_pipeline(s("run")),
                 };
                 self.runs
                     .get_or_create(&labels(&[("pipeline", &pipeline), ("status", status)]))

@@ -40,7 +40,7 @@ mod workers;
 pub use config::{RouterConfig, ServiceConfig, UpstreamProtocol};
 pub use error::RouterError;
 pub use grpc::{CODE_NAMES as GRPC_CODE_NAMES, GrpcCodes};
-pub use metrics::{ServiceTotals, VersionTotals};
+pub use metrics::{LATENCY_BUCKETS, ServiceTotals, VersionTotals};
 pub use route::{Backend, RoutingTable, ServiceRoute};
 pub use router::{Router, ServiceHandle};
 pub use tls::{TlsError, TlsFiles, load as load_tls};

@@ -41,7 +41,27 @@ pub struct VersionTotals {
     pub max: Duration,
     /// Upgraded connections (tunnels) open now.
     pub open_upgrades: u64,
+    /// Responses that took at most each of [`LATENCY_BUCKETS`] (cumulative), for a
+    /// Prometheus histogram; every response is in `counts.requests`'s latency count.
+    pub latency_buckets: Vec<(Duration, u64)>,
+    /// Responses whose latency was recorded.
+    pub latency_count: u64,
 }
+
+/// Upper bounds of [`VersionTotals::latency_buckets`]: Prometheus' default buckets.
+pub const LATENCY_BUCKETS: [Duration; 11] = [
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_millis(2500),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+];
 
 /// Everything measured for one service since the router started.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -162,6 +182,11 @@ impl VersionMetrics {
                 Duration::from_micros(m.latency.max())
             },
             open_upgrades: self.open_upgrades.load(Ordering::Acquire),
+            latency_buckets: LATENCY_BUCKETS
+                .iter()
+                .map(|b| (*b, m.latency.count_between(0, micros(*b))))
+                .collect(),
+            latency_count: m.latency.len(),
         }
     }
 }

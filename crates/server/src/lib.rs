@@ -30,6 +30,7 @@
 //! the control plane observes or decides itself is signed by the system key (`gantry`).
 
 mod alerting;
+mod analysis_prometheus;
 pub(crate) mod api;
 mod app;
 mod caller;
@@ -42,7 +43,9 @@ mod exec;
 mod execute;
 mod git_build;
 mod gate;
+mod github_sync;
 mod history;
+mod ledger_verify;
 mod lock;
 mod monitoring;
 mod notifications;

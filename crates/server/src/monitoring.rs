@@ -51,6 +51,9 @@ pub struct Monitoring {
     report: Mutex<Option<Report>>,
     pub(crate) metrics: Arc<Metrics>,
     refresh: mpsc::UnboundedSender<oneshot::Sender<Report>>,
+    /// Read at each scrape for the router's lifetime counters.
+    driver: Arc<dyn gantry_deploy::Driver>,
+    services: Vec<String>,
 }
 
 impl Monitoring {
@@ -60,6 +63,16 @@ impl Monitoring {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The OpenMetrics text, with the router's counters as of now.
+    pub fn encode_metrics(&self) -> String {
+        for service in &self.services {
+            if let Some(t) = self.driver.request_totals(service) {
+                self.metrics.router_totals(service, &t);
+            }
+        }
+        self.metrics.encode()
     }
 
     /// Runs a check round now and returns its report.
@@ -149,6 +162,7 @@ pub fn validate(
     gantry_monitor::targets::targets(config, env)?;
     Schedule::of(config.monitor.as_ref())?;
     crate::notifications::validate(config, env)?;
+    gantry_monitor::github::IssueTarget::from_config(config, env)?;
     Ok(())
 }
 
@@ -167,9 +181,16 @@ pub fn start(
         report: Mutex::new(None),
         metrics: Arc::new(Metrics::new()),
         refresh: tx,
+        driver: Arc::clone(&app.core.driver),
+        services: app.core.config().services.keys().cloned().collect(),
     });
     let notifier =
         crate::notifications::start(&app.core.config(), &env, Arc::clone(&monitoring.metrics))?;
+    tokio::spawn(crate::ledger_verify::every(
+        gantry_dir.join("ledger.jsonl"),
+        Arc::clone(&monitoring),
+    ));
+    let github = crate::github_sync::start(&app.core.config(), &env)?;
     let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
     let history = tail.read(&monitoring.metrics);
     let alerting = crate::alerting::Alerting::new(&app.core.config(), &history);
@@ -185,6 +206,7 @@ pub fn start(
         tail,
         notifier,
         alerting,
+        github,
     };
     tokio::spawn(runner.run(rx));
     Ok(monitoring)
@@ -202,6 +224,8 @@ struct Runner {
     tail: Tail,
     notifier: Option<gantry_monitor::notify::Notifier>,
     alerting: crate::alerting::Alerting,
+    /// The latest report for the GitHub status issue, when `status.github` is set.
+    github: Option<tokio::sync::watch::Sender<String>>,
 }
 
 impl Runner {
@@ -406,6 +430,9 @@ impl Runner {
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(report.clone());
         let md = gantry_monitor::render::markdown(report);
+        if let Some(gh) = &self.github {
+            gh.send_replace(md.clone());
+        }
         let json = serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
         for (name, text) in [("status.md", md), ("status.json", json)] {
             let path = self.gantry_dir.join(name);

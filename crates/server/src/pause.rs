@@ -122,6 +122,13 @@ async fn hold_pause(
                 .as_deref()
                 .map(|f| measure(exec, f, window, false, 0));
             let verdict = judge(rules, &figures, baseline.as_ref());
+            let (verdict, prometheus) = crate::analysis_prometheus::judge(
+                rules,
+                &exec.plan.service,
+                &exec.plan.to,
+                verdict,
+            )
+            .await;
             passed = verdict == Verdict::Pass;
             let over = tally.record(&verdict);
             exec.tally = *tally;
@@ -135,6 +142,7 @@ async fn hold_pause(
                 verdict: verdict.clone(),
                 failures: tally.failures,
                 failure_limit: tally.limit,
+                prometheus: prometheus.clone().map(Box::new),
             }))
             .await?;
             if over && let Verdict::Fail { reasons } = &verdict {
@@ -157,7 +165,13 @@ async fn hold_pause(
                         "failing_windows": tally.failures,
                         "failure_limit": tally.limit,
                         "baseline": baseline,
-                    })),
+                    }))
+                    .map(|mut f| {
+                        if let Some(p) = &prometheus {
+                            f["prometheus"] = json!(p);
+                        }
+                        f
+                    }),
                 });
             }
         }

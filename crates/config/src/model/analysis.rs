@@ -32,8 +32,8 @@ pub struct Analysis {
     /// Failing windows that trigger a rollback. Default: 1; must be at least 1.
     #[serde(default = "one")]
     pub failure_limit: Spanned<u32>,
-    /// A custom Prometheus query that must meet a threshold. Default: none. Not supported
-    /// yet: `gantry check` rejects it rather than let it judge nothing.
+    /// A PromQL query whose one number must meet a threshold, asked every window as well
+    /// as the router's figures. Default: none.
     #[serde(default)]
     pub prometheus: Option<Spanned<Prometheus>>,
     /// What a pause step does when none of its windows passed (too little traffic to
@@ -56,17 +56,48 @@ pub enum Inconclusive {
     Pass,
 }
 
-/// A Prometheus-backed analysis rule.
+/// A Prometheus-backed analysis rule: every window, an instant query (`/api/v1/query`)
+/// judges the new version. No data or NaN is inconclusive, never a pass.
+///
+/// ```yaml
+/// prometheus:
+///   url: http://127.0.0.1:9090
+///   query: 'sum(rate(gantry_router_requests_total{service="{{service}}",version="{{version}}",code="5xx"}[30s]))'
+///   threshold: "< 0.05"
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Prometheus {
-    /// Prometheus base URL. Default: `http://127.0.0.1:9090`.
+    /// Prometheus base URL (`http://`; the query goes to `<url>/api/v1/query`). Default:
+    /// `http://127.0.0.1:9090`.
     #[serde(default = "default_prometheus_url")]
-    pub url: String,
-    /// PromQL instant query returning one number; `{service}` and `{version}` are replaced.
-    pub query: String,
-    /// Condition the query result must meet, e.g. `"< 0.01"`.
+    pub url: Spanned<String>,
+    /// PromQL instant query returning one number (one series or a scalar);
+    /// `{{service}}` and `{{version}}` are replaced by the service and the judged version.
+    pub query: Spanned<String>,
+    /// Condition the number must meet, written like the other rules: `"< 0.05"`, `">= 99"`.
     pub threshold: Threshold<Number>,
+}
+
+/// Placeholders in `template` other than `{{service}}` and `{{version}}`, as written; a
+/// config naming one is refused, since it would be sent to Prometheus unreplaced.
+#[must_use]
+pub fn unknown_placeholders(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            out.push(rest[start..].to_string());
+            break;
+        };
+        let name = after[..end].trim();
+        if name != "service" && name != "version" {
+            out.push(format!("{{{{{}}}}}", &after[..end]));
+        }
+        rest = &after[end + 2..];
+    }
+    out
 }
 
 fn ten() -> u32 {
@@ -78,6 +109,18 @@ fn one() -> Spanned<u32> {
 fn thirty_seconds() -> Spanned<Duration> {
     Spanned::new(Duration::from_secs(30))
 }
-fn default_prometheus_url() -> String {
-    "http://127.0.0.1:9090".to_string()
+fn default_prometheus_url() -> Spanned<String> {
+    Spanned::new("http://127.0.0.1:9090".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_placeholders_are_named_as_written() {
+        assert_eq!(
+            super::unknown_placeholders("{{service}} {{ target }} {{version}} {{"),
+            vec!["{{ target }}".to_string(), "{{".to_string()]
+        );
+        assert!(super::unknown_placeholders("sum(rate(x[1m]))").is_empty());
+    }
 }

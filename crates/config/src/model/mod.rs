@@ -18,6 +18,7 @@ mod releases_from;
 mod router;
 mod scaling;
 mod service;
+mod status;
 mod step;
 mod strategy;
 
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
 pub use alerts::{AlertCondition, AlertRule, When};
-pub use analysis::{Analysis, Inconclusive, Prometheus};
+pub use analysis::{Analysis, Inconclusive, Prometheus, unknown_placeholders};
 pub use environment::{Approval, Environment, LocalSettings, split_target, target_name};
 pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{
@@ -45,6 +46,7 @@ pub use router::{GRPC_STATUS_NAMES, RouterSettings, TlsFiles, UpstreamProtocol};
 pub use scaling::Scaling;
 pub(crate) use router::parse_proxy as router_parse_proxy;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
+pub use status::{GithubStatus, StatusSettings};
 pub use step::{
     Condition, DoctorStep, StatusFormat, StatusStep, Step, StepAction, StepEnv, Toggle,
 };
@@ -99,6 +101,9 @@ pub struct Config {
     /// same version stable (and soaked) in the one before. Default: no order.
     #[serde(default, deserialize_with = "null_default")]
     pub promotion: Vec<Spanned<String>>,
+    /// Where the status report is kept besides `.gantry/status.md` (a GitHub issue).
+    #[serde(default)]
+    pub status: StatusSettings,
 }
 
 fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -3,6 +3,7 @@
 
 mod access;
 mod environments;
+mod analysis_prometheus;
 mod monitor;
 mod paths;
 mod pipeline;
@@ -12,6 +13,7 @@ mod scaling;
 mod secrets;
 mod service;
 mod smoke;
+pub(crate) mod status;
 mod tools;
 mod warnings;
 
@@ -73,8 +75,9 @@ pub(crate) fn validate(
     access::check_access(config, &mut p);
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);
-    monitor::check_prometheus_analysis(config, &mut p);
+    analysis_prometheus::check(config, &mut p);
     environments::check_environments(config, &mut p);
+    status::check(config, env, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

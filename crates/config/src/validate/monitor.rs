@@ -245,23 +245,6 @@ pub(super) fn check_alerts(config: &Config, p: &mut Problems<'_>) {
     }
 }
 
-/// `analysis.prometheus` has no effect yet: rejected where it is written.
-pub(super) fn check_prometheus_analysis(config: &Config, p: &mut Problems<'_>) {
-    for (name, svc) in &config.services {
-        if let Some(prom) = svc.analysis.as_ref().and_then(|a| a.prometheus.as_ref()) {
-            p.add(
-                prom.pos,
-                "gantry::config::not_supported",
-                "not supported yet",
-                format!(
-                    "service '{name}' `analysis.prometheus` is not supported yet: no query would judge the canary; \
-                     remove it (error_rate, latency_p99 and probe_failures are)"
-                ),
-            );
-        }
-    }
-}
-
 /// Light cron check: 5 fields (minute hour day month weekday) or 6 (seconds first), or a
 /// macro such as `@daily`; numbers within each field's range.
 fn check_cron(expr: &str) -> Result<(), String> {

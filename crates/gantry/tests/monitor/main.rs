@@ -5,6 +5,9 @@ mod alerts;
 mod check;
 mod notify;
 mod receiver;
+mod metrics_families;
+mod prom;
+mod prometheus_analysis;
 mod serve;
 
 use std::io::{BufRead, BufReader, Write};

@@ -46,7 +46,7 @@ pub(super) async fn metrics(State(api): State<Api>) -> impl IntoResponse {
     let m = &api.monitoring;
     (
         [(header::CONTENT_TYPE, gantry_monitor::metrics::CONTENT_TYPE)],
-        m.metrics.encode(),
+        m.encode_metrics(),
     )
 }
 
