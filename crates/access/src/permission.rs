@@ -73,6 +73,7 @@ impl Permission {
                 | Start
                 | ManageTokens
                 | Shutdown
+                | VerifyLedger
         )
     }
 }

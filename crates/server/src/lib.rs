@@ -246,6 +246,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     let addr = listener.local_addr()?;
     let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
     let gantry_dir = opts.core.gantry_dir.clone();
+    let gantry_dir_parent = gantry_dir.parent().unwrap_or(&gantry_dir).to_path_buf();
     let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
@@ -261,7 +262,15 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
     let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
-    let api = api::router(Arc::clone(&app), opts.token, store, ledger_path, monitoring);
+    let mcp = mcp_service(addr, &gantry_dir_parent);
+    let api = api::router(
+        Arc::clone(&app),
+        opts.token,
+        store,
+        ledger_path,
+        monitoring,
+        mcp,
+    );
     let shutdown = async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -281,6 +290,14 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     .await?;
     plane.shutdown().await;
     Ok(())
+}
+
+/// `/mcp` for the API on `addr`, reading the project's gantry.yaml in `root`; without it
+/// (the HTTP client cannot be built) the API still serves, and says why in the log.
+fn mcp_service(addr: SocketAddr, root: &std::path::Path) -> Option<gantry_mcp::http::Service> {
+    gantry_mcp::http::service(addr, root.join("gantry.yaml"))
+        .inspect_err(|e| tracing::warn!(error = %e, "MCP over HTTP (/mcp) is not available"))
+        .ok()
 }
 
 /// Hands each instance transition the driver reports to its service's owner, which

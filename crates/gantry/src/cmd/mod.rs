@@ -9,6 +9,7 @@ mod history;
 mod init;
 mod interrupt;
 mod ledger;
+pub mod mcp;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Approve(args) => decisions::approve(&project, &args, json),
                 Command::Decisions(args) => decisions::list(&project, &args, json),
                 Command::History { service } => history::run(&project, &service, json),
+                Command::Mcp(args) => mcp::run(&project, &args),
             }
         }
     }
