@@ -10,12 +10,14 @@
 #   (crates/gantry/tests/monitor/serve.rs); installed with apt-get when missing and root.
 # - .venv/ (Python): openapi-spec-validator + schemathesis for the API's OpenAPI document
 #   (crates/gantry/tests/agents_api/openapi.rs).
+# - .venv/ (Python): mcp, the official MCP Python SDK that drives `gantry mcp` and `/mcp`
+#   through the operations runbook (crates/gantry/tests/agents_api/mcp.rs).
 # Tests whose peer is missing fail when CI is set and skip with a printed reason elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python_packages=(rfc8785 cryptography check-jsonschema openapi-spec-validator schemathesis)
-if ! .venv/bin/python3 -c 'import rfc8785, cryptography, check_jsonschema, openapi_spec_validator, schemathesis' 2>/dev/null; then
+python_packages=(rfc8785 cryptography check-jsonschema openapi-spec-validator schemathesis mcp)
+if ! .venv/bin/python3 -c 'import rfc8785, cryptography, check_jsonschema, openapi_spec_validator, schemathesis, mcp' 2>/dev/null; then
   echo "test.sh: installing ${python_packages[*]} into .venv" >&2
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "${python_packages[@]}"

@@ -76,6 +76,7 @@ impl Permission {
                 | Shutdown
                 | Reload
                 | OverridePolicy
+                | VerifyLedger
         )
     }
 }

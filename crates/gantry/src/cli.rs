@@ -64,6 +64,12 @@ pub enum Command {
         after_help = "Examples:\n  gantry token create --role viewer --name dashboard --expires 24h\n  gantry token list\n  gantry token revoke dashboard"
     )]
     Token(crate::cmd::deploy::tokens::TokenCommand),
+    /// MCP server on stdio for an agent: gantry's operations as tools (reaches the running
+    /// control plane with GANTRY_TOKEN; tools/list shows what the token's role may call)
+    #[command(
+        after_help = "Examples:\n  GANTRY_TOKEN=$(gantry token create --role operator --name agent) gantry mcp\n  gantry mcp --read-only"
+    )]
+    Mcp(crate::cmd::mcp::McpArgs),
     /// The status report: OPERATIONAL / DEGRADED / CRITICAL, health, last run, commands
     #[command(
         after_help = "Examples:\n  gantry status\n  gantry status --check\n  gantry status --format json --out status.json\n  gantry status --refresh"

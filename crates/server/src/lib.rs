@@ -261,6 +261,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     let addr = listener.local_addr()?;
     let store = gantry_access::TokenStore::new(&opts.core.gantry_dir);
     let gantry_dir = opts.core.gantry_dir.clone();
+    let gantry_dir_parent = gantry_dir.parent().unwrap_or(&gantry_dir).to_path_buf();
     let env = reload::process_env();
     // Before anything starts: a target that does not resolve stops serve untouched.
     monitoring::validate(&opts.core.config, &env)?;
@@ -275,6 +276,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     let app = Arc::clone(plane.app());
     let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
     tokio::spawn(reload_on_hangup(Arc::clone(&app), opts.config_path.clone()));
+    let mcp = mcp_service(addr, &gantry_dir_parent);
     let api = api::router(
         Arc::clone(&app),
         opts.token,
@@ -282,6 +284,7 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
         ledger_path,
         monitoring,
         opts.config_path,
+        mcp,
     );
     let shutdown = async move {
         let mut term =
@@ -302,6 +305,14 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     .await?;
     plane.shutdown().await;
     Ok(())
+}
+
+/// `/mcp` for the API on `addr`, reading the project's gantry.yaml in `root`; without it
+/// (the HTTP client cannot be built) the API still serves, and says why in the log.
+fn mcp_service(addr: SocketAddr, root: &std::path::Path) -> Option<gantry_mcp::http::Service> {
+    gantry_mcp::http::service(addr, root.join("gantry.yaml"))
+        .inspect_err(|e| tracing::warn!(error = %e, "MCP over HTTP (/mcp) is not available"))
+        .ok()
 }
 
 /// Hands each instance transition the driver reports to its service's owner, which

@@ -11,6 +11,7 @@ mod init;
 mod instance_logs;
 mod interrupt;
 mod ledger;
+pub mod mcp;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Command::Decisions(args) => decisions::list(&project, &args, json),
                 Command::History { service } => history::run(&project, &service, json),
                 Command::Alerts(cmd) => alerts::run(&project, cmd, json),
+                Command::Mcp(args) => mcp::run(&project, &args),
             }
         }
     }

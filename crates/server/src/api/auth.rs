@@ -186,7 +186,11 @@ pub(crate) fn required(route: &str, path: &str) -> Option<Permission> {
         | "/v1/events"
         | "/v1/status"
         | "/v1/status/refresh"
-        | "/metrics" => Read,
+        | "/metrics"
+        | "/v1/whoami"
+        | "/v1/ledger"
+        | "/mcp" => Read,
+        "/v1/ledger/verify" => VerifyLedger,
         "/v1/tokens" => ManageTokens,
         "/v1/services/{service}/deploy" => Deploy,
         "/v1/services/{service}/rollback" => Rollback,

@@ -6,10 +6,12 @@
 pub(crate) mod auth;
 mod body;
 mod events;
+mod ledger;
 pub(crate) mod openapi;
 mod reload;
 mod status;
 mod tokens;
+mod whoami;
 
 use std::sync::Arc;
 
@@ -203,6 +205,9 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(status::status))
         .routes(routes!(status::refresh))
         .routes(routes!(status::metrics))
+        .routes(routes!(whoami::whoami))
+        .routes(routes!(ledger::show))
+        .routes(routes!(ledger::verify))
 }
 
 pub(crate) fn router(
@@ -212,6 +217,7 @@ pub(crate) fn router(
     ledger: std::path::PathBuf,
     monitoring: Arc<crate::monitoring::Monitoring>,
     config_path: std::path::PathBuf,
+    mcp: Option<gantry_mcp::http::Service>,
 ) -> Router {
     let roles = app.core.config().access.roles();
     let api = Api {
@@ -226,6 +232,11 @@ pub(crate) fn router(
     let _ = api
         .doc
         .set(serde_json::to_value(&doc).unwrap_or(Value::Null));
+    // `/mcp` (streamable HTTP) sits behind the same token check as every route.
+    let routes = match mcp {
+        Some(mcp) => routes.route_service("/mcp", mcp),
+        None => routes,
+    };
     routes
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)

@@ -1,0 +1,154 @@
+"""The operations runbook through gantry's MCP server with the official MCP Python SDK.
+
+Driven by crates/gantry/tests/agents_api/mcp.rs. Over stdio (`gantry mcp`) or streamable
+HTTP (`/mcp` under `gantry serve`):
+
+  operator: status -> deploy GOOD (canary, wait, progress) -> deploy v3 (bad: rolled back
+            automatically, figures in the result) -> update one component (deploy FROM,
+            rolling) -> rollback dry run -> rollback -> emergency stop -> start
+  viewer:   tools/list has no mutating tool; a forced deploy is refused naming `deploy`
+
+Prints one JSON line per step on stdout; any failed expectation raises (exit 1).
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+MUTATING = {"deploy", "promote", "pause", "resume", "abort", "rollback", "emergency_stop", "start"}
+
+
+def step(name, **fields):
+    print(json.dumps({"step": name, **fields}), flush=True)
+
+
+def expect(cond, what, result=None):
+    if not cond:
+        raise AssertionError(f"{what}: {result!r}")
+
+
+async def call(session, tool, args=None, progress=None):
+    res = await session.call_tool(tool, args or {}, progress_callback=progress)
+    return res, res.structured_content or {}
+
+
+async def operator(session, good, start):
+    tools = {t.name: t for t in (await session.list_tools()).tools}
+    expect(MUTATING <= set(tools), "an operator sees every operation", sorted(tools))
+    expect(tools["deploy"].annotations.read_only_hint is False, "deploy is not read-only", tools["deploy"].annotations)
+    expect(tools["status"].annotations.read_only_hint is True, "status is read-only", tools["status"].annotations)
+    expect(tools["deploy"].input_schema["required"] == ["service", "version"] or
+           set(tools["deploy"].input_schema["required"]) == {"service", "version"},
+           "deploy's input schema requires service and version", tools["deploy"].input_schema)
+    expect(tools["ps"].output_schema is not None, "ps has an output schema", tools["ps"])
+
+    res, out = await call(session, "status")
+    expect(not res.is_error and out, "status answers the report", res)
+    step("status", status=out.get("status"))
+
+    notes = []
+
+    async def progress(p, total, message):
+        notes.append(message)
+
+    res, out = await call(session, "deploy", {"service": "web", "version": good, "strategy": "canary", "wait": True}, progress)
+    expect(not res.is_error and out.get("phase") == "succeeded", f"deploy {good} succeeds", res)
+    expect(len(notes) > 0, "deploy with wait reports progress", notes)
+    step("deploy", version=good, phase=out["phase"], id=out["id"], progress=len(notes))
+
+    notes.clear()
+    res, out = await call(session, "deploy", {"service": "web", "version": "v3", "wait": True}, progress)
+    expect(not res.is_error and out.get("phase") == "rolled_back", "the bad v3 is rolled back automatically", res)
+    figures = (out.get("analysis") or {}).get("figures") or {}
+    expect(figures.get("requests", 0) > 0 and figures.get("error_rate", 0) > 0.05,
+           "the rollback's analysis figures are in the tool result", out)
+    step("bad_deploy", phase=out["phase"], id=out["id"], reason=out.get("reason"), error_rate=figures["error_rate"],
+         requests=figures["requests"], progress=len(notes))
+
+    res, out = await call(session, "deploy", {"service": "web", "version": start, "strategy": "rolling", "wait": True})
+    expect(not res.is_error and out.get("phase") == "succeeded", f"updating web to {start} succeeds", res)
+    step("update", version=start, id=out["id"])
+
+    res, out = await call(session, "rollback", {"service": "web", "dry_run": True})
+    expect(not res.is_error and out.get("dry_run") is True, "the dry run plans only", res)
+    step("rollback_dry_run", plan=out.get("plan"))
+
+    res, out = await call(session, "rollback", {"service": "web", "wait": True})
+    expect(not res.is_error and out.get("to") == good and out.get("phase") in ("rolled_back", "succeeded"),
+           f"the rollback returns to {good}", res)
+    step("rollback", to=out["to"], id=out["id"], phase=out["phase"])
+
+    res, out = await call(session, "emergency_stop")
+    expect(not res.is_error, "emergency stop", res)
+    step("emergency_stop", answer=out)
+
+    res, out = await call(session, "start")
+    expect(not res.is_error, "start", res)
+    step("start", answer=out)
+
+    resources = {str(r.uri) for r in (await session.list_resources()).resources}
+    expect({"gantry://status", "gantry://config", "gantry://deployments"} <= resources, "resources", resources)
+    config = await session.read_resource("gantry://config")
+    expect("services:" in config.contents[0].text, "the config resource is gantry.yaml", config)
+    prompts = {p.name for p in (await session.list_prompts()).prompts}
+    expect({"setup_environment", "fix_ci_failure", "deploy_to_production", "roll_back"} <= prompts, "prompts", prompts)
+    prompt = await session.get_prompt("roll_back", {"service": "web"})
+    text = prompt.messages[0].content.text
+    expect("gantry rollback web --dry-run" in text, "the roll-back checklist has the real commands", text)
+    step("resources_and_prompts", resources=sorted(resources), prompts=sorted(prompts))
+
+
+async def viewer(session):
+    tools = {t.name for t in (await session.list_tools()).tools}
+    expect(tools and not (tools & MUTATING), "a viewer sees no mutating tool", sorted(tools))
+    res, out = await call(session, "deploy", {"service": "web", "version": "v2"})
+    err = out.get("error") or {}
+    expect(res.is_error and err.get("permission") == "deploy" and "deploy" in err.get("message", ""),
+           "a forced deploy is refused naming `deploy`", res)
+    step("viewer", tools=sorted(tools), refused=err)
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--transport", choices=["stdio", "http"], required=True)
+    ap.add_argument("--role", choices=["operator", "viewer"], required=True)
+    ap.add_argument("--token", required=True)
+    ap.add_argument("--gantry")
+    ap.add_argument("--project")
+    ap.add_argument("--url")
+    ap.add_argument("--good", default="v2")
+    ap.add_argument("--start", default="v1")
+    a = ap.parse_args()
+
+    async def run(session):
+        await session.initialize()
+        if a.role == "operator":
+            await operator(session, a.good, a.start)
+        else:
+            await viewer(session)
+
+    if a.transport == "stdio":
+        params = StdioServerParameters(command=a.gantry, args=["-C", a.project, "mcp"],
+                                       env={"GANTRY_TOKEN": a.token, "PATH": "/usr/bin:/bin"})
+        async with stdio_client(params) as (r, w):
+            async with ClientSession(r, w) as session:
+                await run(session)
+    else:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {a.token}"})
+        async with http, streamable_http_client(a.url, http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await run(session)
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except Exception as e:  # the Rust test prints stderr; one line says what failed
+        print(f"runbook failed: {type(e).__name__}: {e}", file=sys.stderr)
+        raise
