@@ -8,8 +8,8 @@
 //! decides *what* to do lives here and is unit-tested with plain data.
 
 pub mod analysis;
-pub mod autoscale;
 pub mod analysis_prometheus;
+pub mod autoscale;
 mod driver;
 pub mod health;
 mod limits;

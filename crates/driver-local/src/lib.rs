@@ -7,8 +7,8 @@
 mod cgroup;
 mod cpu;
 mod driver;
-pub mod logfile;
 mod limits;
+pub mod logfile;
 mod probe;
 pub mod process;
 mod reclaim;

@@ -151,7 +151,11 @@ impl Core {
             .services
             .get(name)
             .map(|s| s.value.clone())
-            .ok_or_else(|| hint(ServerError::NotFound(format!("no service '{name}' in gantry.yaml"))))
+            .ok_or_else(|| {
+                hint(ServerError::NotFound(format!(
+                    "no service '{name}' in gantry.yaml"
+                )))
+            })
     }
 
     /// `service` has no release `version` in the config as loaded: says when it was

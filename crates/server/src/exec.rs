@@ -37,11 +37,7 @@ impl From<Refused> for Failure {
 
 impl Exec {
     /// The handle `dep`'s job asks its owner (`owner`) through.
-    pub(crate) fn new(
-        core: Arc<Core>,
-        dep: &Dep,
-        owner: mpsc::Sender<Command>,
-    ) -> Exec {
+    pub(crate) fn new(core: Arc<Core>, dep: &Dep, owner: mpsc::Sender<Command>) -> Exec {
         Exec {
             core,
             id: dep.id.clone(),

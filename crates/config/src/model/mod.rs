@@ -42,9 +42,9 @@ pub use notify::{
 pub use pipeline::{Budget, Checkpoint, DEFAULT_REPORT, Pipeline, Stage, Summary};
 pub use policy::{Policy, RuleName, ServicePolicy, Severity};
 pub use releases_from::{GitReleases, ReleasesFrom};
+pub(crate) use router::parse_proxy as router_parse_proxy;
 pub use router::{GRPC_STATUS_NAMES, RouterSettings, TlsFiles, UpstreamProtocol};
 pub use scaling::Scaling;
-pub(crate) use router::parse_proxy as router_parse_proxy;
 pub use service::{Listen, OnRestart, Release, Resources, Service};
 pub use status::{GithubStatus, StatusSettings};
 pub use step::{

@@ -2,8 +2,8 @@
 //! [`ConfigError::Invalid`].
 
 mod access;
-mod environments;
 mod analysis_prometheus;
+mod environments;
 mod monitor;
 mod paths;
 mod pipeline;

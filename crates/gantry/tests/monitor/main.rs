@@ -3,11 +3,11 @@
 
 mod alerts;
 mod check;
-mod notify;
-mod receiver;
 mod metrics_families;
+mod notify;
 mod prom;
 mod prometheus_analysis;
+mod receiver;
 mod serve;
 
 use std::io::{BufRead, BufReader, Write};

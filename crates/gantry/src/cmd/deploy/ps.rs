@@ -6,12 +6,7 @@ use super::client::Client;
 use crate::output;
 use crate::project::Project;
 
-pub fn run(
-    project: &Project,
-    env: Option<&str>,
-    json: bool,
-    watch: bool,
-) -> anyhow::Result<()> {
+pub fn run(project: &Project, env: Option<&str>, json: bool, watch: bool) -> anyhow::Result<()> {
     if let Some(e) = env {
         let config = project.config()?;
         if !config.environments.contains_key(e) {
