@@ -3,7 +3,10 @@
 # `gantry serve` in the background. Source it; it sets $dir, $port, $bin and g().
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q --release -p gantry -p demo-app -p gantry-test-support --examples
+# The binaries (gantry, demo-app) and the load generator (an example): `--examples` alone
+# would build only the examples.
+cargo build -q --release -p gantry -p demo-app --bins
+cargo build -q --release -p gantry-test-support --examples
 bin="$PWD/target/release"
 dir=$(mktemp -d -t gantry-bench.XXXXXX)
 cleanup() {

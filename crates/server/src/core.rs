@@ -125,19 +125,25 @@ impl Core {
         }
     }
 
+    /// A "no such service" error, with when the running config was loaded and how to load
+    /// a newer one.
+    pub(crate) fn with_reload_hint(&self, e: ServerError) -> ServerError {
+        match e {
+            ServerError::NotFound(m) => ServerError::NotFound(format!(
+                "{m} (as the control plane loaded gantry.yaml at {}; if you added it since, run `gantry reload`)",
+                self.loaded().at
+            )),
+            other => other,
+        }
+    }
+
     /// A copy of the settings of the service a target runs (`web`, or `web@staging`), as
     /// loaded now.
     pub(crate) fn service_config(&self, target: &str) -> Result<Service, ServerError> {
         let loaded = self.loaded();
         let config = &loaded.config;
         let (name, env) = gantry_config::split_target(target);
-        let hint = |e: ServerError| match e {
-            ServerError::NotFound(m) => ServerError::NotFound(format!(
-                "{m} (as the control plane loaded gantry.yaml at {}; if you added it since, run `gantry reload`)",
-                loaded.at
-            )),
-            other => other,
-        };
+        let hint = |e: ServerError| self.with_reload_hint(e);
         let exact = crate::targets::resolve(config, name, env).map_err(hint)?;
         if exact != target {
             // `web` where environments are declared: say which targets exist.

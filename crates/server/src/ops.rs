@@ -48,7 +48,8 @@ impl App {
         service: &str,
         req: DeployRequest,
     ) -> Result<DeploymentStatus, ServerError> {
-        let target = crate::targets::resolve(&self.core.config(), service, req.env.as_deref())?;
+        let target = crate::targets::resolve(&self.core.config(), service, req.env.as_deref())
+            .map_err(|e| self.core.with_reload_hint(e))?;
         let service = target.as_str();
         let config = self.core.service_config(service)?;
         // A git tag is built (once) before anything else changes; a missing one is refused.

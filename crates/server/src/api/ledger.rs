@@ -14,6 +14,7 @@ use crate::ServerError;
 pub(crate) const MAX_ENTRIES: usize = 1000;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LedgerQuery {
     /// Only kinds starting with this prefix (e.g. `deployment.`).
@@ -30,8 +31,11 @@ pub(super) struct LedgerQuery {
     responses((status = 200, description = "OK", body = Object), openapi::Errors))]
 pub(super) async fn show(
     State(api): State<Api>,
-    Query(q): Query<LedgerQuery>,
+    q: Result<Query<LedgerQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ServerError> {
+    // A bad query string is a JSON 400 like every other bad input, not axum's plain text.
+    let Query(q) =
+        q.map_err(|e| ServerError::BadRequest(format!("query string: {}", e.body_text())))?;
     let limit = q.limit.unwrap_or(50).min(MAX_ENTRIES);
     let path = api.ledger.to_path_buf();
     let (total, entries) = tokio::task::spawn_blocking(move || {
