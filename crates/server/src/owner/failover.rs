@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use gantry_deploy::{Phase, TimelineEvent};
+use gantry_deploy::Phase;
 use serde_json::Value;
 
 use super::Owner;
@@ -35,21 +35,12 @@ impl Owner {
         ];
         let kinds: Vec<String> = items.iter().map(|(_, k, _)| k.clone()).collect();
         let entries = self.core.record_batch(items).await.unwrap_or_default();
-        let Some(dep) = self.active.as_mut() else {
-            return;
-        };
         for (i, (kind, text)) in kinds
             .into_iter()
             .zip([failed_text, triggered_text, shifted_text])
             .enumerate()
         {
-            let entry = entries.get(i);
-            dep.status.timeline.push(TimelineEvent {
-                ts: entry.map(|e| e.ts.clone()).unwrap_or_default(),
-                seq: entry.map_or(0, |e| e.seq),
-                kind,
-                text,
-            });
+            self.on_timeline(entries.get(i), kind, text);
         }
     }
 }

@@ -228,11 +228,17 @@ impl Owner {
     /// Records an entry and adds it to the active deployment's timeline (if any).
     async fn record_on(&mut self, by: By, kind: &str, body: Value, text: String) {
         let entry = self.core.record(by, kind, body).await;
+        self.on_timeline(entry.as_ref(), kind.to_string(), text);
+    }
+
+    /// Puts a recorded entry (or, when the write failed, its kind and text alone) on the
+    /// active deployment's timeline.
+    fn on_timeline(&mut self, entry: Option<&gantry_ledger::Entry>, kind: String, text: String) {
         if let Some(dep) = self.active.as_mut() {
             dep.status.timeline.push(TimelineEvent {
-                ts: entry.as_ref().map(|e| e.ts.clone()).unwrap_or_default(),
-                seq: entry.as_ref().map_or(0, |e| e.seq),
-                kind: kind.to_string(),
+                ts: entry.map(|e| e.ts.clone()).unwrap_or_default(),
+                seq: entry.map_or(0, |e| e.seq),
+                kind,
                 text,
             });
         }
