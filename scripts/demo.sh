@@ -25,7 +25,19 @@ demo_config
 deploy_flow
 
 say "the release pipeline: plan (planner signs) → deploy v2 + smoke (operator signs) → health (verifier signs)"
+# The pipeline's rolling update is judged by analysis, which waits for traffic rather than
+# promote on no evidence: keep a load on the service while it runs.
+"$bin/examples/load" "127.0.0.1:$port" 200 4 "$dir/stop-load-pipeline" > "$dir/load-pipeline.json" &
+load_pid=$!
 timeout 90 "$gantry" -C "$dir" run release
+touch "$dir/stop-load-pipeline"
+wait "$load_pid"
+load_pid=
+if ! grep -q '"failures":0[,}]' "$dir/load-pipeline.json"; then
+  echo "demo failed: requests failed during the pipeline's deploy" >&2
+  cat "$dir/load-pipeline.json" >&2
+  exit 1
+fi
 show runs
 run=$(g --json ledger show --kind pipeline.state.started | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["body"]["run"])')
 show logs "$run" "deploy web v2"
