@@ -195,6 +195,12 @@ fn issue14_an_abort_ends_the_wait_and_a_timeout_fails_it_with_nothing_started() 
     staged(&p, "v1");
     // Abort while waiting: over at once, nothing started, nothing left to approve.
     p.gantry(&deploy("production", "v1")).ok();
+    // Only an abort applies to a deploy that waits.
+    for op in ["pause", "promote"] {
+        p.gantry(&[op, "web@production"])
+            .fails_with(4)
+            .says("awaiting approval");
+    }
     p.gantry(&["abort", "web@production"]).ok().says("aborted");
     let aborted = p.entries_of("deployment.state.aborted");
     assert_eq!(aborted.len(), 1, "{aborted:?}");
@@ -273,4 +279,50 @@ fn issue14_the_wait_survives_a_restart_and_the_approval_after_it_proceeds() {
         .collect();
     assert_eq!(started.len(), 1);
     assert_eq!(started[0]["body"]["id"], id);
+}
+
+#[test]
+fn issue14_a_pipeline_deploy_step_to_production_waits_for_the_approval() {
+    let extra = r#"pipelines:
+  release:
+    stages:
+      - name: ship
+        steps:
+          - { deploy: web, version: v1, env: dev }
+          - { deploy: web, version: v1, env: staging }
+          - { deploy: web, version: v1, env: production }
+"#;
+    let (p, ports) = project("", "    approval: { role: verifier, timeout: 10m }", extra);
+    let _serve = Serve::start(&p);
+    let mut run = p
+        .command(&["run", "release"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(
+        120,
+        "the pipeline's production deploy awaiting approval",
+        || production(&p)["deployment"]["phase"] == "awaiting_approval",
+    );
+    // The steps before it really went to dev and staging.
+    assert_eq!(target(&p, "web@staging")["stable"], "v1");
+    assert_eq!(version_at(ports.staging).as_deref(), Some("v1"));
+    assert!(run.try_wait().unwrap().is_none(), "the run did not wait");
+    nothing_started_in_production(&p);
+    p.gantry(&["approve", "web", "--env", "production", "--as", "verifier"])
+        .ok();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while run.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the run did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(version_at(ports.production).as_deref(), Some("v1"));
 }

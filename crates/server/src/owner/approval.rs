@@ -52,11 +52,12 @@ pub(crate) fn wanted(
     Some((env.to_string(), a.role.value.clone(), a.timeout.as_std()))
 }
 
-/// The first admitted grant of deployment `id` of `service` in the ledger at `path`.
-fn find_grant(path: &Path, service: &str, id: &str) -> Option<Grant> {
-    let entries = gantry_ledger::read_entries(path).ok()?.entries;
+/// The first admitted grant of deployment `id` of `service` in the ledger at `path`;
+/// `Err` when the ledger could not be read (then it is read again later).
+fn find_grant(path: &Path, service: &str, id: &str) -> Result<Option<Grant>, ()> {
+    let entries = gantry_ledger::read_entries(path).map_err(|_| ())?.entries;
     let (_, admitted) = gantry_state::State::replay_admitted(&entries);
-    admitted
+    Ok(admitted
         .into_iter()
         .find(|e| {
             e.kind == "approval.granted"
@@ -67,11 +68,11 @@ fn find_grant(path: &Path, service: &str, id: &str) -> Option<Grant> {
             seq: e.seq,
             ts: e.ts.clone(),
             by: format!("{} ({})", e.actor.role, e.actor.id),
-        })
+        }))
 }
 
-/// Whether the bytes appended to `path` since `*offset` mention a grant (cheap: the
-/// ledger is replayed only then).
+/// Whether the complete lines appended to `path` since `*offset` mention a grant (cheap:
+/// the ledger is replayed only then).
 fn grant_appended(path: &Path, offset: &mut u64) -> bool {
     let Ok(mut f) = std::fs::File::open(path) else {
         return false;
@@ -80,9 +81,13 @@ fn grant_appended(path: &Path, offset: &mut u64) -> bool {
         return false;
     }
     let mut buf = Vec::new();
-    let n = f.read_to_end(&mut buf).unwrap_or(0);
-    *offset += n as u64;
-    buf.windows(16).any(|w| w == b"approval.granted")
+    let _ = f.read_to_end(&mut buf);
+    // Only complete lines: a line being written is looked at again once it is whole.
+    let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
+        return false;
+    };
+    *offset += end as u64 + 1;
+    buf[..end].windows(16).any(|w| w == b"approval.granted")
 }
 
 /// The watcher: the grant, else the deadline.
@@ -90,18 +95,24 @@ async fn watch(ledger: PathBuf, service: String, id: String, deadline: SystemTim
     let mut offset = 0;
     loop {
         let (l, s, i) = (ledger.clone(), service.clone(), id.clone());
+        let at = offset;
         let found = tokio::task::spawn_blocking(move || {
-            grant_appended(&l, &mut offset)
-                .then(|| find_grant(&l, &s, &i))
-                .flatten()
-                .map(|g| (g, offset))
-                .ok_or(offset)
+            let mut next = at;
+            if !grant_appended(&l, &mut next) {
+                return (None, next);
+            }
+            match find_grant(&l, &s, &i) {
+                Ok(grant) => (grant, next),
+                // Unreadable now: those lines are looked at again.
+                Err(()) => (None, at),
+            }
         })
         .await;
-        match found {
-            Ok(Ok((grant, _))) => return Outcome::Approval(Decided::Granted(grant)),
-            Ok(Err(o)) => offset = o,
-            Err(_) => {}
+        if let Ok((grant, next)) = found {
+            if let Some(grant) = grant {
+                return Outcome::Approval(Decided::Granted(grant));
+            }
+            offset = next;
         }
         let left = deadline
             .duration_since(SystemTime::now())
