@@ -123,12 +123,38 @@ fn settings_that_would_do_nothing_are_refused() {
         "127.0.0.1:8080",
         "used by no environment",
     );
-    // Approvals are not built yet: refused where written, not trusted.
+    // An approval by a role no agent holds could never be signed.
     let yaml = with(&ENVS.replace(
         "    policy: { rules",
-        "    approval: { role: verifier, timeout: 30m }\n    policy: { rules",
+        "    approval: { role: verifer, timeout: 30m }\n    policy: { rules",
     ));
-    located(&yaml, "approval: { role", "{ role", "not supported yet");
+    located(
+        &yaml,
+        "approval: { role: verifer",
+        "verifer",
+        "role 'verifer', which `agents:` does not declare (did you mean 'verifier'?)",
+    );
+    let yaml = with(&ENVS.replace(
+        "    policy: { rules",
+        "    approval: { role: verifier, timeout: 0s }\n    policy: { rules",
+    ));
+    located(&yaml, "timeout: 0s", "0s", "longer than 0s");
+}
+
+#[test]
+fn an_approval_names_its_role_and_timeout() {
+    let cfg = ok(&with(&ENVS.replace(
+        "    policy: { rules",
+        "    approval: { role: verifier, timeout: 30m }\n    policy: { rules",
+    )));
+    let a = cfg
+        .environment("production")
+        .unwrap()
+        .approval
+        .as_ref()
+        .unwrap();
+    assert_eq!(a.role.as_str(), "verifier");
+    assert_eq!(a.timeout.as_std(), std::time::Duration::from_secs(1800));
 }
 
 #[test]

@@ -25,7 +25,9 @@ pub use driver::{
     InstanceSpec, InstanceStatus, Measurement, PriorInstance, Reclaimed, Traffic,
 };
 pub use limits::{Enforcement, Limits};
-pub use machine::{DeploymentStatus, LastAnalysis, Op, PauseView, Phase, TimelineEvent};
+pub use machine::{
+    ApprovalStatus, DeploymentStatus, LastAnalysis, Op, PauseView, Phase, TimelineEvent,
+};
 pub use plan::{Plan, Step, plan_deploy, plan_rollback};
 pub use progress::{Deadline, Progress, ProgressClock, Stall};
 pub use totals::{RequestTotals, VersionRequestTotals};

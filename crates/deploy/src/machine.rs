@@ -11,6 +11,9 @@ use crate::analysis::{Figures, Verdict};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
+    /// Waiting for the signed approval its environment's `approval:` asks for; nothing
+    /// has started yet (an `approval.requested` entry, not a `deployment.state.*` one).
+    AwaitingApproval,
     Started,
     Progressing,
     Paused,
@@ -40,6 +43,7 @@ pub enum Op {
 impl Phase {
     pub fn name(self) -> &'static str {
         match self {
+            Phase::AwaitingApproval => "awaiting_approval",
             Phase::Started => "started",
             Phase::Progressing => "progressing",
             Phase::Paused => "paused",
@@ -53,6 +57,7 @@ impl Phase {
 
     pub fn from_name(name: &str) -> Option<Phase> {
         [
+            Phase::AwaitingApproval,
             Phase::Started,
             Phase::Progressing,
             Phase::Paused,
@@ -140,6 +145,28 @@ pub struct PauseView {
     pub passed: u32,
 }
 
+/// The approval a deployment into an environment with `approval:` waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalStatus {
+    /// The role whose signed `gantry approve` lets it proceed.
+    pub role: String,
+    pub env: String,
+    /// When the wait ends in `approval.expired` (RFC 3339, UTC).
+    pub deadline: String,
+    pub timeout_ms: u64,
+    /// `requested`, `granted` or `expired`.
+    pub state: String,
+    /// `role (agent id)` of the approval, once granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+}
+
+impl ApprovalStatus {
+    pub fn expired(&self) -> bool {
+        self.state == "expired"
+    }
+}
+
 /// What the control plane reports about one deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentStatus {
@@ -168,11 +195,18 @@ pub struct DeploymentStatus {
     /// Every step of its plan as text (`step` counts from 1 in it).
     #[serde(default)]
     pub plan_steps: Vec<String>,
+    /// The approval its environment asks for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalStatus>,
 }
 
 impl DeploymentStatus {
+    /// Over: a final phase, or failed with nothing to roll back (a first deploy, or one
+    /// whose approval expired before anything started).
     pub fn is_done(&self) -> bool {
-        self.phase.is_terminal() || (self.phase == Phase::Failed && self.from.is_none())
+        self.phase.is_terminal()
+            || (self.phase == Phase::Failed
+                && (self.from.is_none() || self.approval.as_ref().is_some_and(|a| a.expired())))
     }
 }
 
@@ -192,6 +226,12 @@ mod tests {
         assert!(Phase::Progressing.allows(Op::Resume).is_err());
         assert!(Phase::Failed.allows(Op::Abort).is_err());
         assert!(Phase::Succeeded.is_terminal() && !Phase::Failed.is_terminal());
+        assert!(Phase::AwaitingApproval.allows(Op::Abort).is_ok());
+        assert_eq!(
+            Phase::AwaitingApproval.allows(Op::Promote).unwrap_err(),
+            "cannot promote a deployment that is awaiting approval"
+        );
+        assert!(Phase::AwaitingApproval.allows(Op::Pause).is_err());
     }
 
     #[test]

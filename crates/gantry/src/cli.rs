@@ -97,9 +97,10 @@ pub enum Command {
         after_help = "Examples:\n  gantry veto web --as verifier --violation stagingMissing --specifics \"v2 never ran in staging\""
     )]
     Veto(crate::cmd::decisions::VetoArgs),
-    /// Approve a service as ROLE (verifier or operator), clearing its blocking vetoes
+    /// Approve a service as ROLE: its deploy awaiting the environment's approval starts;
+    /// with none waiting, its blocking vetoes are cleared (verifier or operator)
     #[command(
-        after_help = "Examples:\n  gantry approve web --as verifier --summary \"staged by hand\""
+        after_help = "Examples:\n  gantry approve web --env production --as verifier --summary \"staging looked good\"\n  gantry approve web --as verifier --summary \"staged by hand\""
     )]
     Approve(crate::cmd::decisions::ApproveArgs),
     /// The decision log: approvals and vetoes between agents

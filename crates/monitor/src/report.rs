@@ -65,7 +65,11 @@ pub struct Job {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceHealth {
+    /// The deploy target: the service, or `service@env` under `environments:`.
     pub name: String,
+    /// The environment, under `environments:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
     pub address: String,
     pub status: Level,
     pub stable: Option<String>,
@@ -279,9 +283,10 @@ pub fn build(i: &Inputs<'_>) -> Report {
 fn services(i: &Inputs<'_>, emergency: bool, reasons: &mut Vec<Reason>) -> Vec<ServiceHealth> {
     let window = chrono::Duration::from_std(crate::status::ROLLBACK_WINDOW).unwrap_or_default();
     i.config
-        .services
-        .iter()
-        .map(|(name, svc)| {
+        .deploy_targets()
+        .into_iter()
+        .map(|t| {
+            let (name, svc) = (&t.name, t.settings);
             let view = i.state.services.services.get(name);
             let stable = view.and_then(|v| v.stable.clone());
             let live = i.live.and_then(|l| l.get(name));
@@ -304,10 +309,22 @@ fn services(i: &Inputs<'_>, emergency: bool, reasons: &mut Vec<Reason>) -> Vec<S
                 ));
             } else if stable.is_none() {
                 // A first deployment is on its way: nothing was ever ready to lose.
+                let waiting = view
+                    .and_then(|v| v.deployment.as_ref())
+                    .filter(|d| d.awaiting_approval())
+                    .and_then(|d| d.approval.as_ref());
                 mine.push(Reason::new(
                     Level::Degraded,
                     &subject,
-                    "first deployment in progress",
+                    waiting.map_or_else(
+                        || "first deployment in progress".to_string(),
+                        |a| {
+                            format!(
+                                "first deployment awaiting approval by {} (until {})",
+                                a.role, a.deadline
+                            )
+                        },
+                    ),
                 ));
             } else if emergency {
                 // Already the top reason; every service is down on purpose.
@@ -341,7 +358,7 @@ fn services(i: &Inputs<'_>, emergency: bool, reasons: &mut Vec<Reason>) -> Vec<S
                         &subject,
                         format!(
                             "no ready instance answers on {}: {}",
-                            svc.listen,
+                            t.listen,
                             s.result.reason.as_deref().unwrap_or("failed")
                         ),
                     ));
@@ -382,7 +399,8 @@ fn services(i: &Inputs<'_>, emergency: bool, reasons: &mut Vec<Reason>) -> Vec<S
             };
             let health = ServiceHealth {
                 name: name.clone(),
-                address: svc.listen.to_string(),
+                env: t.env.map(str::to_string),
+                address: t.listen.to_string(),
                 status: overall(&mine),
                 stable,
                 traffic,
@@ -497,7 +515,8 @@ fn commands(i: &Inputs<'_>) -> Vec<AgentCommand> {
         what: "refresh this report (probes every target now)".into(),
         command: "gantry status --refresh --json".into(),
     }];
-    for (name, svc) in &i.config.services {
+    for t in i.config.deploy_targets() {
+        let (name, svc) = (&t.name, t.settings);
         let view = i.state.services.services.get(name);
         let stable = view.and_then(|v| v.stable.as_deref());
         if let Some(previous) = view.and_then(|v| v.history.last()) {

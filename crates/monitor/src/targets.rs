@@ -66,8 +66,10 @@ pub fn targets(
             });
         }
     }
-    for (name, svc) in &config.services {
-        let addr = svc.listen.0;
+    // One per deploy target: each environment's address is its own service to watch.
+    for t in config.deploy_targets() {
+        let (name, svc) = (&t.name, t.settings);
+        let addr = t.listen.0;
         let readiness = svc.health.readiness.as_ref();
         // Through the router, as users reach the service: an http readiness path is asked
         // there; otherwise `/` must not get the router's own "no ready instance" answers

@@ -384,3 +384,80 @@ fn markdown_snapshot() {
 fn json_snapshot() {
     insta::assert_snapshot!(serde_json::to_string_pretty(&full_world().report(0)).unwrap());
 }
+
+/// Under `environments:` each environment's target is a service of the report.
+fn env_world() -> World {
+    let config = CONFIG.replace(
+        "pipelines:",
+        "environments:\n  staging:\n    local: { listen: { web: 127.0.0.1:18090, worker: 127.0.0.1:18091 } }\n  production: {}\npromotion: [staging, production]\npipelines:",
+    );
+    let t = |m: u32| format!("2026-12-01T10:{m:02}:00.000000Z");
+    let sys = "gantry";
+    let entries = vec![
+        entry(1, &t(0), sys, "ledger.genesis", json!({"origin": "shop"})),
+        entry(
+            2,
+            &t(1),
+            "operator",
+            "deployment.state.started",
+            json!({"service": "web@staging", "id": "web@staging-1", "to": "v2", "strategy": "initial"}),
+        ),
+        entry(
+            3,
+            &t(2),
+            sys,
+            "traffic.shifted",
+            json!({"service": "web@staging", "weights": {"v2": 100}}),
+        ),
+        entry(
+            4,
+            &t(3),
+            sys,
+            "deployment.state.succeeded",
+            json!({"service": "web@staging", "id": "web@staging-1"}),
+        ),
+        entry(
+            5,
+            &t(4),
+            "operator",
+            "approval.requested",
+            json!({"service": "web@production", "id": "web@production-1", "from": null, "to": "v2", "version": "v2",
+                "strategy": "initial", "env": "production", "role": "verifier", "deadline": "2026-12-01T11:04:00Z", "timeout_ms": 3600000}),
+        ),
+    ];
+    let mut w = World {
+        config: gantry_config::parse("gantry.yaml", &config).unwrap(),
+        entries,
+        samples: BTreeMap::new(),
+        live: None,
+    };
+    w.sample("service:web@staging", ok(1.0));
+    w
+}
+
+#[test]
+fn every_environment_is_in_the_report() {
+    let r = env_world().report(0);
+    let names: Vec<(&str, Option<&str>)> = r
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.env.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("web@production", Some("production")),
+            ("web@staging", Some("staging")),
+            ("worker@production", Some("production")),
+            ("worker@staging", Some("staging")),
+        ]
+    );
+    assert_eq!(r.services[1].stable.as_deref(), Some("v2"));
+    assert_eq!(r.services[1].address, "127.0.0.1:18090");
+    assert_eq!(r.services[0].address, "127.0.0.1:18080");
+    insta::assert_snapshot!("environments_markdown", render::markdown(&r));
+    insta::assert_snapshot!(
+        "environments_json",
+        serde_json::to_string_pretty(&r.services).unwrap()
+    );
+}

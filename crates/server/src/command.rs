@@ -94,6 +94,8 @@ pub(crate) struct Interrupted {
     pub from: Option<String>,
     pub to: String,
     pub strategy: String,
+    /// It was waiting for its environment's approval (nothing started).
+    pub approval: Option<gantry_state::ApprovalView>,
 }
 
 pub(crate) struct RestorePlan {

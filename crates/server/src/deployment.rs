@@ -66,6 +66,7 @@ impl Dep {
             reason: None,
             analysis: None,
             timeline: Vec::new(),
+            approval: None,
         };
         Dep {
             id,

@@ -36,7 +36,7 @@ fn utc(t: SystemTime) -> String {
 }
 
 /// `2h`, `1h30m`, `45s`: what a soak wait is read as.
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let s = d.as_secs();
     let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
     match (h, m, sec) {

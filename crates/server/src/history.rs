@@ -52,6 +52,19 @@ fn new_status(id: String, body: &Value, strategy: String, phase: Phase) -> Deplo
         reason: None,
         analysis: None,
         timeline: Vec::new(),
+        approval: None,
+    }
+}
+
+/// The approval an `approval.requested` entry asks for.
+fn requested(body: &Value) -> gantry_deploy::ApprovalStatus {
+    gantry_deploy::ApprovalStatus {
+        role: text(body, "role").unwrap_or_default(),
+        env: text(body, "env").unwrap_or_default(),
+        deadline: text(body, "deadline").unwrap_or_default(),
+        timeout_ms: body.get("timeout_ms").and_then(Value::as_u64).unwrap_or(0),
+        state: "requested".into(),
+        approved_by: None,
     }
 }
 
@@ -65,7 +78,10 @@ pub(crate) fn replay<'a>(
         let kind = e.kind.as_str();
         let id = match kind {
             "traffic.shifted" => text(body, "deployment"),
-            k if k.starts_with("deployment.state.") || k.starts_with("rollback.") => {
+            k if k.starts_with("deployment.state.")
+                || k.starts_with("rollback.")
+                || k.starts_with("approval.") =>
+            {
                 text(body, "id")
             }
             _ => None,
@@ -79,6 +95,11 @@ pub(crate) fn replay<'a>(
             );
         } else if kind == "rollback.planned" {
             let status = new_status(id.clone(), body, "rollback".into(), Phase::Progressing);
+            out.insert(id.clone(), status);
+        } else if kind == "approval.requested" {
+            let strategy = text(body, "strategy").unwrap_or_default();
+            let mut status = new_status(id.clone(), body, strategy, Phase::AwaitingApproval);
+            status.approval = Some(requested(body));
             out.insert(id.clone(), status);
         }
         let Some(d) = out.get_mut(&id) else { continue };
@@ -99,6 +120,25 @@ pub(crate) fn replay<'a>(
             d.weights = weights(body);
             let w: Vec<String> = d.weights.iter().map(|(v, n)| format!("{v}={n}")).collect();
             format!("traffic {}", w.join(" "))
+        } else if let Some(what) = kind.strip_prefix("approval.") {
+            let by = format!("{} ({})", e.actor.role, e.actor.id);
+            let a = d.approval.get_or_insert_with(|| requested(body));
+            match what {
+                "requested" => format!("awaiting approval by {} until {}", a.role, a.deadline),
+                "granted" => {
+                    a.state = "granted".into();
+                    a.approved_by = Some(by.clone());
+                    format!("approved by {by}")
+                }
+                "expired" => {
+                    a.state = "expired".into();
+                    format!(
+                        "approval expired: {}",
+                        text(body, "reason").unwrap_or_default()
+                    )
+                }
+                other => format!("approval {other}"),
+            }
         } else if kind == "rollback.triggered" {
             format!(
                 "rollback to {} triggered",

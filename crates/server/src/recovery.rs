@@ -124,6 +124,7 @@ pub(crate) async fn restore(
             .and_then(|v| v.deployment.clone())
             .filter(|d| d.in_progress())
             .map(|d| Interrupted {
+                approval: d.approval.clone().filter(|_| d.awaiting_approval()),
                 id: d.id,
                 from: d.from,
                 to: d.to,

@@ -35,6 +35,9 @@ pub enum Owner {
     /// A role that may clear a veto: the verifier (the policy gate's role) or the
     /// operator. Until role permissions land these two hold `approve`.
     Approver,
+    /// The role that the `approval.requested` of the same deployment names, while that
+    /// deployment still awaits it.
+    ApprovalRole,
 }
 
 impl Owner {
@@ -46,6 +49,7 @@ impl Owner {
             Owner::CheckpointRole => "the role the checkpoint names",
             Owner::AnySigner => "any registered signer",
             Owner::Approver => "the verifier or operator role",
+            Owner::ApprovalRole => "the role the approval request names",
         }
     }
 }
@@ -133,7 +137,16 @@ pub const RULES: &[Rule] = &[
         "`gantry serve` (a deploy let past its environment's failing policy, with the caller and reason)",
     ),
     rule("policy.*", Owner::System, "reserved: the policy gate"),
-    rule("approval.*", Owner::System, "reserved: environments"),
+    rule(
+        "approval.granted",
+        Owner::ApprovalRole,
+        "`gantry approve --as ROLE` (a deploy awaiting its environment's approval)",
+    ),
+    rule(
+        "approval.*",
+        Owner::Operator,
+        "`gantry serve` (requested, expired)",
+    ),
     rule("environment.*", Owner::System, "reserved: environments"),
     rule(
         "access.denied",
@@ -208,6 +221,15 @@ pub(crate) fn judge(state: &crate::State, entry: &Entry) -> Result<(), Rejection
         Owner::System => role == SYSTEM_ROLE,
         Owner::Operator => role == OPERATOR_ROLE || role == SYSTEM_ROLE,
         Owner::Approver => APPROVER_ROLES.contains(&role),
+        Owner::ApprovalRole => {
+            let wanted = approval_role(state, &entry.body).map_err(refuse)?;
+            if role != wanted {
+                return Err(refuse(format!(
+                    "only the role the approval request names ({wanted}) may approve it, not {role}"
+                )));
+            }
+            true
+        }
         Owner::CheckpointRole => {
             let wanted = checkpoint_role(state, &entry.body).map_err(refuse)?;
             if role != wanted {
@@ -227,6 +249,22 @@ pub(crate) fn judge(state: &crate::State, entry: &Entry) -> Result<(), Rejection
             rule.owner.describe()
         )))
     }
+}
+
+/// The role the approval of the entry's deployment (`service`, `id`) waits for.
+fn approval_role(state: &crate::State, body: &Value) -> Result<String, String> {
+    let service = crate::str_field(body, "service");
+    let id = crate::str_field(body, "id");
+    state
+        .services
+        .services
+        .get(&service)
+        .and_then(|s| s.deployment.as_ref())
+        .filter(|d| d.id == id && d.awaiting_approval())
+        .and_then(|d| d.approval.as_ref())
+        .filter(|a| a.state == "requested")
+        .map(|a| a.role.clone())
+        .ok_or_else(|| format!("no deployment '{id}' of '{service}' awaits approval"))
 }
 
 /// The role named by the latest `checkpoint.requested` of the entry's run and stage.
@@ -331,6 +369,46 @@ mod tests {
         // The head still moves: the entries are in the chain.
         assert_eq!(state.ledger.entries, 4);
         assert_eq!(state.kinds.get("plan.drafted"), Some(&1));
+    }
+
+    #[test]
+    fn an_approval_counts_only_from_the_role_the_request_names_while_it_waits() {
+        use serde_json::json;
+        let req = json!({"id": "web@production-1", "service": "web@production", "env": "production",
+            "version": "v1", "role": "verifier", "deadline": "2026-12-02T08:00:00Z", "timeout_ms": 60000});
+        let grant = json!({"id": "web@production-1", "service": "web@production"});
+        let entries = [
+            entry(1, "operator", "approval.requested", req),
+            entry(2, "operator", "approval.granted", grant.clone()),
+            entry(3, "verifier", "approval.granted", grant.clone()),
+            entry(4, "verifier", "approval.granted", grant),
+        ];
+        let state = crate::State::replay(&entries);
+        let d = state.services.services["web@production"]
+            .deployment
+            .clone()
+            .unwrap();
+        let a = d.approval.clone().unwrap();
+        assert_eq!((a.state.as_str(), a.granted_seq), ("granted", Some(3)));
+        assert!(d.in_progress() && d.awaiting_approval());
+        let reasons: Vec<_> = state
+            .rejected
+            .iter()
+            .map(|r| (r.seq, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    2,
+                    "only the role the approval request names (verifier) may approve it, not operator"
+                ),
+                (
+                    4,
+                    "no deployment 'web@production-1' of 'web@production' awaits approval"
+                ),
+            ]
+        );
     }
 
     /// FORMAT.md's table is this table: a row changed here must change there.

@@ -46,14 +46,40 @@ pub struct DeploymentView {
     pub reason: Option<String>,
     pub started_seq: u64,
     pub updated_seq: u64,
+    /// The approval its environment asks for (`approval.*` entries), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalView>,
+}
+
+/// An approval as the ledger has it: requested, then granted or expired.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub role: String,
+    pub env: String,
+    /// RFC 3339.
+    pub deadline: String,
+    pub timeout_ms: u64,
+    /// `requested`, `granted` or `expired`.
+    pub state: String,
+    /// `role (agent id)` of the `approval.granted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_seq: Option<u64>,
 }
 
 impl DeploymentView {
     /// Whether the deployment had not finished when the ledger ends.
     pub fn in_progress(&self) -> bool {
+        let expired = self.approval.as_ref().is_some_and(|a| a.state == "expired");
         let over = matches!(self.phase.as_str(), "succeeded" | "rolled_back" | "aborted")
-            || (self.phase == "failed" && self.from.is_none());
+            || (self.phase == "failed" && (self.from.is_none() || expired));
         !over
+    }
+
+    /// Waiting for the approval its environment asks for (nothing started yet).
+    pub fn awaiting_approval(&self) -> bool {
+        self.phase == "awaiting_approval"
     }
 }
 
@@ -101,12 +127,15 @@ impl Services {
         if !(kind.starts_with("deployment.")
             || kind.starts_with("instance.")
             || kind.starts_with("traffic.")
-            || kind.starts_with("rollback."))
+            || kind.starts_with("rollback.")
+            || kind.starts_with("approval."))
         {
             return;
         }
         let service = self.services.entry(name).or_default();
-        if let Some(phase) = kind.strip_prefix("deployment.state.") {
+        if let Some(what) = kind.strip_prefix("approval.") {
+            service.apply_approval(entry, what);
+        } else if let Some(phase) = kind.strip_prefix("deployment.state.") {
             service.apply_phase(entry, phase);
         } else if let Some(what) = kind.strip_prefix("instance.") {
             service.apply_instance(body, what);
@@ -130,6 +159,7 @@ impl Services {
                 reason: opt_str(body, "reason"),
                 started_seq: entry.seq,
                 updated_seq: entry.seq,
+                approval: None,
             });
         }
     }
@@ -150,9 +180,71 @@ impl ServiceView {
         self.stable = Some(version);
     }
 
+    /// `approval.requested` opens a deployment that waits (it counts as one, and its
+    /// `deployment.state.started` after the grant does not count again); `granted` and
+    /// `expired` settle its approval.
+    fn apply_approval(&mut self, entry: &Entry, what: &str) {
+        let body = &entry.body;
+        if what == "requested" {
+            self.deployments += 1;
+            self.deployment = Some(DeploymentView {
+                id: str_field(body, "id"),
+                from: opt_str(body, "from"),
+                to: str_field(body, "version"),
+                strategy: str_field(body, "strategy"),
+                phase: "awaiting_approval".into(),
+                reason: None,
+                started_seq: entry.seq,
+                updated_seq: entry.seq,
+                approval: Some(ApprovalView {
+                    role: str_field(body, "role"),
+                    env: str_field(body, "env"),
+                    deadline: str_field(body, "deadline"),
+                    timeout_ms: body.get("timeout_ms").and_then(Value::as_u64).unwrap_or(0),
+                    state: "requested".into(),
+                    approved_by: None,
+                    granted_seq: None,
+                }),
+            });
+            return;
+        }
+        let id = str_field(body, "id");
+        let Some(d) = self.deployment.as_mut().filter(|d| d.id == id) else {
+            return;
+        };
+        let Some(a) = d.approval.as_mut().filter(|a| a.state == "requested") else {
+            return;
+        };
+        d.updated_seq = entry.seq;
+        match what {
+            "granted" => {
+                a.state = "granted".into();
+                a.approved_by = Some(format!("{} ({})", entry.actor.role, entry.actor.id));
+                a.granted_seq = Some(entry.seq);
+            }
+            "expired" => {
+                a.state = "expired".into();
+                d.phase = "failed".into();
+                d.reason = opt_str(body, "reason");
+            }
+            _ => {}
+        }
+    }
+
     fn apply_phase(&mut self, entry: &Entry, phase: &str) {
         let body = &entry.body;
         if phase == "started" {
+            let id = str_field(body, "id");
+            // The start of a deployment that waited for its approval continues it.
+            if let Some(d) = self
+                .deployment
+                .as_mut()
+                .filter(|d| d.id == id && d.awaiting_approval())
+            {
+                d.phase = "started".into();
+                d.updated_seq = entry.seq;
+                return;
+            }
             self.deployments += 1;
             self.deployment = Some(DeploymentView {
                 id: str_field(body, "id"),
@@ -163,6 +255,7 @@ impl ServiceView {
                 reason: None,
                 started_seq: entry.seq,
                 updated_seq: entry.seq,
+                approval: None,
             });
             return;
         }
@@ -328,5 +421,71 @@ mod tests {
         assert_eq!(web.history, ["v1"]);
         assert!(web.deployment.as_ref().unwrap().in_progress());
         assert!(state.services.emergency_stop);
+    }
+
+    #[test]
+    fn a_deployment_that_waited_for_approval_counts_once_and_an_expired_one_is_over() {
+        let req = |id: &str| {
+            json!({"service": "web@prod", "id": id, "from": "v1", "version": "v2", "strategy": "canary",
+                "env": "prod", "role": "verifier", "deadline": "2026-12-02T08:00:00Z", "timeout_ms": 1000})
+        };
+        let entries = [
+            entry(1, "approval.requested", req("web@prod-1")),
+            entry(
+                2,
+                "approval.granted",
+                json!({"service": "web@prod", "id": "web@prod-1"}),
+            ),
+            entry(
+                3,
+                "deployment.state.started",
+                json!({"service": "web@prod", "id": "web@prod-1", "from": "v1", "to": "v2"}),
+            ),
+            entry(
+                4,
+                "deployment.state.succeeded",
+                json!({"service": "web@prod", "id": "web@prod-1"}),
+            ),
+            entry(5, "approval.requested", req("web@prod-2")),
+            entry(
+                6,
+                "approval.expired",
+                json!({"service": "web@prod", "id": "web@prod-2", "reason": "no approval"}),
+            ),
+            entry(
+                7,
+                "deployment.state.failed",
+                json!({"service": "web@prod", "id": "web@prod-2", "reason": "no approval"}),
+            ),
+        ];
+        let mut state = State::default();
+        for e in &entries[..2] {
+            state.apply(e);
+        }
+        // The verifier's grant is judged by the rule table: signed here by "gantry".
+        assert_eq!(state.rejected.len(), 1);
+        let state = State::replay(
+            entries
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    if e.kind == "approval.granted" {
+                        e.actor.role = "verifier".into();
+                    }
+                    e
+                })
+                .collect::<Vec<_>>()
+                .iter(),
+        );
+        let web = &state.services.services["web@prod"];
+        assert_eq!(web.deployments, 2);
+        assert_eq!(web.stable.as_deref(), Some("v2"));
+        let d = web.deployment.as_ref().unwrap();
+        assert_eq!((d.id.as_str(), d.phase.as_str()), ("web@prod-2", "failed"));
+        assert_eq!(d.approval.as_ref().unwrap().state, "expired");
+        assert!(
+            !d.in_progress(),
+            "an expired approval started nothing to roll back"
+        );
     }
 }

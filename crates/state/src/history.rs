@@ -56,6 +56,8 @@ pub fn history<'a>(entries: impl IntoIterator<Item = &'a Entry>, service: &str) 
         let start = match entry.kind.as_str() {
             "deployment.state.started" => Some(text("strategy").unwrap_or_default()),
             "rollback.planned" => Some("rollback".to_string()),
+            // A deploy that waits for its environment's approval starts here.
+            "approval.requested" => Some(text("strategy").unwrap_or_default()),
             _ => None,
         };
         if let Some(strategy) = start {
@@ -66,19 +68,30 @@ pub fn history<'a>(entries: impl IntoIterator<Item = &'a Entry>, service: &str) 
                 revision: out.len() as u64 + 1,
                 id: id.to_string(),
                 from: text("from"),
-                to: text("to").unwrap_or_default(),
+                to: text("to").or_else(|| text("version")).unwrap_or_default(),
+                outcome: if entry.kind == "approval.requested" {
+                    "awaiting_approval".into()
+                } else {
+                    "started".into()
+                },
                 strategy,
-                outcome: "started".into(),
                 in_progress: true,
                 started_by: format!("{} ({})", entry.actor.role, entry.actor.id),
                 started_at: entry.ts.clone(),
                 updated_at: entry.ts.clone(),
                 reason: None,
-                commit: text("to").and_then(|to| commits.get(&to).cloned()),
+                commit: text("to")
+                    .or_else(|| text("version"))
+                    .and_then(|to| commits.get(&to).cloned()),
             });
             continue;
         }
-        let Some(phase) = entry.kind.strip_prefix("deployment.state.") else {
+        let expired = entry.kind == "approval.expired";
+        let Some(phase) = entry
+            .kind
+            .strip_prefix("deployment.state.")
+            .or(expired.then_some("failed"))
+        else {
             continue;
         };
         let Some(rev) = out.iter_mut().rev().find(|r| r.id == id) else {
@@ -92,8 +105,9 @@ pub fn history<'a>(entries: impl IntoIterator<Item = &'a Entry>, service: &str) 
         if rev.reason.is_none() {
             rev.reason = text("reason");
         }
+        // An expired approval started nothing: there is nothing to roll back.
         rev.in_progress = !(matches!(phase, "succeeded" | "rolled_back" | "aborted")
-            || (phase == "failed" && rev.from.is_none()));
+            || (phase == "failed" && (rev.from.is_none() || expired)));
     }
     out
 }

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use agents::{AgentKey, AgentState, KeyStatus};
 pub use authority::Rejection;
 pub use decisions::{Decision, Decisions};
-pub use deployments::Services;
+pub use deployments::{ApprovalView, DeploymentView, Services};
 pub use history::{Revision, history};
 pub use runs::{CheckpointRun, Manifest, Refusal, Run, RunStatus, Runs, StageRun, StepRun};
 

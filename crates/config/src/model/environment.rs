@@ -34,8 +34,8 @@ pub struct Environment {
     /// (so dev may relax rules). Default: the top-level policy alone.
     #[serde(default)]
     pub policy: Option<Spanned<Policy>>,
-    /// A deploy here would wait in `awaiting_approval` until this role approves it. Not
-    /// supported yet: `gantry check` refuses it at its line.
+    /// A deploy here waits in `awaiting_approval` until this role approves it (signed,
+    /// `gantry approve --as ROLE`), or fails when `timeout` passes first.
     #[serde(default)]
     pub approval: Option<Spanned<Approval>>,
     /// How long a version must have been stable here before the next environment in
@@ -60,13 +60,24 @@ pub struct LocalSettings {
 pub struct Approval {
     /// The role whose signed `gantry approve` lets the deploy proceed.
     pub role: Spanned<String>,
-    /// How long a deploy waits for it before it is refused. Default: 1h.
+    /// How long a deploy waits for it before it fails (`approval.expired`). Default: 1h.
     #[serde(default = "one_hour")]
     pub timeout: Spanned<Duration>,
 }
 
 fn one_hour() -> Spanned<Duration> {
     Spanned::new(Duration::from_secs(3600))
+}
+
+/// One service in one environment (or the implicit one): what one owner runs.
+#[derive(Clone, Debug)]
+pub struct DeployTarget<'a> {
+    /// `web`, or `web@staging`.
+    pub name: String,
+    pub service: &'a str,
+    pub env: Option<&'a str>,
+    pub listen: Listen,
+    pub settings: &'a super::Service,
 }
 
 /// The name under which the control plane runs `service` in `env`: the service's own
@@ -106,6 +117,31 @@ impl super::Config {
             .and_then(|e| e.local.listen.get(service))
             .map(|l| l.value);
         Some(named.unwrap_or(own))
+    }
+
+    /// Every deploy target, in service then environment order: each service once without
+    /// `environments:`, else once per environment (`web@staging`), with its address.
+    #[must_use]
+    pub fn deploy_targets(&self) -> Vec<DeployTarget<'_>> {
+        let envs: Vec<Option<&str>> = if self.environments.is_empty() {
+            vec![None]
+        } else {
+            self.environments.keys().map(|e| Some(e.as_str())).collect()
+        };
+        self.services
+            .iter()
+            .flat_map(|(name, svc)| {
+                envs.iter().filter_map(move |env| {
+                    Some(DeployTarget {
+                        name: target_name(name, *env),
+                        service: name,
+                        env: *env,
+                        listen: self.listen_in(name, *env)?,
+                        settings: &svc.value,
+                    })
+                })
+            })
+            .collect()
     }
 
     /// The environment before `env` in `promotion:`, if any.

@@ -30,7 +30,9 @@ pub use access::{Access, CustomRole};
 pub use agents::{Agent, AgentMode, Ledger};
 pub use alerts::{AlertCondition, AlertRule, When};
 pub use analysis::{Analysis, Inconclusive, Prometheus, unknown_placeholders};
-pub use environment::{Approval, Environment, LocalSettings, split_target, target_name};
+pub use environment::{
+    Approval, DeployTarget, Environment, LocalSettings, split_target, target_name,
+};
 pub use health::{Health, Probe, ProbeCheck};
 pub use monitor::{
     DEFAULT_MONITOR_INTERVAL, DEFAULT_PROBE_TIMEOUT, EnvText, Monitor, MonitorTarget, ResolveError,

@@ -7,10 +7,6 @@ use std::collections::BTreeSet;
 use super::{Problems, did_you_mean, list};
 use crate::{Config, Listen, Pos, StepAction};
 
-/// The roles whose `decision.approve` the rule table admits (`gantry-state`'s
-/// `APPROVER_ROLES`); an approval by any other role could never be recorded.
-const APPROVER_ROLES: [&str; 2] = ["verifier", "operator"];
-
 pub(super) fn check_environments(config: &Config, p: &mut Problems<'_>) {
     let names = || config.environments.keys().map(String::as_str);
     for (name, env) in &config.environments {
@@ -67,25 +63,18 @@ pub(super) fn check_environments(config: &Config, p: &mut Problems<'_>) {
             }
         }
         if let Some(approval) = &env.approval {
-            // The wait in `awaiting_approval` is not built yet: a key that would do
-            // nothing is refused rather than trusted.
-            p.add(
-                approval.pos,
-                "gantry::config::approval_unsupported",
-                "not supported yet",
-                format!(
-                    "`approval` of environment '{name}' is not supported yet: deploys would not wait for it; remove it (the promotion order, soak and policy are enforced)"
-                ),
-            );
+            // The approval is an entry signed by the role's key: a role without an agent
+            // has no key, so the deploy could only ever expire.
             let role = approval.role.as_str();
-            if !APPROVER_ROLES.contains(&role) {
+            if !config.agents.contains_key(role) {
                 p.add(
                     approval.role.pos,
                     "gantry::config::approval_role",
-                    "may not approve",
+                    "no such agent role",
                     format!(
-                        "environment '{name}' waits for approval by role '{role}', which may not approve; approving roles: {}",
-                        APPROVER_ROLES.join(", ")
+                        "environment '{name}' waits for approval by role '{role}', which `agents:` does not declare{}; roles: {}",
+                        did_you_mean(role, config.agents.keys().map(String::as_str)),
+                        list(config.agents.keys().map(String::as_str))
                     ),
                 );
             }

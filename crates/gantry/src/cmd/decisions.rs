@@ -46,11 +46,16 @@ pub struct VetoArgs {
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
-    /// The service approved; clears every blocking veto standing on it
+    /// The service approved: its deploy awaiting approval starts; with none waiting, every
+    /// blocking veto standing on it is cleared
     pub service: String,
-    /// Role whose key signs: one that may approve (verifier or operator)
+    /// Role whose key signs: the role the environment's `approval:` names, or (to clear
+    /// vetoes) one that may approve (verifier or operator)
     #[arg(long = "as", value_name = "ROLE")]
     pub role: String,
+    /// The environment whose waiting deploy is approved (needed when several wait)
+    #[arg(long, value_name = "E")]
+    pub env: Option<String>,
     /// What was checked and why it may ship
     #[arg(long, default_value = "")]
     pub summary: String,
@@ -95,7 +100,41 @@ pub fn veto(project: &Project, args: &VetoArgs, json: bool) -> anyhow::Result<()
 }
 
 pub fn approve(project: &Project, args: &ApproveArgs, json: bool) -> anyhow::Result<()> {
-    known_service(project, &args.service)?;
+    // `web@production` names the environment too.
+    let (service, named) = gantry_config::split_target(&args.service);
+    let env = match (named, args.env.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(exit::usage(format!(
+                "'{}' names environment '{a}' but --env names '{b}'",
+                args.service
+            )));
+        }
+        (a, b) => a.or(b),
+    };
+    known_service(project, service)?;
+    let state = project.state()?;
+    let waiting = crate::cmd::approval::awaiting(&state, service, env);
+    match waiting.as_slice() {
+        [(target, d)] => return crate::cmd::approval::grant(project, args, target, d, json),
+        [] if env.is_some() => {
+            return Err(exit::with_code(
+                exit::CONFLICT,
+                format!(
+                    "no deploy of service '{service}' to '{}' awaits approval; `gantry ps --env {}` shows what runs there",
+                    env.unwrap_or_default(),
+                    env.unwrap_or_default()
+                ),
+            ));
+        }
+        [] => {}
+        several => {
+            let names: Vec<&str> = several.iter().map(|(t, _)| t.as_str()).collect();
+            return Err(exit::usage(format!(
+                "deploys of service '{service}' await approval in several environments ({}); name one with --env",
+                names.join(", ")
+            )));
+        }
+    }
     let roles = gantry_state::authority::APPROVER_ROLES;
     if !roles.contains(&args.role.as_str()) {
         return Err(exit::with_code(
@@ -269,7 +308,7 @@ fn known_service(project: &Project, service: &str) -> anyhow::Result<()> {
 }
 
 /// Appends one entry signed by `role`'s registered, active key.
-fn append(
+pub(crate) fn append(
     project: &Project,
     role: &str,
     kind: &str,

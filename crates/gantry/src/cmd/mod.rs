@@ -2,6 +2,7 @@
 
 mod agent;
 pub mod alerts;
+mod approval;
 mod check;
 mod completions;
 pub mod decisions;

@@ -152,6 +152,30 @@ fn each_environment_is_its_own_target_with_its_own_address_and_stable_version() 
         .fails_with(2)
         .says("no environment 'qa'");
 
+    // The status report has every environment's target, each with its own address.
+    let status = p.gantry(&["--json", "status"]).json();
+    let shown: Vec<(String, String)> = status["services"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no services in {status:#}"))
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_string(),
+                s["stable"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    let want = |n: &str, v: &str| (n.to_string(), v.to_string());
+    assert_eq!(
+        shown,
+        [
+            want("web@dev", "v2"),
+            want("web@production", "-"),
+            want("web@staging", "v1")
+        ],
+        "{status:#}"
+    );
+
     // The ledger says which target each deployment went to.
     let done: Vec<String> = p
         .entries_of("deployment.state.succeeded")

@@ -1,6 +1,7 @@
 //! The policy gate through the real binary: `gantry check` and `gantry policy check` on
 //! configs (one per rule), on plans, and the decision log they feed.
 
+mod approval;
 mod decisions;
 mod environments;
 mod gate;

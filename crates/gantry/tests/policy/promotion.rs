@@ -152,3 +152,60 @@ fn a_blocking_veto_refuses_deploys_to_every_environment_until_cleared() {
     p.gantry(&deploy("dev", "v1")).ok();
     assert_eq!(version_at(ports.dev).as_deref(), Some("v1"));
 }
+
+/// A pipeline that deploys web to production with no staging stage: only `promotion:`
+/// puts staging before it.
+const PROD_ONLY: &str = r#"pipelines:
+  release:
+    stages:
+      - name: ship
+        steps:
+          - { name: scan, run: trivy fs . }
+          - { deploy: web, env: production }
+"#;
+
+#[test]
+fn issue14_promotion_through_staging_is_a_staging_stage_for_the_gate_and_the_plan() {
+    let (p, _ports) = project(
+        "    soak: 2h",
+        "    approval: { role: verifier, timeout: 30m }",
+        PROD_ONLY,
+    );
+    let check = p.gantry(&["policy", "check"]).stdout();
+    assert!(!check.contains("stagingMissing"), "{check}");
+    let plan = p.gantry(&["plan", "--env", "production"]).ok().json();
+    let stages = plan["deployment_strategy"]["stages"].as_array().unwrap();
+    let names: Vec<&str> = stages.iter().filter_map(|s| s["stage"].as_str()).collect();
+    assert_eq!(names, ["dev", "staging", "ship"], "{plan:#}");
+    assert_eq!(stages[1]["soak_time_hours"], 2.0);
+    assert_eq!(stages[2]["approval_required"], true, "{plan:#}");
+    // The plan another agent gets passes the staging rule too.
+    let text = serde_json::to_string(&plan).unwrap();
+    let gate = p.gantry_stdin(&["policy", "check", "--plan", "-"], &text);
+    assert!(
+        !gate.stdout().contains("stagingMissing"),
+        "{}",
+        gate.stdout()
+    );
+    // A plan for staging (no pipeline deploys there) comes from the promotion order.
+    let plan = p.gantry(&["plan", "--env", "staging"]).ok().json();
+    let names: Vec<String> = plan["deployment_strategy"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["stage"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(names, ["dev", "staging"], "{plan:#}");
+
+    // Without staging in `promotion:`, the same pipeline is staging missing.
+    let yaml = std::fs::read_to_string(p.path().join("gantry.yaml")).unwrap();
+    let yaml = yaml.replace(
+        "promotion: [dev, staging, production]",
+        "promotion: [dev, production]",
+    );
+    let yaml = yaml.replace("    soak: 2h\n", "");
+    std::fs::write(p.path().join("gantry.yaml"), yaml).unwrap();
+    p.gantry(&["policy", "check"])
+        .says("stagingMissing")
+        .says("no staging deploy before it");
+}

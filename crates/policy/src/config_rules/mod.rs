@@ -210,14 +210,19 @@ fn image_is_pinned(image: &str) -> bool {
 /// production.
 fn release_rules(config: &Config, name: &str, at: Pos, add: &mut Add<'_>) {
     let deploys = deploys(config, name);
+    // `promotion: [.., staging, .., production]` holds every production deploy to a
+    // version that passed staging, so staging is never missing before it.
+    let promoted = pipelines::promoted_through_staging(config, None);
     if deploys.is_empty() {
-        add(
-            RuleName::StagingMissing,
-            at,
-            format!(
-                "service '{name}' goes to production with no staging stage: no pipeline deploys it; add a pipeline stage `- {{ deploy: {name}, env: {STAGING} }}` before the production deploy"
-            ),
-        );
+        if !promoted {
+            add(
+                RuleName::StagingMissing,
+                at,
+                format!(
+                    "service '{name}' goes to production with no staging stage: no pipeline deploys it; add a pipeline stage `- {{ deploy: {name}, env: {STAGING} }}` before the production deploy"
+                ),
+            );
+        }
         add(
             RuleName::SecurityScanMissing,
             at,
@@ -228,7 +233,7 @@ fn release_rules(config: &Config, name: &str, at: Pos, add: &mut Add<'_>) {
         return;
     }
     let production: Vec<_> = deploys.iter().filter(|d| d.is_production()).collect();
-    if production.is_empty() && !deploys.iter().any(|d| d.is_staging()) {
+    if production.is_empty() && !promoted && !deploys.iter().any(|d| d.is_staging()) {
         let d = &deploys[0];
         add(
             RuleName::StagingMissing,
@@ -240,7 +245,9 @@ fn release_rules(config: &Config, name: &str, at: Pos, add: &mut Add<'_>) {
     }
     for d in &production {
         let stage = &config.pipelines[d.pipeline].stages[d.stage].name;
-        if !pipelines::before(config, d, |s| pipelines::deploys_to_staging(s, name)) {
+        if !pipelines::before(config, d, |s| pipelines::deploys_to_staging(s, name))
+            && !pipelines::promoted_through_staging(config, d.env)
+        {
             add(
                 RuleName::StagingMissing,
                 d.pos,

@@ -104,6 +104,22 @@ fn ancestors(pipeline: &Pipeline, stage: usize) -> Vec<usize> {
     (0..deps.len()).filter(|&i| seen[i] && i != stage).collect()
 }
 
+/// Whether `promotion:` puts staging before the production environment `env` (`None`:
+/// the production environment `promotion:` names): the control plane then refuses a
+/// version in production that has not succeeded (and soaked) in staging, whatever the
+/// pipelines do.
+pub(crate) fn promoted_through_staging(config: &Config, env: Option<&str>) -> bool {
+    let order: Vec<&str> = config.promotion.iter().map(|e| e.as_str()).collect();
+    let Some(staging) = order.iter().position(|e| *e == STAGING) else {
+        return false;
+    };
+    let production = match env {
+        Some(e) => order.iter().position(|o| *o == e),
+        None => order.iter().position(|o| PRODUCTION.contains(o)),
+    };
+    production.is_some_and(|p| staging < p)
+}
+
 /// Whether `step` deploys `service` to staging.
 pub(crate) fn deploys_to_staging(step: &Step, service: &str) -> bool {
     matches!(step.action(), Some(StepAction::Deploy { service: s, environment: Some(STAGING), .. }) if s == service)

@@ -53,15 +53,20 @@ pub fn plan_for(
                 .map_or(production, |e| e == env || (production && is_production(e)))
         })
         .or_else(|| all.first());
-    if !production && !all.iter().any(|d| d.env == Some(env)) {
+    let promoted = config.promotion.iter().any(|e| e.as_str() == env);
+    if !production && !promoted && !all.iter().any(|d| d.env == Some(env)) {
         return Err(PolicyError::Unplannable(format!(
             "no pipeline deploys service '{service}' to '{env}'; add `- {{ deploy: {service}, env: {env} }}` to one, or plan for production"
         )));
     }
     let (stages, version) = match chosen {
-        Some(d) => pipeline_stages(&config.pipelines[d.pipeline], service, svc, env),
-        None => (strategy_stages("production", svc), None),
+        Some(d) if production || d.env == Some(env) => {
+            pipeline_stages(&config.pipelines[d.pipeline], service, svc, env)
+        }
+        _ if !production => (vec![env_stage(config, env, svc)], None),
+        _ => (strategy_stages("production", svc), None),
     };
+    let stages = with_promotion(config, env, svc, stages);
     let version = version.or_else(|| svc.releases.keys().next_back().cloned());
     Ok(Plan {
         epic_id: Some(
@@ -218,6 +223,66 @@ fn pipeline_stages(
         }
     }
     (out, version)
+}
+
+/// A stage that deploys to environment `env` as `environments:` says it (approval, soak).
+fn env_stage(config: &Config, env: &str, svc: &Service) -> PlanStage {
+    let e = config.environment(env);
+    let approval = e.is_some_and(|e| e.approval.is_some());
+    PlanStage {
+        stage: env.to_string(),
+        environment: Some(env.to_string()),
+        automatic: Some(!approval),
+        approval_required: Some(approval),
+        rollback_automatic: Some(svc.analysis.is_some()),
+        soak_time_hours: e
+            .and_then(|e| e.soak.as_ref())
+            .map(|s| s.as_millis() as f64 / 3_600_000.0),
+        ..PlanStage::default()
+    }
+}
+
+/// The stages with what `promotion:` adds: each environment before `env` that the
+/// pipeline does not deploy to is a stage of its own (a version must pass it first, the
+/// control plane enforces that), and each environment's first stage carries its
+/// `approval:` and `soak:`.
+fn with_promotion(
+    config: &Config,
+    env: &str,
+    svc: &Service,
+    stages: Vec<PlanStage>,
+) -> Vec<PlanStage> {
+    let order: Vec<&str> = config.promotion.iter().map(|e| e.as_str()).collect();
+    let Some(at) = order.iter().position(|e| *e == env) else {
+        return stages;
+    };
+    let has = |e: &str| stages.iter().any(|s| s.environment.as_deref() == Some(e));
+    let missing: Vec<PlanStage> = order[..at]
+        .iter()
+        .filter(|e| !has(e))
+        .map(|e| env_stage(config, e, svc))
+        .collect();
+    let first_deploy = stages
+        .iter()
+        .position(|s| s.environment.is_some())
+        .unwrap_or(stages.len());
+    let mut out: Vec<PlanStage> = stages[..first_deploy].to_vec();
+    out.extend(missing);
+    let mut seen = std::collections::BTreeSet::new();
+    for mut s in stages[first_deploy..].iter().cloned() {
+        if let Some(e) = s.environment.clone()
+            && seen.insert(e.clone())
+        {
+            let own = env_stage(config, &e, svc);
+            if own.approval_required == Some(true) {
+                s.approval_required = Some(true);
+                s.automatic = Some(false);
+            }
+            s.soak_time_hours = s.soak_time_hours.or(own.soak_time_hours);
+        }
+        out.push(s);
+    }
+    out
 }
 
 /// The production rollout by strategy: one stage per canary step, then the full stage.

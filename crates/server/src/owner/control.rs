@@ -70,6 +70,7 @@ impl Owner {
         self.jobs.abort_all();
         while self.jobs.join_next().await.is_some() {}
         self.kinds.clear();
+        self.watcher = None;
         for (_, ask) in self.held.drain(..) {
             ask.refuse();
         }
@@ -183,7 +184,20 @@ impl Owner {
         };
         let emergency = plan.emergency || self.stopped;
         let mut resume = None;
-        if let Some(d) = plan.interrupted {
+        if let Some(d) = plan
+            .interrupted
+            .as_ref()
+            .filter(|d| d.approval.is_some() && !emergency)
+        {
+            // Nothing of it had started: it waits again (or starts, if approved meanwhile).
+            self.after_restore = Some((
+                Box::new(self.awaited(d, &svc)),
+                d.approval.as_ref().and_then(|a| a.granted_seq),
+            ));
+            report
+                .settled
+                .push(json!({"id": d.id, "action": "await_approval"}));
+        } else if let Some(d) = plan.interrupted {
             let mut dep = Dep::new(
                 d.id.clone(),
                 plan_deploy(&self.name, &svc, d.from.as_deref(), &d.to, &svc.strategy),
@@ -253,6 +267,38 @@ impl Owner {
         });
     }
 
+    /// The deployment `d` that awaited approval before the restart, rebuilt with the
+    /// strategy it was asked for and its timeline from the ledger.
+    fn awaited(&self, d: &crate::command::Interrupted, svc: &gantry_config::Service) -> Dep {
+        let strategy = serde_json::from_value(json!(d.strategy))
+            .ok()
+            .and_then(|k| super::operator::strategy_for(svc, Some(k)).ok())
+            .unwrap_or_else(|| svc.strategy.clone());
+        let mut dep = Dep::new(
+            d.id.clone(),
+            plan_deploy(&self.name, svc, d.from.as_deref(), &d.to, &strategy),
+            svc.clone(),
+        );
+        if let Some(past) = self.past.get(&d.id) {
+            dep.status.timeline = past.timeline.clone();
+            dep.status.approval = past.approval.clone();
+        }
+        dep.status.phase = Phase::AwaitingApproval;
+        if dep.status.approval.is_none()
+            && let Some(a) = &d.approval
+        {
+            dep.status.approval = Some(gantry_deploy::ApprovalStatus {
+                role: a.role.clone(),
+                env: a.env.clone(),
+                deadline: a.deadline.clone(),
+                timeout_ms: a.timeout_ms,
+                state: a.state.clone(),
+                approved_by: a.approved_by.clone(),
+            });
+        }
+        dep
+    }
+
     /// Restore is done: the interrupted deployment resumes (if it does), calls are taken.
     pub(super) async fn restored(
         &mut self,
@@ -260,6 +306,9 @@ impl Owner {
         report: Restored,
         resume: Option<Box<Dep>>,
     ) {
+        if let Some((dep, granted)) = self.after_restore.take() {
+            self.rewait(*dep, granted).await;
+        }
         if let Some(dep) = resume {
             self.active = Some(*dep);
             self.enter(

@@ -33,6 +33,7 @@ impl Owner {
                 }
             }
             Some(Job::Control) => self.control_done(outcome).await,
+            Some(Job::Approval(id)) => self.approval_done(id, outcome).await,
             None => {}
         }
     }

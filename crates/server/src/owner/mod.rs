@@ -10,6 +10,7 @@
 //! time, so "check, record, set" needs no lock: a pause can never land after `succeeded`,
 //! and a shift always carries the emergency stop as it is when written.
 
+mod approval;
 mod control;
 mod failover;
 mod jobs;
@@ -63,6 +64,8 @@ pub(crate) struct Seed {
 enum Job {
     Deployment(String),
     Control,
+    /// The watcher of deployment `id`'s approval.
+    Approval(String),
 }
 
 /// What a job gives back to its owner.
@@ -74,6 +77,8 @@ pub(crate) enum Outcome {
     Swept(usize),
     /// A scaling step's job ended (it answered its scaler itself).
     Scaled,
+    /// The wait for an approval ended.
+    Approval(approval::Decided),
 }
 
 pub(crate) struct Owner {
@@ -106,6 +111,11 @@ pub(crate) struct Owner {
     held: VecDeque<(String, Ask)>,
     /// A control command answered when its job is done.
     waiting: Option<control::Waiting>,
+    /// The job that waits for the active deployment's approval.
+    watcher: Option<tokio::task::AbortHandle>,
+    /// A deployment that awaited approval before a restart, taken up again once the
+    /// stable version is restored (with the seq of its grant, if granted meanwhile).
+    after_restore: Option<(Box<Dep>, Option<u64>)>,
 }
 
 /// Starts the owner of `name` as a task in `tasks`; it runs until `shutdown`.
@@ -140,6 +150,8 @@ pub(crate) fn spawn(
         kinds: HashMap::new(),
         held: VecDeque::new(),
         waiting: None,
+        watcher: None,
+        after_restore: None,
     };
     owner.publish_view();
     let view = owner.view.subscribe();

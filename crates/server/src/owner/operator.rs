@@ -14,7 +14,7 @@ use crate::execute::execute;
 use crate::ops::RollbackRequest;
 
 /// The service's strategy, or a default one of `kind` when the deploy overrides it.
-fn strategy_for(
+pub(super) fn strategy_for(
     service: &gantry_config::Service,
     kind: Option<StrategyKind>,
 ) -> Result<Strategy, ServerError> {
@@ -131,6 +131,21 @@ impl Owner {
             plan.strategy
         );
         self.active = Some(Dep::new(id, plan, config));
+        if let Some((env, role, timeout)) = super::approval::wanted(&self.core.config(), &self.name)
+        {
+            // Nothing starts before the environment's approval.
+            self.request_approval(env, role, timeout).await;
+            if let Err(e) = self.core.writable() {
+                self.stop_watcher();
+                self.active = None;
+                return Err(e);
+            }
+            return Ok(self
+                .active
+                .as_ref()
+                .map(|d| d.status.clone())
+                .expect("just set"));
+        }
         self.enter(Phase::Started, By::Operator, json!({"steps": steps}), text)
             .await;
         // A deployment that cannot be recorded does not run: nothing could prove it.
@@ -161,6 +176,11 @@ impl Owner {
                 "{} is a rollback to {}: it runs to its end (an emergency stop ends it where it is)",
                 dep.id, dep.plan.to
             )));
+        }
+        if status.phase == Phase::AwaitingApproval {
+            // Only an abort is allowed (`allows`), and there is no job to tell.
+            self.abort_awaiting().await;
+            return Ok(self.finished.get(&status.id).cloned().unwrap_or(status));
         }
         match op {
             Op::Promote => {

@@ -87,7 +87,16 @@ pub fn run(project: &Project, env: Option<&str>, json: bool, watch: bool) -> any
                 ""
             }
         );
-        if let Some(d) = svc["deployment"].as_object() {
+        if let Some(waiting) = crate::cmd::approval::waiting(&svc["deployment"]) {
+            let d = &svc["deployment"];
+            println!(
+                "deployment {}: {} → {} ({}), {waiting}",
+                d["id"].as_str().unwrap_or_default(),
+                d["from"].as_str().unwrap_or("nothing"),
+                d["to"].as_str().unwrap_or_default(),
+                d["strategy"].as_str().unwrap_or_default().replace('_', "-"),
+            );
+        } else if let Some(d) = svc["deployment"].as_object() {
             println!(
                 "deployment {}: {} → {} ({}), {}, step {}/{}: {}",
                 d["id"].as_str().unwrap_or_default(),

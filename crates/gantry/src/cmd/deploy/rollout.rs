@@ -12,7 +12,8 @@ use crate::project::Project;
 use crate::{exit, output};
 
 pub fn deploy(project: &Project, args: &DeployArgs, json: bool) -> anyhow::Result<()> {
-    crate::cmd::decisions::refuse_if_vetoed(project, &args.service)?;
+    // A veto stands on the service, whichever environment (`web@production`) is named.
+    crate::cmd::decisions::refuse_if_vetoed(project, gantry_config::split_target(&args.service).0)?;
     let client = Client::connect(project)?;
     let strategy = args.strategy.map(|s| match s {
         StrategyArg::Rolling => "rolling",
@@ -28,6 +29,17 @@ pub fn deploy(project: &Project, args: &DeployArgs, json: bool) -> anyhow::Resul
     if !args.wait {
         if json {
             return output::json(&status);
+        }
+        if let Some(waiting) = crate::cmd::approval::waiting(&status) {
+            let env = status["approval"]["env"].as_str().unwrap_or_default();
+            let base = args.service.split('@').next().unwrap_or_default();
+            println!(
+                "deployment {id}: {} → {} {waiting}; `gantry approve {base} --env {env} --as {}` lets it start",
+                status["from"].as_str().unwrap_or("nothing"),
+                args.version,
+                status["approval"]["role"].as_str().unwrap_or_default()
+            );
+            return Ok(());
         }
         println!(
             "deployment {id}: {} → {} ({}) started; follow it with `gantry ps`",
@@ -106,6 +118,9 @@ pub fn wait(
             if status["waiting_for_promote"] == true && !done(&status) {
                 view.push_str(&format!("\nwaiting for `gantry promote {service}`…"));
             }
+            if let Some(waiting) = crate::cmd::approval::waiting(&status) {
+                view.push_str(&format!("\n{waiting}…"));
+            }
             l.show(view);
             if done(&status) {
                 l.finish();
@@ -131,7 +146,8 @@ pub fn wait(
 pub(crate) fn done(status: &Value) -> bool {
     match status["phase"].as_str().unwrap_or_default() {
         "succeeded" | "rolled_back" | "aborted" => true,
-        "failed" => status["from"].is_null(),
+        // Nothing to roll back: a first deploy, or one whose approval expired unstarted.
+        "failed" => status["from"].is_null() || status["approval"]["state"] == "expired",
         _ => false,
     }
 }

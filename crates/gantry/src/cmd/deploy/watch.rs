@@ -67,6 +67,9 @@ pub fn render(svc: &Value, rules: Option<&Analysis>) -> String {
             d["strategy"].as_str().unwrap_or_default().replace('_', "-"),
             d["phase"].as_str().unwrap_or_default().replace('_', " ")
         ));
+        if let Some(waiting) = crate::cmd::approval::waiting(&svc["deployment"]) {
+            out.push(format!("  {waiting}"));
+        }
         let at = d["step"].as_u64().unwrap_or(0) as usize;
         for (i, s) in d["plan_steps"].as_array().into_iter().flatten().enumerate() {
             let mark = match (i + 1).cmp(&at) {
@@ -125,6 +128,9 @@ pub fn render(svc: &Value, rules: Option<&Analysis>) -> String {
 
 /// The one-line summary of a running deployment: step, weights, last verdict.
 pub fn summary(d: &Value) -> String {
+    if let Some(waiting) = crate::cmd::approval::waiting(d) {
+        return waiting;
+    }
     let verdict = d["analysis"]["verdict"]["verdict"]
         .as_str()
         .map_or(String::new(), |v| format!(", last window {v}"));
