@@ -227,8 +227,7 @@ impl Tally {
         self.uses
             .iter()
             .filter(|u| u.role == role && window.holds(u.at, now))
-            .map(|u| budget.amount(u.used))
-            .sum()
+            .fold(0u64, |sum, u| sum.saturating_add(budget.amount(u.used)))
     }
 
     /// Each of `role`'s budgets with its use at `now`.
@@ -264,11 +263,11 @@ impl Tally {
             .into_iter()
             .filter(|u| match u.budget {
                 Budget::ActionsPerHour | Budget::TokensPerDay => u.used >= u.limit,
-                Budget::DeploysPerDay => call.deploy && u.used + in_flight >= u.limit,
+                Budget::DeploysPerDay => call.deploy && u.used.saturating_add(in_flight) >= u.limit,
             })
             .map(|mut u| {
                 if u.budget == Budget::DeploysPerDay {
-                    u.used += in_flight;
+                    u.used = u.used.saturating_add(in_flight);
                 }
                 u
             })
