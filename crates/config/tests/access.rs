@@ -102,6 +102,9 @@ fn budget_mistakes_are_located() {
     let at = pos_in(&yaml, "deploys_per_day: 0", "0");
     assert_eq!((e.line(), e.column()), (Some(at.0), Some(at.1)), "{e}");
 
+    let yaml = with_budgets("    operator: { tokens_per_day: 9007199254740993 }\n");
+    assert_eq!(err(&yaml).code(), "gantry::config::budget_too_large");
+
     let yaml = with_budgets("    operator: {}\n");
     assert_eq!(err(&yaml).code(), "gantry::config::budget_empty");
 

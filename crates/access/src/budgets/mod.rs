@@ -18,6 +18,13 @@ pub use usage::{
 };
 pub use window::{Window, seconds_until};
 
+/// The largest limit, and the most tokens one report may carry: far above any real use,
+/// and far below 2^53, the largest integer a ledger entry holds exactly (RFC 8785).
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
+/// Counts are held below 2^53 so that every figure fits in a ledger entry.
+const MAX_EXACT: u64 = (1 << 53) - 1;
+
 /// A role's limits; an absent one is unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +235,7 @@ impl Tally {
             .iter()
             .filter(|u| u.role == role && window.holds(u.at, now))
             .fold(0u64, |sum, u| sum.saturating_add(budget.amount(u.used)))
+            .min(MAX_EXACT)
     }
 
     /// Each of `role`'s budgets with its use at `now`.
@@ -267,7 +275,7 @@ impl Tally {
             })
             .map(|mut u| {
                 if u.budget == Budget::DeploysPerDay {
-                    u.used = u.used.saturating_add(in_flight);
+                    u.used = u.used.saturating_add(in_flight).min(MAX_EXACT);
                 }
                 u
             })

@@ -2,6 +2,7 @@
 //! everything and `viewer` must mean read-only wherever a token is shown), and must hold
 //! at least one permission (a role that can do nothing is a mistake, not a setting).
 
+use gantry_access::budgets::MAX_COUNT;
 use gantry_access::{ADMIN, Roles};
 
 use super::Problems;
@@ -92,6 +93,18 @@ pub(crate) fn check_budgets(config: &Config, p: &mut Problems<'_>) {
             );
         }
         for (key, value) in budget.each() {
+            if value.value > MAX_COUNT {
+                p.add(
+                    value.pos,
+                    "gantry::config::budget_too_large",
+                    "too large",
+                    format!(
+                        "access.budgets.{name}.{key} is {}; the largest limit is {MAX_COUNT} \
+                         (leave the key out for no limit)",
+                        value.value
+                    ),
+                );
+            }
             if value.value == 0 {
                 p.add(
                     value.pos,

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gantry_access::Permission;
-use gantry_access::budgets::{Call, Exceeded, KIND_EXCEEDED, seconds_until};
+use gantry_access::budgets::{Call, Exceeded, KIND_EXCEEDED, MAX_COUNT, seconds_until};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -49,12 +49,15 @@ fn reported(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         .to_str()
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|n| *n <= MAX_COUNT)
         .map(|n| (n > 0).then_some(n))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::BadRequest,
-                format!("{AGENT_TOKENS_HEADER} must be a whole number of tokens"),
+                format!(
+                    "{AGENT_TOKENS_HEADER} must be a whole number of tokens, at most {MAX_COUNT}"
+                ),
                 format!("send e.g. `{AGENT_TOKENS_HEADER}: 1200`, or leave it out"),
             )
         })
@@ -68,7 +71,10 @@ pub(crate) async fn within(
     req: Request,
     next: Next,
 ) -> Response {
+    // On `/mcp` the MCP server sends the header on with the tool's own API call, which
+    // counts it; counting it here too would count it twice.
     let tokens = match reported(req.headers()) {
+        Ok(_) if call.route == "/mcp" => None,
         Ok(n) => n,
         Err(e) => return e.into_response(),
     };
@@ -166,7 +172,8 @@ async fn refuse(app: &App, caller: &Caller, call: &super::auth::Call, over: &Exc
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UsageRequest {
-    /// Tokens used since the last report (at least 1).
+    /// Tokens used since the last report (at least 1, at most 10^12).
+    #[schema(minimum = 1, maximum = 1e12)]
     tokens: u64,
 }
 
@@ -180,10 +187,10 @@ pub(crate) struct UsageRequest {
 pub(super) async fn usage(State(api): State<Api>, Strict(req): Strict<UsageRequest>) -> Answer {
     let caller = Caller::current()
         .ok_or_else(|| ServerError::BadRequest("no caller for this call".into()))?;
-    if req.tokens == 0 {
-        return Err(ServerError::BadRequest(
-            "tokens must be at least 1: report the tokens used since the last report".into(),
-        ));
+    if !(1..=MAX_COUNT).contains(&req.tokens) {
+        return Err(ServerError::BadRequest(format!(
+            "tokens must be from 1 to {MAX_COUNT}: report the tokens used since the last report"
+        )));
     }
     let budget = match api
         .budgets
@@ -242,7 +249,7 @@ mod tests {
         assert_eq!(reported(&h).unwrap(), Some(1200));
         h.insert(AGENT_TOKENS_HEADER, "0".parse().unwrap());
         assert_eq!(reported(&h).unwrap(), None);
-        for bad in ["-3", "12k", "1.5"] {
+        for bad in ["-3", "12k", "1.5", "9223372036854775808", "1000000000001"] {
             h.insert(AGENT_TOKENS_HEADER, bad.parse().unwrap());
             let e = reported(&h).unwrap_err();
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{bad}");
