@@ -405,3 +405,62 @@ fn issue14_tokens_reported_over_the_day_budget_refuse_the_next_call() {
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["body"]["budget"], "tokens_per_day");
 }
+
+/// The operator's agent answers a pipeline checkpoint with `tokens_used`; the run (its own
+/// process) records them, and the running control plane counts them.
+fn checkpointing_operator(config: String) -> String {
+    let agent = "  operator: { id: OperationsBoardAgent }\n";
+    assert!(config.contains(agent), "{config}");
+    let roles = "    deployer: { permissions: [read, deploy] }\n";
+    config
+        .replace(
+            agent,
+            r#"  operator:
+    id: OperationsBoardAgent
+    command: "echo '{\"decision\": \"approve\", \"summary\": \"looks fine\", \"tokens_used\": 1500}'"
+"#,
+        )
+        .replace(
+            roles,
+            &format!("{roles}  budgets:\n    operator: {{ tokens_per_day: 1000 }}\n"),
+        )
+        + "pipelines:\n  review:\n    stages:\n      - name: check\n        steps: [ { run: 'true' } ]\n        checkpoint: { role: operator }\n"
+}
+
+#[test]
+fn issue14_tokens_a_pipeline_agent_answers_with_count_against_its_role() {
+    let env = Env::start_with(checkpointing_operator);
+    let ops = env.token("operator", "ops", None);
+    let pause = || {
+        call(
+            env.api(),
+            "POST",
+            "/v1/services/web/pause",
+            Some(&ops),
+            None,
+        )
+    };
+    let r = pause();
+    assert!(![429, 401, 403].contains(&r.status), "{}", r.text);
+    env.p.gantry(&["run", "review"]).ok();
+    let signed: Vec<Value> = env
+        .entries()
+        .into_iter()
+        .filter(|e| e["kind"] == "checkpoint.signed")
+        .collect();
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_eq!(signed[0]["body"]["tokens_used"], 1500);
+    over_budget(
+        &pause(),
+        "operator",
+        "tokens_per_day",
+        1500,
+        1000,
+        &tomorrow_midnight(),
+    );
+    let md = env.p.gantry(&["status"]).stdout();
+    assert!(
+        md.contains("- operator: 1500 of 1000 agent tokens today, resets 00:00 UTC (spent)"),
+        "{md}"
+    );
+}
