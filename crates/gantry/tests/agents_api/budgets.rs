@@ -234,7 +234,9 @@ fn issue14_the_call_after_the_limit_is_refused_until_the_reset_and_a_restart_kee
             None,
         );
         over_budget(&pause, "operator", "actions_per_hour", 2, 2, &next_hour());
-        mcp_refusal(&env, &ops);
+        if let Some(result) = mcp_call(&env, &ops, "pause", r#"{"service": "web"}"#, None) {
+            mcp_refused(&result, "actions_per_hour");
+        }
     }
     let stop = call(
         env.api(),
@@ -246,45 +248,40 @@ fn issue14_the_call_after_the_limit_is_refused_until_the_reset_and_a_restart_kee
     assert_eq!(stop.status, 200, "{}", stop.text);
 }
 
-/// An MCP agent over its budget gets the API's refusal as the tool's structured error.
-fn mcp_refusal(env: &Env, token: &str) {
-    let Some(python) = venv_tool("python3", "import mcp") else {
-        return;
-    };
+/// One MCP tool call through `gantry mcp` (stdio) with the official SDK: the result's
+/// `is_error` and structured content; `None` (after saying why) without the SDK.
+fn mcp_call(env: &Env, token: &str, tool: &str, args: &str, meta: Option<&str>) -> Option<Value> {
+    let python = venv_tool("python3", "import mcp")?;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/agents_api/mcp_budget.py"
     );
-    let out = Command::new(python)
-        .arg(script)
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
         .args(["--gantry", BIN, "--project"])
         .arg(env.p.path())
-        .args([
-            "--token",
-            token,
-            "--tool",
-            "pause",
-            "--args",
-            r#"{"service": "web"}"#,
-        ])
-        .output()
-        .unwrap();
+        .args(["--token", token, "--tool", tool, "--args", args]);
+    if let Some(m) = meta {
+        cmd.args(["--meta", m]);
+    }
+    let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    Some(serde_json::from_str(stdout.trim()).unwrap())
+}
+
+/// An MCP agent over its budget gets the API's refusal as the tool's structured error.
+#[track_caller]
+fn mcp_refused(result: &Value, budget: &str) {
     assert_eq!(result["is_error"], true, "{result}");
     let e = &result["structured"]["error"];
     assert_eq!(
         (&e["code"], &e["budget"], &e["status"]),
-        (
-            &"budget_exceeded".into(),
-            &"actions_per_hour".into(),
-            &429.into()
-        ),
+        (&"budget_exceeded".into(), &budget.into(), &429.into()),
         "{result}"
     );
     assert!(
@@ -343,10 +340,23 @@ fn issue14_tokens_reported_over_the_day_budget_refuse_the_next_call() {
         &tomorrow_midnight(),
     );
 
+    // An MCP agent reports in the tool call's `_meta`; refused all the same, its 7 count.
+    let by_mcp = mcp_call(
+        &env,
+        &bot,
+        "pause",
+        r#"{"service": "web"}"#,
+        Some(r#"{"gantry/agent_tokens": 7}"#),
+    );
+    if let Some(result) = &by_mcp {
+        mcp_refused(result, "tokens_per_day");
+    }
+    let mcp_tokens = if by_mcp.is_some() { 7 } else { 0 };
+
     // Reporting is never refused; a bad report is a 400 that records nothing.
     let r = usage(&bot, "5");
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.json()["tokens_per_day"]["used"], 1105);
+    assert_eq!(r.json()["tokens_per_day"]["used"], 1105 + mcp_tokens);
     for bad in [
         "0",
         "-1",
@@ -391,19 +401,28 @@ fn issue14_tokens_reported_over_the_day_budget_refuse_the_next_call() {
             )
         })
         .collect();
-    let want: Vec<(Value, Value, Value)> = [
-        ("agent", 600, "api"),
-        ("agent", 500, "header"),
-        ("agent", 5, "api"),
-        ("operator", 10, "api"),
-    ]
-    .into_iter()
-    .map(|(r, t, v)| (r.into(), t.into(), v.into()))
-    .collect();
+    let mut want = vec![("agent", 600, "api"), ("agent", 500, "header")];
+    if mcp_tokens > 0 {
+        want.push(("agent", mcp_tokens, "header"));
+    }
+    want.extend([("agent", 5, "api"), ("operator", 10, "api")]);
+    let want: Vec<(Value, Value, Value)> = want
+        .into_iter()
+        .map(|(r, t, v)| (r.into(), t.into(), v.into()))
+        .collect();
     assert_eq!(reported, want);
     let refused = exceeded(&env);
-    assert_eq!(refused.len(), 1, "{refused:?}");
-    assert_eq!(refused[0]["body"]["budget"], "tokens_per_day");
+    assert_eq!(
+        refused.len(),
+        1 + usize::from(mcp_tokens > 0),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|e| e["body"]["budget"] == "tokens_per_day" && e["body"]["token"] == "bot"),
+        "{refused:?}"
+    );
 }
 
 /// The operator's agent answers a pipeline checkpoint with `tokens_used`; the run (its own

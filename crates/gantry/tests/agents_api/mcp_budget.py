@@ -20,13 +20,15 @@ async def main():
     ap.add_argument("--token", required=True)
     ap.add_argument("--tool", required=True)
     ap.add_argument("--args", default="{}")
+    ap.add_argument("--meta", default=None, help="the tool call's _meta, as JSON")
     a = ap.parse_args()
     params = StdioServerParameters(command=a.gantry, args=["-C", a.project, "mcp"],
                                    env={"GANTRY_TOKEN": a.token, "PATH": "/usr/bin:/bin"})
     async with stdio_client(params) as (r, w):
         async with ClientSession(r, w) as session:
             await session.initialize()
-            res = await session.call_tool(a.tool, json.loads(a.args))
+            meta = json.loads(a.meta) if a.meta else None
+            res = await session.call_tool(a.tool, json.loads(a.args), meta=meta)
             print(json.dumps({"is_error": bool(res.is_error),
                               "structured": res.structured_content}), flush=True)
 
