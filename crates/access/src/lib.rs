@@ -8,6 +8,7 @@
 //! asks [`TokenStore::authenticate`] who a token is and [`Roles::allows`] whether that role
 //! holds the permission a route needs.
 
+pub mod budgets;
 mod error;
 mod permission;
 mod roles;

@@ -58,3 +58,65 @@ fn built_in_names_and_empty_roles_are_refused() {
     let yaml = with_access("    x: { permisions: [read] }\n");
     assert!(err(&yaml).to_string().contains("permisions"));
 }
+
+fn with_budgets(budgets: &str) -> String {
+    format!(
+        "{BASE}access:\n  roles:\n    deployer: {{ permissions: [read, deploy] }}\n  budgets:\n{budgets}"
+    )
+}
+
+#[test]
+fn budgets_sit_with_the_roles_and_give_each_role_its_limits() {
+    let cfg = ok(&with_budgets(
+        "    operator: { actions_per_hour: 60, deploys_per_day: 10, tokens_per_day: 200000 }\n    deployer: { deploys_per_day: 3 }\n",
+    ));
+    let limits = cfg.access.budget_limits();
+    assert_eq!(limits["operator"].actions_per_hour, Some(60));
+    assert_eq!(limits["operator"].tokens_per_day, Some(200_000));
+    assert_eq!(limits["deployer"].deploys_per_day, Some(3));
+    assert_eq!(limits["deployer"].actions_per_hour, None);
+    assert!(ok(BASE).access.budgets.is_empty());
+}
+
+#[test]
+fn budget_mistakes_are_located() {
+    let yaml = with_budgets("    opertor: { deploys_per_day: 3 }\n");
+    let e = err(&yaml);
+    assert_eq!(e.code(), "gantry::config::budget_unknown_role", "{e}");
+    assert_eq!(
+        e.line(),
+        Some(pos_in(&yaml, "opertor:", "opertor").0),
+        "{e}"
+    );
+    assert!(
+        e.message().contains("no role 'opertor'") && e.message().contains("deployer, operator"),
+        "{e}"
+    );
+
+    let yaml = with_budgets("    admin: { actions_per_hour: 5 }\n");
+    assert_eq!(err(&yaml).code(), "gantry::config::budget_admin");
+
+    let yaml = with_budgets("    operator: { deploys_per_day: 0 }\n");
+    let e = err(&yaml);
+    assert_eq!(e.code(), "gantry::config::budget_zero", "{e}");
+    let at = pos_in(&yaml, "deploys_per_day: 0", "0");
+    assert_eq!((e.line(), e.column()), (Some(at.0), Some(at.1)), "{e}");
+
+    let yaml = with_budgets("    operator: { tokens_per_day: 9007199254740993 }\n");
+    assert_eq!(err(&yaml).code(), "gantry::config::budget_too_large");
+
+    let yaml = with_budgets("    operator: {}\n");
+    assert_eq!(err(&yaml).code(), "gantry::config::budget_empty");
+
+    let yaml = with_budgets("    operator: { deploys_per_hour: 2 }\n");
+    let shown = err(&yaml).to_string();
+    assert!(
+        shown.contains("deploys_per_hour") && shown.contains("deploys_per_day"),
+        "{shown}"
+    );
+
+    let yaml = with_budgets("    operator: { tokens_per_day: -5 }\n");
+    let e = err(&yaml);
+    let at = pos_in(&yaml, "tokens_per_day: -5", "-5");
+    assert_eq!(e.line(), Some(at.0), "{e}");
+}

@@ -19,7 +19,7 @@ mod stdio;
 mod tools;
 
 pub use catalog::{TOOLS, ToolInfo};
-pub use client::{ApiClient, Failure};
+pub use client::{AGENT_TOKENS_HEADER, ApiClient, Failure};
 pub use error::McpError;
 pub use server::{Gantry, Session};
 pub use stdio::serve_stdio;

@@ -154,6 +154,13 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    if !r.budgets.is_empty() {
+        let _ = writeln!(s, "\n## Agent budgets\n");
+        for b in &r.budgets {
+            let spent = if b.used >= b.limit { " (spent)" } else { "" };
+            let _ = writeln!(s, "- {}{spent}", b.text);
+        }
+    }
     let _ = writeln!(s, "\n## Commands\n");
     let _ = writeln!(s, "Run from the project directory:\n");
     for c in &r.commands {

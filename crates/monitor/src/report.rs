@@ -33,6 +33,38 @@ pub struct Report {
     pub commands: Vec<AgentCommand>,
     pub configuration: Configuration,
     pub ledger: LedgerHealth,
+    /// Each budgeted role's use (`access.budgets`), role by role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<BudgetUse>,
+}
+
+/// One budget of one role as of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetUse {
+    pub role: String,
+    /// `actions_per_hour`, `deploys_per_day` or `tokens_per_day`.
+    pub budget: String,
+    pub used: u64,
+    pub limit: u64,
+    /// RFC 3339 UTC: when the count starts again from zero.
+    pub resets_at: String,
+    /// `operator: 7 of 10 deploys today, resets 00:00 UTC`
+    pub text: String,
+}
+
+/// The report's form of the budgets' figures.
+#[must_use]
+pub fn budget_uses(uses: &[gantry_access::budgets::Use]) -> Vec<BudgetUse> {
+    uses.iter()
+        .map(|u| BudgetUse {
+            role: u.role.clone(),
+            budget: u.budget.name().into(),
+            used: u.used,
+            limit: u.limit,
+            resets_at: u.resets_at_text(),
+            text: u.to_string(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +204,8 @@ pub struct Inputs<'a> {
     pub schedule: String,
     pub channels: Vec<String>,
     pub labels: Vec<String>,
+    /// Each budgeted role's use now (`gantry_access::budgets::report`).
+    pub budgets: &'a [gantry_access::budgets::Use],
 }
 
 /// Rollbacks in the ledger (`deployment.state.rolled_back`) with a parseable time.
@@ -277,6 +311,7 @@ pub fn build(i: &Inputs<'_>) -> Report {
                 .cloned()
                 .or_else(|| i.ledger_write_error.clone()),
         },
+        budgets: budget_uses(i.budgets),
     }
 }
 

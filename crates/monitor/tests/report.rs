@@ -205,6 +205,13 @@ impl World {
         let state = State::replay(&self.entries);
         let targets = targets::targets(&self.config, &BTreeMap::new()).unwrap();
         let rollbacks = report::rollbacks(&self.entries);
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 10, 30, 0).unwrap()
+            + chrono::Duration::minutes(minutes_after);
+        let budgets = gantry_access::budgets::report(
+            &self.config.access.budget_limits(),
+            &gantry_access::budgets::tally(&self.entries),
+            time::OffsetDateTime::from_unix_timestamp(now.timestamp()).unwrap(),
+        );
         report::build(&Inputs {
             config: &self.config,
             state: &state,
@@ -216,8 +223,7 @@ impl World {
             ledger_write_error: None,
             channel_failures: vec![],
             alerts: vec![],
-            now: Utc.with_ymd_and_hms(2026, 12, 1, 10, 30, 0).unwrap()
-                + chrono::Duration::minutes(minutes_after),
+            now,
             trigger: "gantry status --check".into(),
             git: Some(Git {
                 branch: Some("main".into()),
@@ -227,6 +233,7 @@ impl World {
             schedule: "every 10s".into(),
             channels: vec![],
             labels: vec![],
+            budgets: &budgets,
         })
     }
 }
@@ -435,6 +442,64 @@ fn env_world() -> World {
     w
 }
 
+/// The world with `access.budgets` and a day of use: actions recorded by the API, deploys
+/// started for callers, tokens reported (through the API and by a checkpoint's agent).
+fn budget_world() -> World {
+    let mut w = full_world();
+    let yaml = CONFIG.replace(
+        "monitor:\n",
+        "access:\n  budgets:\n    operator: { actions_per_hour: 60, deploys_per_day: 10 }\n    planner: { tokens_per_day: 5000 }\nmonitor:\n",
+    );
+    w.config = gantry_config::parse("gantry.yaml", &yaml).unwrap();
+    let caller = json!({"role": "operator", "token": "ops"});
+    let mut seq = 100;
+    let mut push = |ts: &str, role: &str, kind: &str, body: Value| {
+        seq += 1;
+        w.entries.push(entry(seq, ts, role, kind, body));
+    };
+    for m in 0..7 {
+        let ts = format!("2026-12-01T10:1{m}:00Z");
+        push(
+            &ts,
+            "gantry",
+            "access.allowed",
+            json!({"role": "operator", "token": "ops"}),
+        );
+        push(
+            &ts,
+            "operator",
+            "deployment.state.started",
+            json!({"service": "worker", "id": format!("worker-{m}"), "to": "v1", "strategy": "rolling", "caller": caller}),
+        );
+    }
+    // Last hour's action and yesterday's deploy are outside their windows.
+    push(
+        "2026-12-01T09:59:59Z",
+        "gantry",
+        "access.allowed",
+        json!({"role": "operator", "token": "ops"}),
+    );
+    push(
+        "2026-11-30T23:00:00Z",
+        "operator",
+        "deployment.state.started",
+        json!({"service": "worker", "id": "worker-0", "strategy": "rolling", "caller": caller}),
+    );
+    push(
+        "2026-12-01T10:20:00Z",
+        "gantry",
+        "access.usage.reported",
+        json!({"role": "planner", "token": "p", "tokens": 1200}),
+    );
+    push(
+        "2026-12-01T10:21:00Z",
+        "planner",
+        "checkpoint.signed",
+        json!({"run": "r", "stage": "ci", "role": "planner", "tokens_used": 34}),
+    );
+    w
+}
+
 #[test]
 fn every_environment_is_in_the_report() {
     let r = env_world().report(0);
@@ -459,5 +524,40 @@ fn every_environment_is_in_the_report() {
     insta::assert_snapshot!(
         "environments_json",
         serde_json::to_string_pretty(&r.services).unwrap()
+    );
+}
+
+#[test]
+fn budget_use_is_in_both_formats() {
+    let r = budget_world().report(0);
+    let lines: Vec<&str> = r.budgets.iter().map(|b| b.text.as_str()).collect();
+    assert_eq!(
+        lines,
+        [
+            "operator: 7 of 60 actions this hour, resets 11:00 UTC",
+            "operator: 7 of 10 deploys today, resets 00:00 UTC",
+            "planner: 1234 of 5000 agent tokens today, resets 00:00 UTC",
+        ]
+    );
+    let md = render::markdown(&r);
+    let section = md
+        .split("## Agent budgets\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap();
+    insta::assert_snapshot!("budgets_markdown", section);
+    insta::assert_snapshot!(
+        "budgets_json",
+        serde_json::to_string_pretty(&r.budgets).unwrap()
+    );
+    // Without budgets the report has neither.
+    let plain = full_world().report(0);
+    assert!(plain.budgets.is_empty());
+    assert!(!render::markdown(&plain).contains("Agent budgets"));
+    assert!(
+        serde_json::to_value(&plain)
+            .unwrap()
+            .get("budgets")
+            .is_none()
     );
 }

@@ -79,6 +79,8 @@ pub enum ErrorCode {
     Refused,
     Internal,
     PolicyRefused,
+    /// A budget of the caller's role is spent (429, with `Retry-After`).
+    BudgetExceeded,
 }
 
 impl ErrorCode {
@@ -93,6 +95,7 @@ impl ErrorCode {
             ErrorCode::Refused => "refused",
             ErrorCode::Internal => "internal",
             ErrorCode::PolicyRefused => "policy_refused",
+            ErrorCode::BudgetExceeded => "budget_exceeded",
         }
     }
 }
@@ -107,6 +110,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// `WWW-Authenticate` for 401s.
     pub challenge: Option<&'static str>,
+    /// Fields beside `code`, `message` and `hint` (a budget refusal's figures).
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -123,11 +128,19 @@ impl ApiError {
             hint: hint.into(),
             retry_after: None,
             challenge: None,
+            extra: serde_json::Map::new(),
         }
     }
 
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"code": self.code.as_str(), "message": self.message, "hint": self.hint}})
+        let mut error =
+            json!({"code": self.code.as_str(), "message": self.message, "hint": self.hint});
+        if let Some(fields) = error.as_object_mut() {
+            for (k, v) in &self.extra {
+                fields.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        json!({ "error": error })
     }
 }
 

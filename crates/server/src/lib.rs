@@ -33,6 +33,7 @@ mod alerting;
 mod analysis_prometheus;
 pub(crate) mod api;
 mod app;
+mod budgets;
 mod caller;
 mod command;
 mod control;
@@ -274,7 +275,8 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     ready(addr);
     tracing::info!(%addr, "control plane listening");
     let app = Arc::clone(plane.app());
-    let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env)?;
+    let budgets = Arc::new(budgets::Budgets::new(ledger_path.clone()));
+    let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env, budgets)?;
     tokio::spawn(reload_on_hangup(Arc::clone(&app), opts.config_path.clone()));
     let mcp = mcp_service(addr, &gantry_dir_parent);
     let api = api::router(

@@ -54,6 +54,8 @@ pub struct Monitoring {
     /// Read at each scrape for the router's lifetime counters.
     driver: Arc<dyn gantry_deploy::Driver>,
     services: Vec<String>,
+    /// Each budgeted role's use, for the report.
+    pub(crate) budgets: Arc<crate::budgets::Budgets>,
 }
 
 impl Monitoring {
@@ -172,6 +174,7 @@ pub fn start(
     app: Arc<App>,
     gantry_dir: PathBuf,
     env: BTreeMap<String, String>,
+    budgets: Arc<crate::budgets::Budgets>,
 ) -> Result<Arc<Monitoring>, gantry_monitor::MonitorError> {
     let targets = gantry_monitor::targets::targets(&app.core.config(), &env)?;
     let schedule = Schedule::of(app.core.config().monitor.as_ref())?;
@@ -183,6 +186,7 @@ pub fn start(
         refresh: tx,
         driver: Arc::clone(&app.core.driver),
         services: app.core.config().services.keys().cloned().collect(),
+        budgets,
     });
     let notifier =
         crate::notifications::start(&app.core.config(), &env, Arc::clone(&monitoring.metrics))?;
@@ -327,6 +331,7 @@ impl Runner {
             )
             .await;
         let ledger_error = self.app.ledger_failure();
+        let budgets = self.monitoring.budgets.report(&self.app).await;
         let report = report::build(&Inputs {
             config: &self.app.core.config(),
             state: &self.tail.state,
@@ -351,6 +356,7 @@ impl Runner {
                 .map(gantry_monitor::notify::Notifier::describe)
                 .unwrap_or_default(),
             labels: Vec::new(),
+            budgets: &budgets,
         });
         metrics.report(&report, &self.tail.state, &windows, ledger_error.is_none());
         self.publish(&report);

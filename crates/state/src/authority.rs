@@ -154,6 +154,21 @@ pub const RULES: &[Rule] = &[
         "`gantry serve` (API and MCP calls refused for their token or role)",
     ),
     rule(
+        "access.allowed",
+        Owner::System,
+        "`gantry serve` (a mutating call let through for a role with `actions_per_hour`: role, token, route)",
+    ),
+    rule(
+        "access.usage.reported",
+        Owner::System,
+        "`gantry serve` (agent tokens a role reported: `POST /v1/agents/usage`, `X-Gantry-Agent-Tokens`)",
+    ),
+    rule(
+        "access.budget.exceeded",
+        Owner::System,
+        "`gantry serve` (a call refused over its role's budget: budget, limit, used, resets_at)",
+    ),
+    rule(
         "access.token.*",
         Owner::System,
         "`gantry token` (created, revoked)",

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use access::{Access, CustomRole};
+pub use access::{Access, CustomRole, RoleBudget};
 pub use agents::{Agent, AgentMode, Ledger};
 pub use alerts::{AlertCondition, AlertRule, When};
 pub use analysis::{Analysis, Inconclusive, Prometheus, unknown_placeholders};

@@ -73,6 +73,7 @@ pub(crate) fn validate(
     monitor::check_notify(config, &mut p);
     monitor::check_alerts(config, &mut p);
     access::check_access(config, &mut p);
+    access::check_budgets(config, &mut p);
     policy::check_policy(config, &mut p);
     tools::check_tools(config, &mut p);
     analysis_prometheus::check(config, &mut p);

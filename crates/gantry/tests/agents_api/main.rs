@@ -1,6 +1,7 @@
 //! Agents and the API (issue 10): role-scoped tokens enforced by `gantry serve`, the
 //! OpenAPI document, and the MCP server, each driven through the real binary on 127.0.0.1.
 
+mod budgets;
 mod events;
 mod mcp;
 mod openapi;
@@ -56,9 +57,14 @@ policy: {{ default: warning }}
 
 impl Env {
     pub fn start() -> Env {
+        Env::start_with(|c| c)
+    }
+
+    /// As [`Env::start`], with the test config changed by `edit` first.
+    pub fn start_with(edit: impl FnOnce(String) -> String) -> Env {
         let p = TestProject::init(BIN);
         let _: PathBuf = demo_app(std::path::Path::new(BIN));
-        std::fs::write(p.path().join("gantry.yaml"), config(free_port())).unwrap();
+        std::fs::write(p.path().join("gantry.yaml"), edit(config(free_port()))).unwrap();
         p.gantry(&["check"]).ok();
         let serve = Serve::start(&p);
         Env { p, serve }
@@ -121,6 +127,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A response header's value (names compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let head = self.text.split_once("\r\n\r\n").map_or("", |(h, _)| h);
+        head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
     pub fn body(&self) -> &str {
         self.text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
     }
@@ -138,9 +153,24 @@ pub fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Reply {
+    call_with(addr, method, path, token, body, &[])
+}
+
+/// As [`call`], with more request headers.
+pub fn call_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }

@@ -189,6 +189,7 @@ pub(crate) fn required(route: &str, path: &str) -> Option<Permission> {
         | "/metrics"
         | "/v1/whoami"
         | "/v1/ledger"
+        | "/v1/agents/usage"
         | "/mcp" => Read,
         "/v1/ledger/verify" => VerifyLedger,
         "/v1/tokens" => ManageTokens,
@@ -413,7 +414,7 @@ pub(crate) async fn require_token(State(api): State<Api>, req: Request, next: Ne
         None => Ok(caller),
     });
     match checked {
-        Ok(caller) => caller.scope(next.run(req)).await,
+        Ok(caller) => super::budget::within(&api, caller, &call, req, next).await,
         Err(Err(e)) => e.into_response(),
         Err(Ok(why)) => api
             .access

@@ -5,6 +5,7 @@
 
 pub(crate) mod auth;
 mod body;
+mod budget;
 mod events;
 mod ledger;
 pub(crate) mod openapi;
@@ -41,6 +42,8 @@ pub(crate) struct Api {
     monitoring: Arc<crate::monitoring::Monitoring>,
     /// gantry.yaml, which `POST /v1/control/reload` reads again.
     config_path: Arc<std::path::Path>,
+    /// What each budgeted role used today, checked before every charged call.
+    budgets: Arc<crate::budgets::Budgets>,
 }
 
 type Answer = Result<Json<Value>, ServerError>;
@@ -62,7 +65,7 @@ async fn ps(State(api): State<Api>) -> Answer {
 #[utoipa::path(post, path = "/v1/services/{service}/deploy", tag = "deployments", description = "Start a deployment of a release (permission `deploy`).",
     params(("service" = String, Path, description = "A service of gantry.yaml")),
     request_body = DeployRequest,
-    responses((status = 200, description = "OK", body = Object), openapi::Errors))]
+    responses((status = 200, description = "OK", body = Object), openapi::Errors, openapi::OverBudget))]
 async fn deploy(
     State(api): State<Api>,
     Path(service): Path<String>,
@@ -82,7 +85,7 @@ async fn deployment(State(api): State<Api>, Path(id): Path<String>) -> Answer {
     params(("service" = String, Path, description = "A service of gantry.yaml"),
         ("op" = openapi::OpName, Path, description = "pause, resume or abort")),
     request_body(content = Option<NoFields>, description = "None, or {}"),
-    responses((status = 200, description = "OK", body = Object), openapi::Errors))]
+    responses((status = 200, description = "OK", body = Object), openapi::Errors, openapi::OverBudget))]
 async fn operate(
     State(api): State<Api>,
     Path((service, op)): Path<(String, String)>,
@@ -109,7 +112,7 @@ pub(crate) struct PromoteRequest {
 #[utoipa::path(post, path = "/v1/services/{service}/promote", tag = "deployments", description = "End the current pause, or skip every remaining step with full (permission `promote`).",
     params(("service" = String, Path, description = "A service of gantry.yaml")),
     request_body(content = Option<PromoteRequest>, description = "None, {} or {\"full\": true}"),
-    responses((status = 200, description = "OK", body = Object), openapi::Errors))]
+    responses((status = 200, description = "OK", body = Object), openapi::Errors, openapi::OverBudget))]
 async fn promote(
     State(api): State<Api>,
     Path(service): Path<String>,
@@ -126,7 +129,7 @@ async fn promote(
 #[utoipa::path(post, path = "/v1/services/{service}/rollback", tag = "deployments", description = "Return to the previous or a named version; dry_run plans only (permission `rollback`).",
     params(("service" = String, Path, description = "A service of gantry.yaml")),
     request_body = RollbackRequest,
-    responses((status = 200, description = "OK", body = Object), openapi::Errors))]
+    responses((status = 200, description = "OK", body = Object), openapi::Errors, openapi::OverBudget))]
 async fn rollback(
     State(api): State<Api>,
     Path(service): Path<String>,
@@ -144,14 +147,14 @@ async fn stop(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
 
 #[utoipa::path(post, path = "/v1/control/start", tag = "control", description = "End an emergency stop (permission `start`).",
     request_body(content = Option<NoFields>, description = "None, or {}"),
-    responses((status = 200, description = "OK", body = Object), openapi::Errors))]
+    responses((status = 200, description = "OK", body = Object), openapi::Errors, openapi::OverBudget))]
 async fn start(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
     to_json(api.app.start_after_stop().await?)
 }
 
 #[utoipa::path(post, path = "/v1/control/shutdown", tag = "control", description = "Stop the control plane gracefully (permission `shutdown`).",
     request_body(content = Option<NoFields>, description = "None, or {}"),
-    responses((status = 200, description = "OK", body = Object), openapi::Errors))]
+    responses((status = 200, description = "OK", body = Object), openapi::Errors, openapi::OverBudget))]
 /// `gantry serve --stop`: answer first, then stop instances and exit.
 async fn shutdown(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
     api.app
@@ -208,6 +211,7 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(whoami::whoami))
         .routes(routes!(ledger::show))
         .routes(routes!(ledger::verify))
+        .routes(routes!(budget::usage))
 }
 
 pub(crate) fn router(
@@ -225,6 +229,7 @@ pub(crate) fn router(
         access: Arc::new(Access::new(token, roles, store)),
         doc: Arc::default(),
         ledger: ledger.into(),
+        budgets: Arc::clone(&monitoring.budgets),
         monitoring,
         config_path: config_path.into(),
     };
@@ -283,9 +288,14 @@ mod tests {
                 );
                 // `{op}` stands for each operation; the permission is the operation's.
                 let sample = path.replace("{service}", "web").replace("{op}", "pause");
-                assert!(
-                    super::auth::required(path, &sample).is_some(),
-                    "{method} {path} needs no permission"
+                let permission = super::auth::required(path, &sample);
+                assert!(permission.is_some(), "{method} {path} needs no permission");
+                // A call a budget can refuse documents the 429.
+                let charged = super::budget::charge(&method.to_uppercase(), permission).action;
+                assert_eq!(
+                    op["responses"]["429"].is_object(),
+                    charged,
+                    "{method} {path}: 429 documented but never answered, or answered but not documented"
                 );
             }
         }

@@ -16,11 +16,14 @@ use crate::error::ErrorCode;
         description = "The HTTP API of `gantry serve` (loopback). Every call presents a bearer \
             token bound to a role (`gantry token create --role ROLE`, or .gantry/admin.token \
             for admin); each route needs one permission, named in the 403 otherwise. Errors \
-            are always {\"error\": {\"code\", \"message\", \"hint\"}}."
+            are always {\"error\": {\"code\", \"message\", \"hint\"}}. A call that changes \
+            something may be refused with 429 `budget_exceeded` when its role's budget \
+            (`access.budgets`) is spent; any call may report agent tokens used in the \
+            `X-Gantry-Agent-Tokens` header."
     ),
     modifiers(&Bearer),
     security(("bearer" = [])),
-    components(schemas(ErrorBody, ErrorDetail, ErrorCode, StrategyName, OpName))
+    components(schemas(ErrorBody, ErrorDetail, BudgetErrorBody, BudgetErrorDetail, ErrorCode, StrategyName, OpName))
 )]
 pub(crate) struct ApiDoc;
 
@@ -49,6 +52,41 @@ pub(crate) struct ErrorDetail {
     message: String,
     /// What to do about it.
     hint: String,
+}
+
+/// A refusal over a role's budget (429).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BudgetErrorBody {
+    error: BudgetErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BudgetErrorDetail {
+    /// `budget_exceeded`.
+    code: ErrorCode,
+    /// Every budget in the way, with its figures and reset time.
+    message: String,
+    hint: String,
+    /// The caller's role.
+    role: String,
+    /// The first budget in the way: `actions_per_hour`, `deploys_per_day` or `tokens_per_day`.
+    budget: String,
+    limit: u64,
+    used: u64,
+    /// RFC 3339 UTC: when every budget in the way has reset.
+    resets_at: String,
+    /// Seconds until then (also the `Retry-After` header).
+    retry_after: u64,
+}
+
+/// The answer of a call that changes something, when its role's budget is spent.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum OverBudget {
+    /// A budget of the caller's role is spent (`access.budgets`); recorded as
+    /// `access.budget.exceeded`.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds until the budget resets")))]
+    BudgetExceeded(BudgetErrorBody),
 }
 
 /// A strategy override for one deploy (`gantry_config::StrategyKind`).

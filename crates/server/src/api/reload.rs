@@ -10,7 +10,7 @@ use crate::core::By;
 #[utoipa::path(post, path = "/v1/control/reload", tag = "control",
     description = "Read gantry.yaml again: validated first (the running config stays on any error, which names file:line:column); new services are opened, changed ones apply from their next deployment; recorded as config.reloaded (permission `reload`).",
     request_body(content = Option<NoFields>, description = "None, or {}"),
-    responses((status = 200, description = "Reloaded", body = crate::reload::Reloaded), openapi::Errors))]
+    responses((status = 200, description = "Reloaded", body = crate::reload::Reloaded), openapi::Errors, openapi::OverBudget))]
 pub(super) async fn reload(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer {
     let env = crate::reload::process_env();
     let (config, sha256) = crate::reload::load(&api.config_path, &env)?;

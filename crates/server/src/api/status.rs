@@ -15,11 +15,13 @@ use crate::ServerError;
     responses((status = 200, description = "OK", body = Object), openapi::Errors))]
 pub(super) async fn status(State(api): State<Api>) -> Result<Json<Value>, ServerError> {
     let m = &api.monitoring;
-    let report = match m.report() {
+    let mut report = match m.report() {
         Some(r) => r,
         // The first round has not finished: take one now rather than answer nothing.
         None => m.refresh().await.ok_or_else(unavailable)?,
     };
+    // Budget use moves with every call, not with check rounds: as of now.
+    report.budgets = gantry_monitor::report::budget_uses(&m.budgets.report(&api.app).await);
     serde_json::to_value(report)
         .map(Json)
         .map_err(|e| ServerError::BadRequest(e.to_string()))

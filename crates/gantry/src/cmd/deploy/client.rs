@@ -105,6 +105,7 @@ impl Client {
                 // check` fails on the same lines.
                 Some("policy_refused") => 1,
                 Some("unavailable") => 503,
+                Some("budget_exceeded") => 429,
                 _ => status.as_u16(),
             };
             // The API's hint travels as the error's own hint (printed once after the
@@ -121,6 +122,14 @@ impl Client {
                 403 => exit::with_code(exit::REFUSED, msg),
                 409 => exit::with_code(exit::CONFLICT, msg),
                 1 => exit::failed(msg),
+                // A role's budget is spent: refused like a missing permission, until it resets.
+                429 => exit::with_code(
+                    exit::REFUSED,
+                    match retry {
+                        Some(secs) => format!("{msg} (retry after {secs}s)"),
+                        None => msg,
+                    },
+                ),
                 503 => exit::with_code(
                     exit::UNAVAILABLE,
                     match retry {

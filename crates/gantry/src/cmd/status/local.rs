@@ -64,6 +64,11 @@ fn build(
     };
     let rollbacks = report::rollbacks(&entries);
     let schedule = Schedule::of(config.monitor.as_ref()).map_err(exit::usage)?;
+    let budgets = gantry_access::budgets::report(
+        &config.access.budget_limits(),
+        &gantry_access::budgets::tally(&entries),
+        time::OffsetDateTime::now_utc(),
+    );
     Ok(report::build(&Inputs {
         config,
         state: &state,
@@ -82,6 +87,7 @@ fn build(
         schedule: schedule.describe(),
         channels: channels(config),
         labels: Vec::new(),
+        budgets: &budgets,
     }))
 }
 
