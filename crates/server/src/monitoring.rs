@@ -351,6 +351,12 @@ impl Runner {
             ledger_write_error: ledger_error.clone(),
             channel_failures,
             alerts: self.alerting.reasons(),
+            alert_rules: self.alerting.states(),
+            deliveries: self
+                .notifier
+                .as_ref()
+                .map(gantry_monitor::notify::Notifier::states)
+                .unwrap_or_default(),
             now: Utc::now(),
             trigger,
             git: gantry_monitor::git::describe(
@@ -363,7 +369,7 @@ impl Runner {
                 .as_ref()
                 .map(gantry_monitor::notify::Notifier::describe)
                 .unwrap_or_default(),
-            labels: Vec::new(),
+            labels: report::labels(&self.app.core.config()),
         });
         metrics.report(&report, &self.tail.state, &windows, ledger_error.is_none());
         self.publish(&report);

@@ -217,3 +217,36 @@ fn a_bad_target_is_a_located_usage_error() {
         out.stderr()
     );
 }
+
+#[test]
+fn without_serve_the_report_lists_alert_rules_and_channels_as_not_evaluated() {
+    let target = HttpTarget::start();
+    let p = project(&format!(
+        "project: shop\npolicy: {{ default: warning }}\nagents:\n  operator: {{ id: Ops }}\nmonitor:\n  targets:\n    api: {{ http: \"{}\" }}\nnotify:\n  - slack: {{ webhook_env: SLACK_URL, min_severity: warn }}\nalerts:\n  - {{ name: api-down, when: {{ target: api, down_for: 30s }}, severity: error, runbook: \"https://runbooks.example/api\" }}\nstatus:\n  github: {{ repo: acme/shop, label: shop-status }}\n",
+        target.url("/health")
+    ));
+    let (code, v) = status_check(&p, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    let a = &v["alerts"][0];
+    assert_eq!(a["name"], "api-down");
+    assert_eq!(a["state"], "not evaluated");
+    assert_eq!(a["severity"], "error");
+    assert_eq!(a["runbook"], "https://runbooks.example/api");
+    let c = &v["notifications"][0];
+    assert_eq!(
+        (c["name"].as_str(), c["kind"].as_str()),
+        (Some("slack"), Some("slack"))
+    );
+    assert_eq!(c["min_severity"], "warn");
+    assert!(
+        c["last"].as_str().unwrap().starts_with("not known"),
+        "{c:#}"
+    );
+    assert_eq!(v["configuration"]["labels"][0], "shop-status");
+    let md = p.gantry(&["status", "--check"]).ok().stdout();
+    assert!(
+        md.contains("| api-down | error | not evaluated | - | "),
+        "{md}"
+    );
+    assert!(md.contains("| slack | slack | warn | not known"), "{md}");
+}

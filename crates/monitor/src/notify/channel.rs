@@ -27,15 +27,51 @@ pub struct Channel {
     pub timing: Timing,
 }
 
+impl Kind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Slack => "slack",
+            Kind::Discord => "discord",
+            Kind::Webhook => "webhook",
+        }
+    }
+}
+
+/// The channels of `config` for a report made without `gantry serve`: what they are, not
+/// how their deliveries went (only serve knows).
+#[must_use]
+pub fn configured(config: &Config) -> Vec<crate::report::ChannelState> {
+    let names = gantry_config::channel_names(&config.notify);
+    config
+        .notify
+        .iter()
+        .zip(names)
+        .map(|(n, name)| crate::report::ChannelState {
+            name,
+            kind: match &n.value {
+                Notifier::Slack(_) => Kind::Slack,
+                Notifier::Discord(_) => Kind::Discord,
+                Notifier::Webhook(_) => Kind::Webhook,
+            }
+            .as_str()
+            .into(),
+            min_severity: n.settings().min_severity.as_str().into(),
+            last: "not known (gantry serve tracks deliveries)".into(),
+            last_at: None,
+            failing: None,
+            sent: 0,
+            failed: 0,
+            dropped: 0,
+        })
+        .collect()
+}
+
 impl Channel {
     /// How the report names it: `slack (slack, warn and above)`.
     #[must_use]
     pub fn describe(&self) -> String {
-        let kind = match self.kind {
-            Kind::Slack => "slack",
-            Kind::Discord => "discord",
-            Kind::Webhook => "webhook",
-        };
+        let kind = self.kind.as_str();
         format!(
             "{} ({kind}, {} and above)",
             self.name,

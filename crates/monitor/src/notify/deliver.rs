@@ -60,6 +60,8 @@ impl Shared {
 pub struct Notifier {
     queues: Vec<(String, mpsc::Sender<(Event, Instant)>)>,
     described: Vec<String>,
+    /// Name, kind and minimum severity of each channel, in config order.
+    kinds: Vec<(String, Kind, gantry_config::NotifySeverity)>,
     shared: Arc<Shared>,
 }
 
@@ -83,6 +85,10 @@ impl Notifier {
         });
         let mut queues = Vec::new();
         let described = channels.iter().map(Channel::describe).collect();
+        let kinds = channels
+            .iter()
+            .map(|c| (c.name.clone(), c.kind, c.min_severity))
+            .collect();
         for channel in channels {
             let (tx, rx) = mpsc::channel(QUEUE);
             queues.push((channel.name.clone(), tx));
@@ -98,6 +104,7 @@ impl Notifier {
         Ok(Notifier {
             queues,
             described,
+            kinds,
             shared,
         })
     }
@@ -134,6 +141,33 @@ impl Notifier {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Each channel with its last delivery, for the report.
+    #[must_use]
+    pub fn states(&self) -> Vec<crate::report::ChannelState> {
+        let health = self.health();
+        self.kinds
+            .iter()
+            .map(|(name, kind, min)| {
+                let h = health.get(name).cloned().unwrap_or_default();
+                let (last, last_at) = match h.last {
+                    Some((outcome, at)) => (outcome, Some(at)),
+                    None => ("nothing sent yet".into(), None),
+                };
+                crate::report::ChannelState {
+                    name: name.clone(),
+                    kind: kind.as_str().into(),
+                    min_severity: min.as_str().into(),
+                    last,
+                    last_at,
+                    failing: h.failing,
+                    sent: h.sent,
+                    failed: h.failed,
+                    dropped: h.dropped,
+                }
+            })
+            .collect()
     }
 
     /// The channels as the report lists them.
