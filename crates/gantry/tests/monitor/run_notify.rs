@@ -174,7 +174,7 @@ fn a_receiver_hanging_60s_holds_gantry_run_only_for_the_delivery_budget() {
 }
 
 /// A self-signed certificate for 127.0.0.1 and a rustls server config serving it.
-fn tls(dir: &std::path::Path) -> (std::path::PathBuf, Arc<rustls::ServerConfig>) {
+pub fn tls(dir: &std::path::Path) -> (std::path::PathBuf, Arc<rustls::ServerConfig>) {
     let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
     let ca = dir.join("receiver-ca.pem");
     std::fs::write(&ca, made.cert.pem()).unwrap();
