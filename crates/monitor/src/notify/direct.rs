@@ -190,3 +190,65 @@ async fn one(
     }
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn entry(seq: u64, kind: &str, body: Value) -> Entry {
+        serde_json::from_value(json!({
+            "seq": seq, "ts": "2026-12-02T03:00:00Z", "kind": kind,
+            "actor": {"id": "Ops", "role": "operator", "key": "k"}, "body": body,
+            "prev": "", "hash": "", "sig": ""
+        }))
+        .unwrap()
+    }
+
+    fn run(seq: u64, id: &str, failed: bool) -> Vec<Entry> {
+        vec![
+            entry(
+                seq,
+                "pipeline.state.started",
+                json!({"run": id, "pipeline": "release"}),
+            ),
+            if failed {
+                entry(
+                    seq + 1,
+                    "pipeline.state.failed",
+                    json!({"run": id, "reason": "step test failed"}),
+                )
+            } else {
+                entry(seq + 1, "pipeline.state.succeeded", json!({"run": id}))
+            },
+        ]
+    }
+
+    #[test]
+    fn a_failure_is_new_and_only_a_success_looks_back_at_the_open_failure() {
+        let mut ledger = run(1, "r1", true);
+        let (told, new) = run_events(&ledger, "r1", Some(0));
+        assert!(told.is_empty());
+        assert!(
+            matches!(&new[..], [Event::Fire(a)] if a.key == "pipeline release" && a.title == "pipeline release failed"),
+            "{new:?}"
+        );
+        // A second failure is its own message; nothing from the past is needed for it.
+        ledger.extend(run(3, "r2", true));
+        let (told, new) = run_events(&ledger, "r2", Some(2));
+        assert!(told.is_empty());
+        assert_eq!(new.len(), 1);
+        // A success after them resolves the failure still open.
+        ledger.extend(run(5, "r3", false));
+        let (told, new) = run_events(&ledger, "r3", Some(4));
+        assert!(
+            matches!(&told[..], [Event::Fire(a)] if a.key == "pipeline release"),
+            "{told:?}"
+        );
+        assert!(matches!(&new[..], [Event::Resolve { key, .. }] if key == "pipeline release"));
+        // A success after a success has nothing to resolve.
+        ledger.extend(run(7, "r4", false));
+        let (told, _) = run_events(&ledger, "r4", Some(6));
+        assert!(told.is_empty());
+    }
+}
