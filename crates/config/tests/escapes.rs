@@ -119,29 +119,44 @@ fn issue7_report_outside_the_project_is_refused() {
     ok(&report("docs/OUTCOMES.md"));
 }
 
+/// The codes and messages of every problem `check` finds, in file order.
+fn problems(yaml: &str) -> Vec<(String, String)> {
+    check("gantry.yaml", yaml)
+        .unwrap_err()
+        .iter()
+        .map(|e| (e.code().to_string(), e.message().to_string()))
+        .collect()
+}
+
 #[test]
 fn issue7_status_report_output_outside_the_project_is_refused() {
+    // The `status:` step itself is not supported yet (issue 8); its output path is still
+    // checked, so the step cannot come back with the hole.
     let yaml = with_stages(
         "      - name: report\n        steps:\n          - { status: { output: ../../STATUS.md } }\n",
     );
-    let at = pos_in(&yaml, "../../STATUS.md", "../");
-    expect_err(
-        &yaml,
-        at.0,
-        at.1,
-        "gantry::config::path_escape",
-        "status report output '../../STATUS.md' in stage 'report' goes up with '..', which can leave the project",
+    let found = problems(&yaml);
+    assert!(
+        found.iter().any(|(code, m)| code == "gantry::config::path_escape"
+            && m.contains("status report output '../../STATUS.md' in stage 'report' goes up with '..', which can leave the project")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(code, _)| code == "gantry::config::not_supported"),
+        "{found:#?}"
     );
     let yaml = with_stages(
         "      - name: report\n        steps:\n          - { status: { output: .gantry/state.json } }\n",
     );
-    let at = pos_in(&yaml, ".gantry/state.json", ".gantry");
-    expect_err(
-        &yaml,
-        at.0,
-        at.1,
-        "gantry::config::path_escape",
-        "is inside .gantry/",
+    let found = problems(&yaml);
+    assert!(
+        found
+            .iter()
+            .any(|(code, m)| code == "gantry::config::path_escape"
+                && m.contains("is inside .gantry/")),
+        "{found:#?}"
     );
 }
 

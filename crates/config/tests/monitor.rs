@@ -86,14 +86,18 @@ fn a_bad_timeout_from_the_environment_names_both_texts() {
 
 #[test]
 fn shapes_and_kind_specific_keys_are_checked() {
-    let yaml = with_monitor("  targets:\n    api: { http: \"https://example.com/\" }\n");
-    let at = pos_in(&yaml, "http: \"https", "\"https");
+    // https is probed through the system's TLS (tests/monitor/check.rs in gantry).
+    ok(&with_monitor(
+        "  targets:\n    api: { http: \"https://example.com/\" }\n",
+    ));
+    let yaml = with_monitor("  targets:\n    api: { http: \"ftp://example.com/\" }\n");
+    let at = pos_in(&yaml, "http: \"ftp", "\"ftp");
     expect_err(
         &yaml,
         at.0,
         at.1,
         "gantry::config::monitor_target",
-        "https targets are not supported yet",
+        "is not an http:// or https:// URL",
     );
     let yaml = with_monitor("  targets:\n    db: { tcp: \"localhost\" }\n");
     let at = pos_in(&yaml, "tcp: \"localhost", "\"localhost");

@@ -62,7 +62,7 @@ fn unknown_placeholders_bad_urls_and_empty_queries_are_located() {
 }
 
 #[test]
-fn status_github_is_typed_and_refuses_what_it_cannot_reach() {
+fn status_github_is_typed_and_refuses_a_bad_api_base() {
     use std::collections::BTreeMap;
     let yaml = format!("{BASE}status:\n  github: {{ repo: acme/shop }}\n");
     let mut env = BTreeMap::new();
@@ -76,15 +76,16 @@ fn status_github_is_typed_and_refuses_what_it_cannot_reach() {
     assert_eq!(gh.token_env.value, "GITHUB_TOKEN");
     assert_eq!(gh.label, "gantry-status");
     assert_eq!(gantry_config::github_api_base(&env), "http://127.0.0.1:1");
-    // The public API needs TLS, which this build lacks: refused where it is written.
-    let at = pos_in(&yaml, "github: {", "{");
-    expect_err(
-        &yaml,
-        at.0,
-        at.1,
-        "gantry::config::not_supported",
-        "needs TLS",
+    // The public API is https, which the client speaks (tests/monitor/tls.rs in gantry).
+    gantry_config::check_with_env("gantry.yaml", &yaml, &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut ftp = env.clone();
+    ftp.insert("GITHUB_API_URL".into(), "ftp://ghe.example".into());
+    let e = format!(
+        "{:?}",
+        gantry_config::check_with_env("gantry.yaml", &yaml, &ftp).unwrap_err()
     );
+    assert!(e.contains("is not an http:// or https:// URL"), "{e}");
     let yaml = format!("{BASE}status:\n  github: {{ repo: shop, token_env: \"ghp_x y\" }}\n");
     let e = format!(
         "{:?}",

@@ -91,13 +91,42 @@ fn step_without_or_with_several_actions() {
         "step in stage 'ci' has several actions (run, deploy)",
     );
     let yaml = with_stages(
-        "      - name: ci\n        steps:\n          - { smoke: 'GET / == 200', status: true, doctor: true }\n",
+        "      - name: ci\n        steps:\n          - { smoke: 'GET / == 200', run: make }\n",
     );
     expect_invalid(
         &yaml,
-        pos_in(&yaml, "doctor: true", "true"),
+        pos_in(&yaml, "smoke: 'GET", "'GET"),
         "gantry::config::step_action",
-        "several actions (smoke, doctor, status)",
+        "several actions (run, smoke)",
+    );
+}
+
+#[test]
+fn features_not_built_are_refused_where_they_are_written() {
+    // Issue 8 (no inert configuration): the `doctor:` and `status:` steps and `reports:`
+    // would do nothing, so `check` refuses them at their line.
+    let yaml = with_stages("      - name: ci\n        steps:\n          - { doctor: true }\n");
+    expect_invalid(
+        &yaml,
+        pos_in(&yaml, "doctor: true", "true"),
+        "gantry::config::not_supported",
+        "the `doctor:` step (pipeline 'release', stage 'ci') is not supported yet",
+    );
+    let yaml = with_stages(
+        "      - name: ci\n        steps:\n          - { status: { format: json, output: s.json } }\n",
+    );
+    expect_invalid(
+        &yaml,
+        pos_in(&yaml, "status: {", "{"),
+        "gantry::config::not_supported",
+        "the `status:` step (pipeline 'release', stage 'ci') is not supported yet",
+    );
+    let yaml = format!("{BASE}reports:\n  status: docs/STATUS.md\n");
+    expect_invalid(
+        &yaml,
+        pos_in(&yaml, "  status: docs", "status"),
+        "gantry::config::not_supported",
+        "`reports:` is not supported yet",
     );
 }
 

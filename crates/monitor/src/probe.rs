@@ -219,8 +219,18 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
+    // Not an I/O error: a TLS handshake the client refused (an untrusted certificate, a
+    // wrong name) — the innermost cause says which.
+    let mut last: &dyn std::error::Error = e;
+    while let Some(s) = last.source() {
+        last = s;
+    }
     if e.is_connect() {
-        "cannot connect".into()
+        if std::ptr::addr_eq(last, e as &dyn std::error::Error) {
+            "cannot connect".into()
+        } else {
+            format!("cannot connect: {last}")
+        }
     } else {
         e.to_string()
     }

@@ -154,6 +154,8 @@ pub fn markdown(r: &Report) -> String {
             );
         }
     }
+    alerts(&mut s, r);
+    notifications(&mut s, r);
     if !r.budgets.is_empty() {
         let _ = writeln!(s, "\n## Agent budgets\n");
         for b in &r.budgets {
@@ -189,4 +191,63 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(s, "- **Emergency procedure:** {}", c.emergency);
     s
+}
+
+fn alerts(s: &mut String, r: &Report) {
+    let _ = writeln!(s, "\n## Alerts\n");
+    if r.alerts.is_empty() {
+        let _ = writeln!(s, "No alert rules (`alerts:`).");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| alert | severity | state | since | condition | detail | runbook |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for a in &r.alerts {
+        let state = if a.state == "firing" {
+            format!("🔥 {}", a.state)
+        } else {
+            a.state.clone()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | `{}` | {} | {} |",
+            cell(&a.name),
+            a.severity,
+            state,
+            opt(a.since.as_deref()),
+            cell(&a.condition),
+            cell(a.detail.as_deref().unwrap_or("-")),
+            cell(a.runbook.as_deref().unwrap_or("-"))
+        );
+    }
+}
+
+fn notifications(s: &mut String, r: &Report) {
+    let _ = writeln!(s, "\n## Notification channels\n");
+    if r.notifications.is_empty() {
+        let _ = writeln!(s, "No notification channels (`notify:`).");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "| channel | kind | minimum | last delivery | at | sent | failed | dropped | failing |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+    for c in &r.notifications {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&c.name),
+            c.kind,
+            c.min_severity,
+            c.last,
+            opt(c.last_at.as_deref()),
+            c.sent,
+            c.failed,
+            c.dropped,
+            cell(c.failing.as_deref().unwrap_or("-"))
+        );
+    }
 }

@@ -33,6 +33,12 @@ pub struct Report {
     pub commands: Vec<AgentCommand>,
     pub configuration: Configuration,
     pub ledger: LedgerHealth,
+    /// Every alert rule, firing or not.
+    #[serde(default)]
+    pub alerts: Vec<AlertState>,
+    /// Every notification channel with its last delivery.
+    #[serde(default)]
+    pub notifications: Vec<ChannelState>,
     /// Each budgeted role's use (`access.budgets`), role by role.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub budgets: Vec<BudgetUse>,
@@ -65,6 +71,42 @@ pub fn budget_uses(uses: &[gantry_access::budgets::Use]) -> Vec<BudgetUse> {
             text: u.to_string(),
         })
         .collect()
+}
+
+/// One alert rule as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertState {
+    pub name: String,
+    /// `info`, `warn`, `error`.
+    pub severity: String,
+    /// `firing`, `pending` (holding for its `down_for`), `ok`, or `not evaluated` (only
+    /// `gantry serve` evaluates alerts).
+    pub state: String,
+    /// RFC 3339: since when it fires or is pending.
+    pub since: Option<String>,
+    /// The condition as the exported Prometheus rule writes it.
+    pub condition: String,
+    /// What the last evaluation saw.
+    pub detail: Option<String>,
+    pub runbook: Option<String>,
+}
+
+/// One notification channel as the report shows it (never its URL: a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelState {
+    pub name: String,
+    /// `slack`, `discord`, `webhook`.
+    pub kind: String,
+    pub min_severity: String,
+    /// `sent`, `failed`, `nothing sent yet`, or `not known` (without `gantry serve`).
+    pub last: String,
+    /// RFC 3339 time of the last delivery or failure.
+    pub last_at: Option<String>,
+    /// Why the last message failed, until one is delivered again.
+    pub failing: Option<String>,
+    pub sent: u64,
+    pub failed: u64,
+    pub dropped: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,6 +238,10 @@ pub struct Inputs<'a> {
     pub channel_failures: Vec<String>,
     /// Alerts firing, by name, with their severity's level.
     pub alerts: Vec<Reason>,
+    /// Every alert rule's state, for the report's alerts section.
+    pub alert_rules: Vec<AlertState>,
+    /// Every channel's deliveries, for the report's notifications section.
+    pub deliveries: Vec<ChannelState>,
     pub now: DateTime<Utc>,
     pub trigger: String,
     pub git: Option<Git>,
@@ -312,7 +358,20 @@ pub fn build(i: &Inputs<'_>) -> Report {
                 .or_else(|| i.ledger_write_error.clone()),
         },
         budgets: budget_uses(i.budgets),
+        alerts: i.alert_rules.clone(),
+        notifications: i.deliveries.clone(),
     }
+}
+
+/// The labels the report is kept under (the GitHub status issue's).
+#[must_use]
+pub fn labels(config: &Config) -> Vec<String> {
+    config
+        .status
+        .github
+        .as_ref()
+        .map(|g| vec![g.label.clone()])
+        .unwrap_or_default()
 }
 
 fn services(i: &Inputs<'_>, emergency: bool, reasons: &mut Vec<Reason>) -> Vec<ServiceHealth> {

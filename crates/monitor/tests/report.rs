@@ -184,6 +184,9 @@ struct World {
     entries: Vec<Entry>,
     samples: BTreeMap<String, Sample>,
     live: Option<BTreeMap<String, Live>>,
+    channel_failures: Vec<String>,
+    alerts: Vec<report::AlertState>,
+    deliveries: Vec<report::ChannelState>,
 }
 
 impl World {
@@ -193,6 +196,9 @@ impl World {
             entries: ledger(),
             samples: BTreeMap::new(),
             live: None,
+            channel_failures: vec![],
+            alerts: vec![],
+            deliveries: vec![],
         }
     }
 
@@ -221,8 +227,10 @@ impl World {
             rollbacks: &rollbacks,
             ledger_verified: Ok(true),
             ledger_write_error: None,
-            channel_failures: vec![],
+            channel_failures: self.channel_failures.clone(),
             alerts: vec![],
+            alert_rules: self.alerts.clone(),
+            deliveries: self.deliveries.clone(),
             now,
             trigger: "gantry status --check".into(),
             git: Some(Git {
@@ -340,6 +348,13 @@ fn live_instances_below_desired_and_recent_rollbacks_degrade() {
     );
     // An hour later the rollback no longer counts.
     assert_eq!(w.report(60).status, Level::Operational);
+
+    // A channel that fails to deliver is enough to degrade an otherwise healthy system.
+    w.channel_failures = vec!["channel oncall failing: the receiver answered 500".into()];
+    assert_eq!(
+        texts(&w.report(60)),
+        ["DEGRADED notifications: channel oncall failing: the receiver answered 500"]
+    );
 }
 
 #[test]
@@ -379,6 +394,51 @@ fn full_world() -> World {
         },
     );
     w.live = Some(live);
+    w.channel_failures = vec!["channel oncall failing: the receiver answered 500".into()];
+    w.alerts = vec![
+        report::AlertState {
+            name: "api-down".into(),
+            severity: "error".into(),
+            state: "ok".into(),
+            since: None,
+            condition: "gantry_probe_success{target=\"api\"} == 0".into(),
+            detail: Some("target api is up".into()),
+            runbook: Some("https://wiki.example/api".into()),
+        },
+        report::AlertState {
+            name: "db-down".into(),
+            severity: "warn".into(),
+            state: "firing".into(),
+            since: Some("2026-12-01T10:29:30Z".into()),
+            condition: "gantry_probe_success{target=\"db\"} == 0".into(),
+            detail: Some("target db is down: connection refused".into()),
+            runbook: None,
+        },
+    ];
+    w.deliveries = vec![
+        report::ChannelState {
+            name: "slack".into(),
+            kind: "slack".into(),
+            min_severity: "warn".into(),
+            last: "sent".into(),
+            last_at: Some("2026-12-01T10:29:40Z".into()),
+            failing: None,
+            sent: 3,
+            failed: 0,
+            dropped: 0,
+        },
+        report::ChannelState {
+            name: "oncall".into(),
+            kind: "webhook".into(),
+            min_severity: "info".into(),
+            last: "failed".into(),
+            last_at: Some("2026-12-01T10:29:45Z".into()),
+            failing: Some("the receiver answered 500".into()),
+            sent: 1,
+            failed: 2,
+            dropped: 0,
+        },
+    ];
     w
 }
 
@@ -437,6 +497,9 @@ fn env_world() -> World {
         entries,
         samples: BTreeMap::new(),
         live: None,
+        channel_failures: vec![],
+        alerts: vec![],
+        deliveries: vec![],
     };
     w.sample("service:web@staging", ok(1.0));
     w

@@ -86,6 +86,11 @@ impl Alerting {
         }
     }
 
+    /// Every rule's state, for the report's alerts section.
+    pub(crate) fn states(&self) -> Vec<gantry_monitor::report::AlertState> {
+        self.eval.states()
+    }
+
     /// The firing alerts as report reasons: an error alert makes the status CRITICAL, a
     /// warning DEGRADED, an info one is listed without changing it.
     pub(crate) fn reasons(&self) -> Vec<Reason> {

@@ -197,6 +197,19 @@ pub fn start(
     let github = crate::github_sync::start(&app.core.config(), &env)?;
     let mut tail = Tail::new(gantry_dir.join("ledger.jsonl"));
     let history = tail.read(&monitoring.metrics);
+    // What was written after this control plane's own `control.started` is not history: a
+    // `gantry run` that ended while serve was starting left its failure to serve (it saw
+    // the lock), so it is sent now.
+    let pid = std::process::id();
+    let fresh = history
+        .iter()
+        .rposition(|e| {
+            e.kind == "control.started"
+                && e.actor.role == gantry_ledger::SYSTEM_ROLE
+                && e.body.get("pid").and_then(serde_json::Value::as_u64) == Some(u64::from(pid))
+        })
+        .map_or(&[][..], |i| &history[i + 1..]);
+    crate::notifications::feed(notifier.as_ref(), fresh, &tail.state);
     let alerting = crate::alerting::Alerting::new(&app.core.config(), &history);
     let runner = Runner {
         app,
@@ -343,6 +356,12 @@ impl Runner {
             ledger_write_error: ledger_error.clone(),
             channel_failures,
             alerts: self.alerting.reasons(),
+            alert_rules: self.alerting.states(),
+            deliveries: self
+                .notifier
+                .as_ref()
+                .map(gantry_monitor::notify::Notifier::states)
+                .unwrap_or_default(),
             now: Utc::now(),
             trigger,
             git: gantry_monitor::git::describe(
@@ -355,7 +374,7 @@ impl Runner {
                 .as_ref()
                 .map(gantry_monitor::notify::Notifier::describe)
                 .unwrap_or_default(),
-            labels: Vec::new(),
+            labels: report::labels(&self.app.core.config()),
             budgets: &budgets,
         });
         metrics.report(&report, &self.tail.state, &windows, ledger_error.is_none());
@@ -383,7 +402,7 @@ impl Runner {
     /// New admitted entries, also handed to the notification channels.
     fn read_tail(&mut self) -> Vec<Entry> {
         let entries = self.tail.read(&self.monitoring.metrics);
-        crate::notifications::feed(self.notifier.as_ref(), &entries);
+        crate::notifications::feed(self.notifier.as_ref(), &entries, &self.tail.state);
         entries
     }
 

@@ -33,11 +33,12 @@ pub(crate) fn start(
     Notifier::start(&config.project, channels, on_outcome).map(Some)
 }
 
-/// Hands the events among `entries` to every channel.
-pub(crate) fn feed(notifier: Option<&Notifier>, entries: &[Entry]) {
+/// Hands the events among `entries` to every channel; `state` is the ledger's with them
+/// applied.
+pub(crate) fn feed(notifier: Option<&Notifier>, entries: &[Entry], state: &gantry_state::State) {
     let Some(n) = notifier else { return };
     for e in entries {
-        if let Some(event) = notify::events::from_entry(e) {
+        if let Some(event) = notify::events::from_entry(e, state) {
             n.send(&event);
         }
     }

@@ -259,7 +259,8 @@ const READ_AT_START: &[(&str, &str)] = &[
         "the probe schedule and targets are set up at start",
     ),
     ("notify", "notification channels are set up at start"),
-    ("reports", "report settings are read at start"),
+    ("alerts", "alert rules are set up at start"),
+    ("status", "the GitHub status issue sync is set up at start"),
 ];
 
 fn top_level_changes(old: &Config, new: &Config) -> Vec<String> {

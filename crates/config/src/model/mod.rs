@@ -89,9 +89,11 @@ pub struct Config {
     /// per-service overrides and runbook links. Default: every rule at its own severity.
     #[serde(default, deserialize_with = "null_default")]
     pub policy: Policy,
-    /// Report settings (paths, GitHub issue sync); free-form until the reports land.
+    /// Not supported yet: `gantry check` refuses it at its line (the status report's
+    /// places are `.gantry/status.{md,json}`, `--out FILE` and `status.github`). Read
+    /// loosely so that the refusal, not a parse error, is what the user sees.
     #[serde(default)]
-    pub reports: Option<BTreeMap<String, serde_json::Value>>,
+    pub reports: Option<Spanned<serde_json::Value>>,
     /// Custom roles for API and MCP tokens (the built-in roles need none).
     #[serde(default)]
     pub access: Access,

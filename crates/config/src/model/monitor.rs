@@ -201,12 +201,11 @@ impl MonitorTarget {
 }
 
 fn check_url(url: &str) -> Result<(), String> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(if url.starts_with("https://") {
-            format!("'{url}': https targets are not supported yet; use http://")
-        } else {
-            format!("'{url}' is not an http:// URL")
-        });
+    let Some(rest) = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+    else {
+        return Err(format!("'{url}' is not an http:// or https:// URL"));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.is_empty() {

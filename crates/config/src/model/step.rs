@@ -38,10 +38,12 @@ pub struct Step {
     /// `"GET / == 200"`.
     #[serde(default)]
     pub smoke: Option<Spanned<String>>,
-    /// Built-in action: environment checks (`true` or a mapping of options).
+    /// Built-in action: environment checks (`true` or a mapping of options). Not
+    /// supported yet: `gantry check` refuses it at its line.
     #[serde(default)]
     pub doctor: Option<Spanned<Toggle<DoctorStep>>>,
-    /// Built-in action: refresh the status report (`true` or a mapping of options).
+    /// Built-in action: refresh the status report (`true` or a mapping of options). Not
+    /// supported yet: `gantry check` refuses it at its line.
     #[serde(default)]
     pub status: Option<Spanned<Toggle<StatusStep>>>,
     /// For `deploy`: the release to deploy. Default: the newest release by name.
@@ -192,7 +194,7 @@ pub struct StatusStep {
     #[serde(default)]
     pub format: StatusFormat,
     /// Write the report to this path, relative to the project root and inside it (not
-    /// under `.gantry/`). Default: the report location from `reports:`.
+    /// under `.gantry/`).
     #[serde(default)]
     pub output: Option<Spanned<String>>,
     /// Also sync the report to the project's GitHub status issue. Default: false.

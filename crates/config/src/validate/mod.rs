@@ -15,6 +15,7 @@ mod service;
 mod smoke;
 pub(crate) mod status;
 mod tools;
+mod unsupported;
 mod warnings;
 
 pub use secrets::MIN_SECRET_CHARS;
@@ -79,6 +80,7 @@ pub(crate) fn validate(
     analysis_prometheus::check(config, &mut p);
     environments::check_environments(config, &mut p);
     status::check(config, env, &mut p);
+    unsupported::check(config, &mut p);
 
     let mut list = p.list;
     list.sort_by_key(|l| (l.line, l.column));

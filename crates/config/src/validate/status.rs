@@ -1,5 +1,5 @@
 //! Checks of `status.github`: a repository `owner/name`, an environment variable name for
-//! the token, and an API base this build can reach.
+//! the token, and an http(s) API base (`GITHUB_API_URL`).
 
 use std::collections::BTreeMap;
 
@@ -37,13 +37,13 @@ pub(super) fn check(config: &Config, env: &BTreeMap<String, String>, p: &mut Pro
         );
     }
     let api = api_base(env);
-    if !api.starts_with("http://") {
+    if !(api.starts_with("http://") || api.starts_with("https://")) {
         p.add(
             gh.pos,
-            "gantry::config::not_supported",
-            "not supported yet",
+            "gantry::config::github",
+            "API base",
             format!(
-                "`status.github`: the API base '{api}' (GITHUB_API_URL, default https://api.github.com) needs TLS, which this build's HTTP client does not have yet; only an http:// GITHUB_API_URL works"
+                "`status.github`: the API base '{api}' (GITHUB_API_URL) is not an http:// or https:// URL"
             ),
         );
     }

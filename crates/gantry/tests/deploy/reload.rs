@@ -119,6 +119,15 @@ fn issue11_a_broken_gantry_yaml_is_refused_with_its_location_and_the_old_config_
         .fails_with(4)
         .says("services.web.listen changed");
     assert!(reloads(&env).is_empty());
+    // Issue 8: alert rules are set up when serve starts; a new one would not be evaluated.
+    let alerted =
+        format!("{good}alerts:\n  - {{ name: web-rolled-back, when: {{ rollback: web }} }}\n");
+    write_config(&env, &alerted);
+    env.p
+        .gantry(&["reload"])
+        .fails_with(4)
+        .says("`alerts` changed (alert rules are set up at start)");
+    assert!(reloads(&env).is_empty());
 }
 
 #[test]

@@ -104,6 +104,48 @@ fn an_alert_fires_after_its_hold_and_resolves_through_the_channels_and_the_ledge
             .then_some(v)
     });
     assert_eq!(v["status"], "CRITICAL", "{v:#}");
+    // Its section lists every rule, firing or not, with since, severity and runbook.
+    let rules = v["alerts"].as_array().unwrap();
+    let names: Vec<&str> = rules.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "api-down",
+            "web-errors",
+            "web-slow",
+            "web-rolled-back",
+            "channels"
+        ]
+    );
+    assert_eq!(rules[0]["state"], "firing", "{:#}", rules[0]);
+    let at = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    // Since when: the evaluation that fired it, recorded moments later.
+    let lag = at(&fired["ts"]) - at(&rules[0]["since"]);
+    assert!(lag.num_seconds().abs() <= 2, "{lag} {:#}", rules[0]);
+    assert_eq!(rules[0]["severity"], "error");
+    assert_eq!(rules[0]["runbook"], "https://runbooks.example/api");
+    assert_eq!(
+        rules[0]["condition"],
+        "gantry_probe_success{target=\"api\"} == 0"
+    );
+    assert!(rules[1..].iter().all(|a| a["state"] == "ok"), "{rules:#?}");
+    assert_eq!(rules[2]["severity"], "info");
+    let md = std::fs::read_to_string(p.path().join(".gantry/status.md")).unwrap();
+    assert!(md.contains("## Alerts"), "{md}");
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| api-down | error | 🔥 firing | ")
+                && l.contains("https://runbooks.example/api")),
+        "{md}"
+    );
+    // The channel's last delivery (the status changes it was sent).
+    let ch = &v["notifications"][0];
+    assert_eq!(
+        (ch["name"].as_str(), ch["kind"].as_str()),
+        (Some("webhook"), Some("webhook"))
+    );
+    assert!(ch["sent"].as_u64().unwrap() >= 1, "{ch:#}");
+    assert_eq!(ch["last"], "sent", "{ch:#}");
     let msg = wait_for(20, "the alert on the webhook", || {
         hook.messages()
             .into_iter()

@@ -217,3 +217,99 @@ fn a_bad_target_is_a_located_usage_error() {
         out.stderr()
     );
 }
+
+#[test]
+fn without_serve_the_report_lists_alert_rules_and_channels_as_not_evaluated() {
+    let target = HttpTarget::start();
+    let p = project(&format!(
+        "project: shop\npolicy: {{ default: warning }}\nagents:\n  operator: {{ id: Ops }}\nmonitor:\n  targets:\n    api: {{ http: \"{}\" }}\nnotify:\n  - slack: {{ webhook_env: SLACK_URL, min_severity: warn }}\nalerts:\n  - {{ name: api-down, when: {{ target: api, down_for: 30s }}, severity: error, runbook: \"https://runbooks.example/api\" }}\nstatus:\n  github: {{ repo: acme/shop, label: shop-status }}\n",
+        target.url("/health")
+    ));
+    let (code, v) = status_check(&p, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    let a = &v["alerts"][0];
+    assert_eq!(a["name"], "api-down");
+    assert_eq!(a["state"], "not evaluated");
+    assert_eq!(a["severity"], "error");
+    assert_eq!(a["runbook"], "https://runbooks.example/api");
+    let c = &v["notifications"][0];
+    assert_eq!(
+        (c["name"].as_str(), c["kind"].as_str()),
+        (Some("slack"), Some("slack"))
+    );
+    assert_eq!(c["min_severity"], "warn");
+    assert!(
+        c["last"].as_str().unwrap().starts_with("not known"),
+        "{c:#}"
+    );
+    assert_eq!(v["configuration"]["labels"][0], "shop-status");
+    let md = p.gantry(&["status", "--check"]).ok().stdout();
+    assert!(
+        md.contains("| api-down | error | not evaluated | - | "),
+        "{md}"
+    );
+    assert!(md.contains("| slack | slack | warn | not known"), "{md}");
+}
+
+/// An https server on loopback answering every GET `200 ok`, with `tls`.
+fn https_target(tls: std::sync::Arc<rustls::ServerConfig>) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let tls = tls.clone();
+            std::thread::spawn(move || {
+                let Ok(server) = rustls::ServerConnection::new(tls) else {
+                    return;
+                };
+                let mut stream = rustls::StreamOwned::new(server, conn);
+                let mut reader = BufReader::new(&mut stream);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    // A refused handshake (an untrusted certificate) ends here.
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                drop(reader);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+                let _ = stream.flush();
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn an_https_target_is_verified_against_the_system_roots_or_ssl_cert_file() {
+    let p = TestProject::init(BIN);
+    let (ca, tls) = super::run_notify::tls(p.path());
+    let addr = https_target(tls);
+    std::fs::write(
+        p.path().join("gantry.yaml"),
+        format!(
+            "project: shop\npolicy: {{ default: warning }}\nagents:\n  operator: {{ id: Ops }}\nmonitor:\n  targets:\n    api: {{ http: \"https://{addr}/health\", contains: ok }}\n"
+        ),
+    )
+    .unwrap();
+    p.gantry(&["check"]).ok();
+    // A self-signed certificate nobody vouched for: the probe fails, and says why.
+    let (code, v) = status_check(&p, &[]);
+    assert_eq!(code, 8, "{v:#}");
+    let why = v["targets"][0]["reason"].as_str().unwrap().to_lowercase();
+    assert!(why.contains("certificate"), "{why}");
+    // Its CA given the OpenSSL way: the same target is up.
+    let (code, v) = status_check(&p, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["targets"][0]["state"], "ok");
+}

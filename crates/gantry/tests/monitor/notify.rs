@@ -336,6 +336,15 @@ fn a_failing_channel_degrades_the_status_names_it_and_counts_in_metrics() {
             .then_some(v)
     });
     assert_eq!(v["status"], "DEGRADED");
+    // The channel's section says how its last delivery went.
+    let ch = &v["notifications"][0];
+    assert_eq!(ch["name"], "oncall");
+    assert_eq!(ch["last"], "failed", "{ch:#}");
+    assert_eq!(
+        ch["failing"], "the receiver answered 500 Internal Server Error",
+        "{ch:#}"
+    );
+    assert!(ch["last_at"].is_string(), "{ch:#}");
     let m = metrics(&serve, &p);
     assert!(
         m.contains("gantry_notifications_total{channel=\"oncall\",outcome=\"failed\"} 1"),
@@ -343,5 +352,6 @@ fn a_failing_channel_degrades_the_status_names_it_and_counts_in_metrics() {
     );
     let md = std::fs::read_to_string(p.path().join(".gantry/status.md")).unwrap();
     assert!(md.contains("channel oncall failing"), "{md}");
+    assert!(md.contains("| oncall | webhook | info | failed | "), "{md}");
     drop(serve);
 }

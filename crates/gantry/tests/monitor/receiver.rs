@@ -1,7 +1,7 @@
 //! A webhook receiver on loopback that checks each POST against the payload shape the
 //! service documents (Slack incoming webhooks, Discord webhooks) and answers as the
 //! service does: Slack 200 `ok`, Discord 204, a malformed body 400. It can also hang:
-//! read the request and never answer, as a stuck receiver does.
+//! read the request and never answer, as a stuck receiver does; and listen behind TLS.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -20,6 +20,7 @@ pub enum Shape {
 
 pub struct Receiver {
     pub addr: SocketAddr,
+    secure: bool,
     /// Every well-formed body, in arrival order.
     pub got: Arc<Mutex<Vec<Value>>>,
     /// What was wrong with bodies that were not.
@@ -144,93 +145,129 @@ fn check_webhook(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// What a receiver thread shares with the test.
+#[derive(Clone)]
+struct Seen {
+    got: Arc<Mutex<Vec<Value>>>,
+    bad: Arc<Mutex<Vec<String>>>,
+    hang: Arc<AtomicBool>,
+    fail: Arc<AtomicBool>,
+}
+
+/// Reads one request from `conn`, checks its body against `shape` and answers.
+fn handle<S: Read + Write>(mut conn: S, shape: Shape, s: &Seen) {
+    let mut reader = BufReader::new(&mut conn);
+    let mut line = String::new();
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    drop(reader);
+    if s.hang.load(Ordering::Acquire) {
+        // A stuck receiver: the request is read, no answer comes for 60 s.
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
+    if s.fail.load(Ordering::Acquire) {
+        let _ = conn.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
+        let _ = conn.flush();
+        return;
+    }
+    let checked = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|v| {
+            match shape {
+                Shape::Slack => check_slack(&v),
+                Shape::Discord => check_discord(&v),
+                Shape::Webhook => check_webhook(&v),
+            }
+            .map(|()| v)
+        });
+    let answer = match checked {
+        Ok(v) => {
+            s.got.lock().unwrap().push(v);
+            match shape {
+                Shape::Discord => "HTTP/1.1 204 No Content\r\n\r\n".to_string(),
+                _ => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_string(),
+            }
+        }
+        Err(why) => {
+            s.bad.lock().unwrap().push(why.clone());
+            format!(
+                "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\n\r\n{why}",
+                why.len()
+            )
+        }
+    };
+    let _ = conn.write_all(answer.as_bytes());
+    let _ = conn.flush();
+}
+
 impl Receiver {
     pub fn start(shape: Shape) -> Receiver {
+        Receiver::listen(shape, None)
+    }
+
+    /// The same receiver behind TLS with `tls` (its `url` is then https).
+    pub fn start_tls(shape: Shape, tls: Arc<rustls::ServerConfig>) -> Receiver {
+        Receiver::listen(shape, Some(tls))
+    }
+
+    fn listen(shape: Shape, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let bad = Arc::new(Mutex::new(Vec::new()));
-        let hang = Arc::new(AtomicBool::new(false));
-        let fail = Arc::new(AtomicBool::new(false));
-        let (g, b, h, f) = (got.clone(), bad.clone(), hang.clone(), fail.clone());
+        let seen = Seen {
+            got: Arc::new(Mutex::new(Vec::new())),
+            bad: Arc::new(Mutex::new(Vec::new())),
+            hang: Arc::new(AtomicBool::new(false)),
+            fail: Arc::new(AtomicBool::new(false)),
+        };
+        let s = seen.clone();
+        let secure = tls.is_some();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
-                let Ok(mut conn) = conn else { continue };
-                let (g, b, h, f) = (g.clone(), b.clone(), h.clone(), f.clone());
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(conn.try_clone().unwrap());
-                    let mut line = String::new();
-                    let mut length = 0usize;
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                let Ok(conn) = conn else { continue };
+                let (s, tls) = (s.clone(), tls.clone());
+                std::thread::spawn(move || match tls {
+                    None => handle(conn, shape, &s),
+                    Some(config) => {
+                        let Ok(server) = rustls::ServerConnection::new(config) else {
                             return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        if let Some((k, v)) = line.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
+                        };
+                        // A handshake the client refuses (an untrusted certificate) ends here.
+                        handle(rustls::StreamOwned::new(server, conn), shape, &s);
                     }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    if h.load(Ordering::Acquire) {
-                        // A stuck receiver: the request is read, no answer comes for 60 s.
-                        std::thread::sleep(Duration::from_secs(60));
-                        return;
-                    }
-                    if f.load(Ordering::Acquire) {
-                        let _ = conn.write_all(
-                            b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n",
-                        );
-                        return;
-                    }
-                    let checked = serde_json::from_slice::<Value>(&body)
-                        .map_err(|e| e.to_string())
-                        .and_then(|v| {
-                            match shape {
-                                Shape::Slack => check_slack(&v),
-                                Shape::Discord => check_discord(&v),
-                                Shape::Webhook => check_webhook(&v),
-                            }
-                            .map(|()| v)
-                        });
-                    let answer = match checked {
-                        Ok(v) => {
-                            g.lock().unwrap().push(v);
-                            match shape {
-                                Shape::Discord => "HTTP/1.1 204 No Content\r\n\r\n".to_string(),
-                                _ => "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_string(),
-                            }
-                        }
-                        Err(why) => {
-                            b.lock().unwrap().push(why.clone());
-                            format!(
-                                "HTTP/1.1 400 Bad Request\r\ncontent-length: {}\r\n\r\n{why}",
-                                why.len()
-                            )
-                        }
-                    };
-                    let _ = conn.write_all(answer.as_bytes());
                 });
             }
         });
         Receiver {
             addr,
-            got,
-            bad,
-            hang,
-            fail,
+            secure,
+            got: seen.got,
+            bad: seen.bad,
+            hang: seen.hang,
+            fail: seen.fail,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}/hook", self.addr)
     }
 
     /// From now on, read requests and never answer them.

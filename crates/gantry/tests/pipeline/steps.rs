@@ -104,11 +104,14 @@ fn env_cwd_and_continue_on_error() {
 
 #[test]
 fn builtin_actions_are_not_pretended() {
-    // `deploy:` and `smoke:` are real now (tests/pipeline/deploy.rs); these come later.
+    // `deploy:` and `smoke:` are real now (tests/pipeline/deploy.rs); `doctor:` comes
+    // later, so the config is refused before anything runs (issue 8: no inert config).
     let p = project("\n  p:\n    stages:\n      - { name: d, steps: [ { doctor: true } ] }\n");
     p.gantry(&["run", "p"])
-        .fails_with(1)
-        .says("not available yet");
+        .fails_with(2)
+        .says("gantry::config::not_supported")
+        .says("is not supported yet");
+    assert!(p.entries_of("pipeline.state.started").is_empty());
 }
 
 #[test]

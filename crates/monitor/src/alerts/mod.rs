@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use gantry_config::{AlertCondition, AlertRule, Config, NotifySeverity};
 
-use crate::report::{Live, Sample};
+use crate::report::{AlertState, Live, Sample};
 
 /// Whether a rule's condition holds now, and what was seen.
 #[derive(Clone, Debug, PartialEq)]
@@ -150,6 +150,8 @@ pub struct Evaluator {
     rules: Vec<Rule>,
     pending: BTreeMap<String, DateTime<Utc>>,
     firing: BTreeMap<String, Firing>,
+    /// What each rule's last observation saw; empty until the first step.
+    seen: BTreeMap<String, String>,
 }
 
 impl Evaluator {
@@ -180,6 +182,7 @@ impl Evaluator {
             rules,
             pending: BTreeMap::new(),
             firing: BTreeMap::new(),
+            seen: BTreeMap::new(),
         }
     }
 
@@ -221,6 +224,7 @@ impl Evaluator {
             let Some(o) = observed.get(&r.name) else {
                 continue;
             };
+            self.seen.insert(r.name.clone(), o.detail.clone());
             if o.active {
                 if let Some(f) = self.firing.get_mut(&r.name) {
                     f.detail = o.detail.clone();
@@ -257,6 +261,40 @@ impl Evaluator {
     #[must_use]
     pub fn firing(&self) -> Vec<Firing> {
         self.firing.values().cloned().collect()
+    }
+
+    /// Every rule in config order, firing or not, for the status report. A rule never
+    /// observed is `not evaluated` (only `gantry serve` evaluates alerts).
+    #[must_use]
+    pub fn states(&self) -> Vec<AlertState> {
+        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.rules
+            .iter()
+            .map(|r| {
+                let (state, since) = if let Some(f) = self.firing.get(&r.name) {
+                    ("firing", Some(ts(&f.since)))
+                } else if let Some(p) = self.pending.get(&r.name) {
+                    ("pending", Some(ts(p)))
+                } else if self.seen.contains_key(&r.name) {
+                    ("ok", None)
+                } else {
+                    ("not evaluated", None)
+                };
+                AlertState {
+                    name: r.name.clone(),
+                    severity: r.severity.as_str().into(),
+                    state: state.into(),
+                    since,
+                    condition: export::expression(&r.condition).0,
+                    detail: self
+                        .firing
+                        .get(&r.name)
+                        .map(|f| f.detail.clone())
+                        .or_else(|| self.seen.get(&r.name).cloned()),
+                    runbook: r.runbook.clone(),
+                }
+            })
+            .collect()
     }
 }
 
@@ -303,6 +341,46 @@ mod tests {
         let resolved = e.step(&seen("api-down", false), at(80));
         assert!(matches!(&resolved[..], [Transition::Resolved { detail, .. }] if detail == "up"));
         assert!(e.firing().is_empty());
+    }
+
+    #[test]
+    fn states_list_every_rule_with_its_state_and_since() {
+        let mut e = Evaluator::new(&config(
+            "  - { name: api-down, when: { target: api, down_for: 30s }, severity: error, runbook: \"https://wiki/api\" }\n  - { name: rb, when: { rollback: web } }\n",
+        ));
+        let names = |e: &Evaluator| -> Vec<(String, String)> {
+            e.states().into_iter().map(|s| (s.name, s.state)).collect()
+        };
+        assert_eq!(
+            names(&e),
+            [
+                ("api-down".into(), "not evaluated".into()),
+                ("rb".into(), "not evaluated".into())
+            ]
+        );
+        let t0 = Utc::now();
+        let mut both = seen("api-down", true);
+        both.extend(seen("rb", false));
+        e.step(&both, t0);
+        let s = e.states();
+        assert_eq!(
+            (s[0].state.as_str(), s[1].state.as_str()),
+            ("pending", "ok")
+        );
+        assert_eq!(s[0].condition, "gantry_probe_success{target=\"api\"} == 0");
+        assert_eq!(s[0].runbook.as_deref(), Some("https://wiki/api"));
+        e.step(&both, t0 + chrono::Duration::seconds(31));
+        let s = e.states();
+        assert_eq!(s[0].state, "firing");
+        assert_eq!(
+            s[0].since.as_deref(),
+            Some(
+                (t0 + chrono::Duration::seconds(31))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    .as_str()
+            )
+        );
+        assert_eq!(s[0].severity, "error");
     }
 
     #[test]

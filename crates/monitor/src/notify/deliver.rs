@@ -30,6 +30,8 @@ pub struct ChannelHealth {
     pub dropped: u64,
     /// Why the last message failed, until one is delivered again.
     pub failing: Option<String>,
+    /// The last message's outcome (`sent`, `failed`) and when (RFC 3339).
+    pub last: Option<(String, String)>,
 }
 
 /// Called with (channel, outcome) for every message: `sent`, `failed`, `dropped`.
@@ -58,6 +60,8 @@ impl Shared {
 pub struct Notifier {
     queues: Vec<(String, mpsc::Sender<(Event, Instant)>)>,
     described: Vec<String>,
+    /// Name, kind and minimum severity of each channel, in config order.
+    kinds: Vec<(String, Kind, gantry_config::NotifySeverity)>,
     shared: Arc<Shared>,
 }
 
@@ -68,12 +72,7 @@ impl Notifier {
         channels: Vec<Channel>,
         on_outcome: OnOutcome,
     ) -> Result<Notifier, NotifyError> {
-        let http = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| NotifyError::Client(e.to_string()))?;
+        let http = client()?;
         let shared = Arc::new(Shared {
             health: Mutex::new(
                 channels
@@ -86,6 +85,10 @@ impl Notifier {
         });
         let mut queues = Vec::new();
         let described = channels.iter().map(Channel::describe).collect();
+        let kinds = channels
+            .iter()
+            .map(|c| (c.name.clone(), c.kind, c.min_severity))
+            .collect();
         for channel in channels {
             let (tx, rx) = mpsc::channel(QUEUE);
             queues.push((channel.name.clone(), tx));
@@ -101,6 +104,7 @@ impl Notifier {
         Ok(Notifier {
             queues,
             described,
+            kinds,
             shared,
         })
     }
@@ -137,6 +141,33 @@ impl Notifier {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Each channel with its last delivery, for the report.
+    #[must_use]
+    pub fn states(&self) -> Vec<crate::report::ChannelState> {
+        let health = self.health();
+        self.kinds
+            .iter()
+            .map(|(name, kind, min)| {
+                let h = health.get(name).cloned().unwrap_or_default();
+                let (last, last_at) = match h.last {
+                    Some((outcome, at)) => (outcome, Some(at)),
+                    None => ("nothing sent yet".into(), None),
+                };
+                crate::report::ChannelState {
+                    name: name.clone(),
+                    kind: kind.as_str().into(),
+                    min_severity: min.as_str().into(),
+                    last,
+                    last_at,
+                    failing: h.failing,
+                    sent: h.sent,
+                    failed: h.failed,
+                    dropped: h.dropped,
+                }
+            })
+            .collect()
     }
 
     /// The channels as the report lists them.
@@ -181,49 +212,33 @@ impl Task {
     }
 
     async fn deliver(&self, n: &Notification) {
-        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let body = match self.channel.kind {
-            Kind::Slack => payload::slack(&self.project, n, &at),
-            Kind::Discord => payload::discord(&self.project, n, &at),
-            Kind::Webhook => payload::webhook(&self.project, n, &at),
-        };
+        let body = body(&self.channel, &self.project, n);
         let mut backoff = Duration::from_secs(1);
         let mut why = String::new();
-        for attempt in 1..=ATTEMPTS {
-            let mut req = self.http.post(&self.channel.url).json(&body);
-            for (k, v) in &self.channel.headers {
-                req = req.header(k, v);
-            }
+        for attempt_no in 1..=ATTEMPTS {
             let mut wait = backoff;
-            match req.send().await {
-                Ok(resp) if resp.status().is_success() => {
+            match attempt(&self.http, &self.channel, &body, ATTEMPT_TIMEOUT).await {
+                Ok(()) => {
                     (self.shared.on_outcome)(&self.channel.name, "sent");
                     self.shared.update(&self.channel.name, |h| {
                         h.sent += 1;
                         h.failing = None;
+                        h.last = Some(("sent".into(), now_rfc3339()));
                     });
                     return;
                 }
-                Ok(resp) => {
-                    let status = resp.status();
-                    why = format!("the receiver answered {status}");
-                    if let Some(after) = retry_after(&resp) {
+                Err(f) => {
+                    why = f.why;
+                    if let Some(after) = f.retry_after {
                         wait = after.min(MAX_BACKOFF);
                     }
-                    // Another 4xx (a revoked webhook, a bad body) will not get better.
-                    if status.is_client_error() && status.as_u16() != 429 {
+                    if !f.retry {
                         break;
                     }
                 }
-                Err(e) if e.is_timeout() => {
-                    why = format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs());
-                }
-                Err(e) => {
-                    why = format!("cannot connect: {}", without_url(e));
-                }
             }
-            if attempt < ATTEMPTS {
-                tracing::warn!(channel = %self.channel.name, attempt, %why, "notification not delivered; retrying");
+            if attempt_no < ATTEMPTS {
+                tracing::warn!(channel = %self.channel.name, attempt = attempt_no, %why, "notification not delivered; retrying");
                 tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -233,8 +248,89 @@ impl Task {
         self.shared.update(&self.channel.name, |h| {
             h.failed += 1;
             h.failing = Some(why);
+            h.last = Some(("failed".into(), now_rfc3339()));
         });
     }
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The request body `channel` takes for `n`.
+pub(crate) fn body(channel: &Channel, project: &str, n: &Notification) -> serde_json::Value {
+    let at = now_rfc3339();
+    match channel.kind {
+        Kind::Slack => payload::slack(project, n, &at),
+        Kind::Discord => payload::discord(project, n, &at),
+        Kind::Webhook => payload::webhook(project, n, &at),
+    }
+}
+
+/// Why one attempt failed, and whether another may do better.
+pub(crate) struct Failure {
+    pub why: String,
+    /// Timeouts, connection errors, 429 and 5xx; not another 4xx (a revoked webhook, a
+    /// bad body will not get better).
+    pub retry: bool,
+    /// The receiver's `Retry-After`.
+    pub retry_after: Option<Duration>,
+}
+
+/// One POST of `body` to `channel`, bounded by `timeout`.
+pub(crate) async fn attempt(
+    http: &reqwest::Client,
+    channel: &Channel,
+    body: &serde_json::Value,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let mut req = http.post(&channel.url).json(body).timeout(timeout);
+    for (k, v) in &channel.headers {
+        req = req.header(k, v);
+    }
+    match req.send().await {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => {
+            let status = resp.status();
+            Err(Failure {
+                why: format!("the receiver answered {status}"),
+                retry: !status.is_client_error() || status.as_u16() == 429,
+                retry_after: retry_after(&resp),
+            })
+        }
+        Err(e) if e.is_timeout() => Err(Failure {
+            why: format!("no answer within {}", seconds(timeout)),
+            retry: true,
+            retry_after: None,
+        }),
+        Err(e) => Err(Failure {
+            why: format!("cannot connect: {}", without_url(e)),
+            retry: true,
+            retry_after: None,
+        }),
+    }
+}
+
+/// `10s`, `4.5s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+/// The client every channel posts with. TLS goes through the system's OpenSSL and its
+/// trust store, so `SSL_CERT_FILE` / `SSL_CERT_DIR` name a private CA; verification is
+/// never turned off.
+pub(crate) fn client() -> Result<reqwest::Client, NotifyError> {
+    reqwest::Client::builder()
+        .timeout(ATTEMPT_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("gantry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| NotifyError::Client(e.to_string()))
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -23,8 +23,12 @@ fn alert(key: String, severity: Severity, title: String, text: String) -> Alert 
     }
 }
 
-/// Run ids are `<start time>-<pipeline>-<n>`.
-fn pipeline_of(run: &str) -> String {
+/// The pipeline of run `run`, as its `pipeline.state.started` said; for a run the state
+/// does not hold, read from an id of the older `<start time>-<pipeline>-<n>` form.
+fn pipeline_of(run: &str, state: &gantry_state::State) -> String {
+    if let Some(r) = state.runs.runs.get(run) {
+        return r.pipeline.clone();
+    }
     let parts: Vec<&str> = run.split('-').collect();
     if parts.len() >= 3 {
         parts[1..parts.len() - 1].join("-")
@@ -64,9 +68,10 @@ fn figures(body: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// The event an admitted entry is, if it is one.
+/// The event an admitted entry is, if it is one. `state` is the ledger's state with the
+/// entry applied (it knows which pipeline a run id belongs to).
 #[must_use]
-pub fn from_entry(entry: &Entry) -> Option<Event> {
+pub fn from_entry(entry: &Entry, state: &gantry_state::State) -> Option<Event> {
     let b = &entry.body;
     let service = s(b, "service").unwrap_or("?");
     let reason = s(b, "reason").unwrap_or("no reason recorded").to_string();
@@ -164,9 +169,9 @@ pub fn from_entry(entry: &Entry) -> Option<Event> {
         "pipeline.state.failed" => {
             let run = s(b, "run").unwrap_or("?");
             let mut a = alert(
-                format!("pipeline {}", pipeline_of(run)),
+                format!("pipeline {}", pipeline_of(run, state)),
                 Severity::Error,
-                format!("pipeline {} failed", pipeline_of(run)),
+                format!("pipeline {} failed", pipeline_of(run, state)),
                 reason,
             );
             a.fields.push(("run".into(), run.to_string()));
@@ -175,7 +180,7 @@ pub fn from_entry(entry: &Entry) -> Option<Event> {
         "pipeline.state.succeeded" => {
             let run = s(b, "run").unwrap_or("?");
             Event::Resolve {
-                key: format!("pipeline {}", pipeline_of(run)),
+                key: format!("pipeline {}", pipeline_of(run, state)),
                 text: format!("run {run} succeeded"),
                 hold: false,
             }
@@ -256,7 +261,7 @@ mod tests {
             json!({"service": "web", "from": "v3", "to": "v1", "reason": "analysis failed: error rate 48.0% > 5%",
                    "error_rate": 0.48, "p99_ms": 3.2, "requests": 50, "errors_5xx": 24, "window_ms": 1000}),
         );
-        let Some(Event::Fire(a)) = from_entry(&e) else {
+        let Some(Event::Fire(a)) = from_entry(&e, &gantry_state::State::default()) else {
             panic!()
         };
         assert_eq!(a.key, "deploy web");
@@ -275,7 +280,7 @@ mod tests {
             json!({"from": "OPERATIONAL", "to": "CRITICAL", "reasons": ["service web: no ready instance"]}),
         );
         assert!(
-            matches!(from_entry(&down), Some(Event::Fire(a)) if a.severity == Severity::Error && a.text.contains("no ready"))
+            matches!(from_entry(&down, &gantry_state::State::default()), Some(Event::Fire(a)) if a.severity == Severity::Error && a.text.contains("no ready"))
         );
         let up = entry(
             "status.changed",
@@ -283,26 +288,31 @@ mod tests {
             json!({"from": "CRITICAL", "to": "OPERATIONAL"}),
         );
         assert!(matches!(
-            from_entry(&up),
+            from_entry(&up, &gantry_state::State::default()),
             Some(Event::Resolve { hold: true, .. })
         ));
         // Only the system key says what the status is.
         assert!(
-            from_entry(&entry(
-                "status.changed",
-                "operator",
-                json!({"to": "CRITICAL"})
-            ))
+            from_entry(
+                &entry("status.changed", "operator", json!({"to": "CRITICAL"})),
+                &gantry_state::State::default()
+            )
             .is_none()
         );
-        assert!(from_entry(&entry("step.state.succeeded", "operator", json!({}))).is_none());
+        assert!(
+            from_entry(
+                &entry("step.state.succeeded", "operator", json!({})),
+                &gantry_state::State::default()
+            )
+            .is_none()
+        );
         let failed = entry(
             "pipeline.state.failed",
             "operator",
             json!({"run": "20261202T030000Z-release-candidate-2", "reason": "step test exited 1"}),
         );
         assert!(
-            matches!(from_entry(&failed), Some(Event::Fire(a)) if a.key == "pipeline release-candidate")
+            matches!(from_entry(&failed, &gantry_state::State::default()), Some(Event::Fire(a)) if a.key == "pipeline release-candidate")
         );
     }
 }

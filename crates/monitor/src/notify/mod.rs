@@ -1,10 +1,12 @@
 //! Notifications: which ledger entries are worth one ([`events`]), grouping and
 //! de-duplication as a pure state machine ([`group`]), the request bodies Slack, Discord
 //! and generic webhooks take ([`payload`]), the channels from `notify:` ([`channel`]) and
-//! their delivery, off the control plane's path ([`deliver`]).
+//! their delivery, off the control plane's path ([`deliver`]), or at once from a process
+//! that is not the control plane ([`direct`]).
 
 pub mod channel;
 pub mod deliver;
+pub mod direct;
 pub mod events;
 pub mod group;
 pub mod payload;

@@ -4,6 +4,7 @@ mod actions;
 mod confine;
 mod live;
 mod logs;
+mod notify;
 mod report;
 mod run;
 mod runs;

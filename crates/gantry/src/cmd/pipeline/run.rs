@@ -102,6 +102,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let before = super::notify::mark(project);
     let outcome = runtime
         .block_on(gantry_pipeline::execute(request, services))
         .map_err(|e| match e {
@@ -113,6 +114,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
             other => exit::failed(other),
         })?;
     view.finish();
+    super::notify::after_run(project, &config, &outcome.run, before, &runtime, json);
     report::write_all(project, &config)?;
     if outcome.succeeded {
         Ok(())

@@ -80,13 +80,15 @@ fn build(
         ledger_write_error: None,
         channel_failures: Vec::new(),
         alerts: Vec::new(),
+        alert_rules: gantry_monitor::alerts::Evaluator::new(config).states(),
+        deliveries: gantry_monitor::notify::channel::configured(config),
         now: chrono::Utc::now(),
         trigger: trigger.into(),
         git: gantry_monitor::git::describe(&project.root),
         run_url: gantry_monitor::git::run_url(env),
         schedule: schedule.describe(),
         channels: channels(config),
-        labels: Vec::new(),
+        labels: report::labels(config),
         budgets: &budgets,
     }))
 }
