@@ -8,6 +8,7 @@ mod notify;
 mod prom;
 mod prometheus_analysis;
 mod receiver;
+mod schedule;
 mod serve;
 
 use std::io::{BufRead, BufReader, Write};
