@@ -33,6 +33,16 @@ fn latency_buckets() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
+/// Fine around the 50 ms a probe may be late (bench/monitor-scale.sh reads its p99 from
+/// these buckets), coarse past it.
+pub const LATENESS_BUCKETS: [f64; 14] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+fn lateness_buckets() -> Histogram {
+    Histogram::new(LATENESS_BUCKETS)
+}
+
 fn run_buckets() -> Histogram {
     // 1 s .. ~9 h
     Histogram::new(exponential_buckets(1.0, 2.0, 16))
@@ -59,6 +69,7 @@ pub struct Metrics {
     probe_duration: Hist,
     rounds: Family<Labels, Counter>,
     round_lateness: Histogram,
+    probe_lateness: Histogram,
     ready: Family<Labels, Gauge>,
     desired: Family<Labels, Gauge>,
     weight: Family<Labels, Gauge>,
@@ -98,6 +109,7 @@ impl Metrics {
             probe_duration: Family::new_with_constructor(latency_buckets as fn() -> Histogram),
             rounds: Family::default(),
             round_lateness: latency_buckets(),
+            probe_lateness: lateness_buckets(),
             ready: Family::default(),
             desired: Family::default(),
             weight: Family::default(),
@@ -161,6 +173,11 @@ impl Metrics {
             "check_round_lateness_seconds",
             "How late scheduled check rounds started against their schedule",
             m.round_lateness.clone(),
+        );
+        r.register(
+            "probe_lateness_seconds",
+            "How late each scheduled probe started against its due time",
+            m.probe_lateness.clone(),
         );
         r.register(
             "instances_ready",
@@ -263,6 +280,12 @@ impl Metrics {
         if let Some(l) = lateness {
             self.round_lateness.observe(l.as_secs_f64());
         }
+    }
+
+    /// How late one scheduled probe started, from its due time (not from the previous
+    /// probe's end, so a backlog shows).
+    pub fn probe_lateness(&self, late: std::time::Duration) {
+        self.probe_lateness.observe(late.as_secs_f64());
     }
 
     /// Counts what one ledger entry says (rollbacks, finished runs); fed every entry once,

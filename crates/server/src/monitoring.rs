@@ -17,6 +17,7 @@ use chrono::Utc;
 use gantry_ledger::Entry;
 use gantry_monitor::metrics::{Metrics, Window};
 use gantry_monitor::report::{self, Inputs, Live, Rollback};
+use gantry_monitor::round::{Busy, Progress, Rounds};
 use gantry_monitor::{Level, Report, Sample, Schedule, Target};
 use gantry_state::State;
 use serde_json::json;
@@ -178,7 +179,7 @@ pub fn start(
 ) -> Result<Arc<Monitoring>, gantry_monitor::MonitorError> {
     let targets = gantry_monitor::targets::targets(&app.core.config(), &env)?;
     let schedule = Schedule::of(app.core.config().monitor.as_ref())?;
-    let http = gantry_monitor::probe::client()?;
+    let rounds = Rounds::http(gantry_monitor::probe::client()?, targets.clone());
     let (tx, rx) = mpsc::unbounded_channel();
     let monitoring = Arc::new(Monitoring {
         report: Mutex::new(None),
@@ -216,8 +217,9 @@ pub fn start(
         monitoring: Arc::clone(&monitoring),
         gantry_dir,
         targets,
+        rounds,
+        asked: BTreeMap::new(),
         schedule,
-        http,
         env,
         samples: BTreeMap::new(),
         tail,
@@ -234,8 +236,10 @@ struct Runner {
     monitoring: Arc<Monitoring>,
     gantry_dir: PathBuf,
     targets: Vec<Target>,
+    rounds: Rounds,
+    /// Open rounds: what triggered each and who waits for its report.
+    asked: BTreeMap<u64, (String, Vec<oneshot::Sender<Report>>)>,
     schedule: Schedule,
-    http: reqwest::Client,
     env: BTreeMap<String, String>,
     samples: BTreeMap<String, Sample>,
     tail: Tail,
@@ -247,33 +251,38 @@ struct Runner {
 
 impl Runner {
     async fn run(mut self, mut refresh: mpsc::UnboundedReceiver<oneshot::Sender<Report>>) {
-        self.round("start".into(), None).await;
+        self.start_round("start".into(), None, None);
         let mut due = self.schedule.next_after(chrono::Local::now());
+        // The due time on tokio's clock, set once per due time: lateness counts from it,
+        // also when the loop gets to it late.
+        let mut due_at = on_tokio_clock(due);
         let mut tick = tokio::time::interval(TAIL_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let wait = due
-                .map(|d| (d - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(86_400));
             tokio::select! {
-                () = tokio::time::sleep(wait) => {
+                () = tokio::time::sleep_until(due_at) => {
+                    if let Some(d) = due && d - Utc::now() > chrono::Duration::milliseconds(20) {
+                        // The wall clock went back (or tokio's ran ahead): wait for it.
+                        due_at = on_tokio_clock(due);
+                        continue;
+                    }
                     let scheduled = due.unwrap_or_else(Utc::now);
-                    let late = (Utc::now() - scheduled).to_std().unwrap_or(Duration::ZERO);
-                    self.round("schedule".into(), Some(late)).await;
+                    self.start_round("schedule".into(), Some(due_at), None);
                     // From the due time, not from now: rounds keep to the schedule.
                     due = self.schedule.next_after(scheduled.with_timezone(&chrono::Local));
                     if let Some(d) = due && d < Utc::now() {
-                        // Fell behind (a round longer than the interval): skip, don't burst.
+                        // Fell behind (the process was stopped, the clock jumped): skip,
+                        // don't burst.
                         due = self.schedule.next_after(chrono::Local::now());
                     }
+                    due_at = on_tokio_clock(due);
                 }
                 asked = refresh.recv() => {
                     let Some(asked) = asked else { return };
-                    let report = self.round("gantry status --refresh".into(), None).await;
-                    let _ = asked.send(report);
+                    self.start_round("gantry status --refresh".into(), None, Some(asked));
                 }
                 () = channels_changed(self.notifier.as_ref()) => {
-                    self.round("a notification channel's delivery changed".into(), None).await;
+                    self.start_round("a notification channel's delivery changed".into(), None, None);
                 }
                 _ = tick.tick() => {
                     let events: Vec<String> = self
@@ -283,31 +292,76 @@ impl Runner {
                         .map(|e| describe(&e))
                         .collect();
                     if let Some(last) = events.last() {
-                        self.round(last.clone(), None).await;
+                        self.start_round(last.clone(), None, None);
                     }
                 }
+                progress = self.rounds.next() => self.progress(progress).await,
             }
         }
     }
 
-    /// One check round: probe, build the report, publish it, record a transition.
-    async fn round(&mut self, trigger: String, late: Option<Duration>) -> Report {
-        let metrics = Arc::clone(&self.monitoring.metrics);
-        metrics.round(
-            if late.is_some() {
-                "schedule"
-            } else if trigger.starts_with("gantry status") {
-                "refresh"
-            } else {
-                "event"
-            },
-            late,
-        );
-        let samples = gantry_monitor::round::run(&self.http, &self.targets).await;
-        for (key, s) in &samples {
-            metrics.probe(key, s.result.ok, s.result.latency_ms);
+    /// Starts a check round; its probes' ends come through [`Runner::progress`]. A
+    /// scheduled round (`due` set) leaves out targets whose probe still runs, so a slow
+    /// target holds back neither the schedule nor the others; any other round waits for
+    /// those probes.
+    fn start_round(
+        &mut self,
+        trigger: String,
+        due: Option<tokio::time::Instant>,
+        reply: Option<oneshot::Sender<Report>>,
+    ) {
+        let kind = if due.is_some() {
+            "schedule"
+        } else if trigger.starts_with("gantry status") {
+            "refresh"
+        } else {
+            "event"
+        };
+        let late = due.map(|d| tokio::time::Instant::now().saturating_duration_since(d));
+        self.monitoring.metrics.round(kind, late);
+        let busy = if due.is_some() {
+            Busy::Skip
+        } else {
+            Busy::Join
+        };
+        let round = self.rounds.start(due, busy);
+        self.asked
+            .insert(round, (trigger, reply.into_iter().collect()));
+    }
+
+    /// A probe ended: its sample is kept and counted; a round whose probes have all ended
+    /// gets its report.
+    async fn progress(&mut self, progress: Progress) {
+        let metrics = &self.monitoring.metrics;
+        for p in progress.probed {
+            let key = self.rounds.targets()[p.target].key();
+            metrics.probe(&key, p.sample.result.ok, p.sample.result.latency_ms);
+            if let Some(late) = p.late {
+                metrics.probe_lateness(late);
+            }
+            self.samples.insert(key, p.sample);
         }
-        self.samples.extend(samples);
+        // Rounds that end together (a refresh waiting on a scheduled round's probes) make
+        // one report, named for the latest trigger.
+        let mut finished = progress.finished;
+        finished.sort_unstable();
+        let (mut trigger, mut replies) = (None, Vec::new());
+        for round in finished {
+            if let Some((t, r)) = self.asked.remove(&round) {
+                trigger = Some(t);
+                replies.extend(r);
+            }
+        }
+        let Some(trigger) = trigger else { return };
+        let report = self.finish_round(trigger).await;
+        for reply in replies {
+            let _ = reply.send(report.clone());
+        }
+    }
+
+    /// The end of a check round: build the report, publish it, record a transition.
+    async fn finish_round(&mut self, trigger: String) -> Report {
+        let metrics = Arc::clone(&self.monitoring.metrics);
         // Entries the control plane wrote just now (a deploy's end) are in the report.
         self.read_tail();
         let (live, windows) = self.live();
@@ -466,6 +520,14 @@ impl Runner {
             }
         }
     }
+}
+
+/// `due` (wall clock) as an instant on tokio's clock; a day away when nothing is due.
+fn on_tokio_clock(due: Option<chrono::DateTime<Utc>>) -> tokio::time::Instant {
+    let wait = due.map_or(Duration::from_secs(86_400), |d| {
+        (d - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+    });
+    tokio::time::Instant::now() + wait
 }
 
 async fn channels_changed(notifier: Option<&gantry_monitor::notify::Notifier>) {

@@ -9,6 +9,7 @@ mod prom;
 mod prometheus_analysis;
 mod receiver;
 mod run_notify;
+mod schedule;
 mod serve;
 
 use std::io::{BufRead, BufReader, Write};

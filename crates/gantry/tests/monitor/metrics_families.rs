@@ -164,6 +164,7 @@ fn metrics_have_every_family_after_a_deploy_and_the_dashboard_queries_only_those
         "gantry_service_status",
         "gantry_check_rounds_total",
         "gantry_check_round_lateness_seconds_count",
+        "gantry_probe_lateness_seconds_count",
         // pipelines and the ledger
         "gantry_pipeline_runs_total",
         "gantry_pipeline_run_duration_seconds_count",
