@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Figures {
     pub requests: u64,
+    /// Failed requests, HTTP 5xx and gRPC errors together.
     pub errors_5xx: u64,
-    /// 5xx share, 0..=1.
+    /// Of `errors_5xx`, gRPC calls that ended with one of the service's error codes.
+    #[serde(default)]
+    pub grpc_errors: u64,
+    /// Failed share (`errors_5xx / requests`), 0..=1.
     pub error_rate: f64,
     pub p99_ms: f64,
     pub probe_failures: u64,
@@ -64,10 +68,11 @@ pub fn judge(rules: &Analysis, candidate: &Figures, baseline: Option<&Figures>) 
             Percent::new((candidate.error_rate * 100.0).clamp(0.0, 100.0)).unwrap_or_default();
         if !t.is_met_by(measured) {
             let text = format!(
-                "error rate {:.2}% ({} of {} requests) breaks \"{t}\"",
+                "error rate {:.2}% ({} of {} requests{}) breaks \"{t}\"",
                 candidate.error_rate * 100.0,
                 candidate.errors_5xx,
-                candidate.requests
+                candidate.requests,
+                failure_kinds(candidate)
             );
             match baseline {
                 Some(b) if b.error_rate >= candidate.error_rate => shared.push(text),
@@ -96,6 +101,17 @@ pub fn judge(rules: &Analysis, candidate: &Figures, baseline: Option<&Figures>) 
         }
     } else {
         Verdict::Pass
+    }
+}
+
+/// Which kinds of failure make up the error count, when gRPC calls are among them (an
+/// operator reading "error rate 100%" of a gRPC service sees no 5xx in its logs).
+fn failure_kinds(f: &Figures) -> String {
+    let grpc = f.grpc_errors.min(f.errors_5xx);
+    match (f.errors_5xx - grpc, grpc) {
+        (_, 0) => String::new(),
+        (0, g) => format!(": {g} gRPC errors"),
+        (h, g) => format!(": {h} HTTP 5xx, {g} gRPC errors"),
     }
 }
 
@@ -194,6 +210,7 @@ mod tests {
             p99_ms,
             probe_failures: 0,
             window_ms: 2000,
+            grpc_errors: 0,
         }
     }
 
@@ -215,6 +232,33 @@ mod tests {
         };
         assert!(reasons[0].contains("30.00% (30 of 100"), "{reasons:?}");
         assert!(reasons[1].contains("p99 latency 900ms"), "{reasons:?}");
+    }
+
+    #[test]
+    fn grpc_errors_are_named_in_the_reason() {
+        let r = rules(r#"{"error_rate": "< 5%", "min_requests": 10}"#);
+        let only_grpc = Figures {
+            grpc_errors: 40,
+            ..figures(40, 40, 1.0)
+        };
+        let Verdict::Fail { reasons } = judge(&r, &only_grpc, None) else {
+            panic!("should fail")
+        };
+        assert_eq!(
+            reasons,
+            ["error rate 100.00% (40 of 40 requests: 40 gRPC errors) breaks \"< 5%\""]
+        );
+        let mixed = Figures {
+            grpc_errors: 8,
+            ..figures(100, 20, 1.0)
+        };
+        let Verdict::Fail { reasons } = judge(&r, &mixed, None) else {
+            panic!("should fail")
+        };
+        assert!(
+            reasons[0].contains("(20 of 100 requests: 12 HTTP 5xx, 8 gRPC errors)"),
+            "{reasons:?}"
+        );
     }
 
     #[test]

@@ -129,7 +129,12 @@ pub struct Traffic {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
     pub requests: u64,
+    /// Failed requests: HTTP 5xx and gRPC calls that ended with one of the service's
+    /// error codes.
     pub errors_5xx: u64,
+    /// Of `errors_5xx`, the gRPC calls, so a verdict can say which kind failed.
+    #[serde(default)]
+    pub grpc_errors: u64,
     pub error_rate: f64,
     pub p99_ms: f64,
     pub window_ms: u64,

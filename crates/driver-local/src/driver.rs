@@ -120,6 +120,7 @@ impl LocalDriver {
             requests: s.requests,
             // gRPC calls failed with an error code count with the 5xx, as in error_rate.
             errors_5xx: s.errors_5xx + s.grpc_errors,
+            grpc_errors: s.grpc_errors,
             error_rate: s.error_rate,
             p99_ms: s.p99.as_secs_f64() * 1000.0,
             window_ms: u64::try_from(s.window.as_millis()).unwrap_or(u64::MAX),

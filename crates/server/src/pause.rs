@@ -158,6 +158,7 @@ async fn hold_pause(
                         "on": if hold.preview { "preview" } else { "stable address" },
                         "requests": figures.requests,
                         "errors_5xx": figures.errors_5xx,
+                        "grpc_errors": figures.grpc_errors,
                         "error_rate": figures.error_rate,
                         "p99_ms": figures.p99_ms,
                         "probe_failures": figures.probe_failures,
@@ -304,6 +305,7 @@ fn measure(
     Figures {
         requests: m.requests,
         errors_5xx: m.errors_5xx,
+        grpc_errors: m.grpc_errors,
         error_rate: m.error_rate,
         p99_ms: m.p99_ms,
         probe_failures,

@@ -8,6 +8,7 @@ mod client_faults;
 mod control;
 mod deadline;
 mod draining;
+mod grpc;
 mod one_serve;
 mod promote;
 mod reload;

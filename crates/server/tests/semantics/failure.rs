@@ -133,6 +133,7 @@ async fn a_failed_canary_is_written_as_failed_triggered_shifted_in_one_write() {
             error_rate: 0.5,
             p99_ms: 1.0,
             window_ms: 1000,
+            ..Default::default()
         },
     );
     let id = deploy(&p, "v2").await;

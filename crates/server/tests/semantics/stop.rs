@@ -37,6 +37,7 @@ async fn issue13_emergency_stop_ends_an_automatic_rollback_where_it_is() {
             error_rate: 0.5,
             p99_ms: 1.0,
             window_ms: 1000,
+            ..Default::default()
         },
     );
     let id = deploy(&p, "v2").await;
