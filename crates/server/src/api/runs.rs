@@ -32,7 +32,7 @@ pub(crate) struct DecisionRequest {
     tokens: u64,
 }
 
-#[utoipa::path(post, path = "/v1/pipelines/{pipeline}/runs", tag = "pipelines",
+#[utoipa::path(post, operation_id = "start_run", path = "/v1/pipelines/{pipeline}/runs", tag = "pipelines",
     description = "Start a run of a pipeline of gantry.yaml; answered with the run id once the run is in the ledger (permission `run_pipeline`).",
     params(("pipeline" = String, Path, description = "A key of `pipelines:` in gantry.yaml")),
     request_body(content = Option<StartRunRequest>, description = "None, {} or {\"jobs\": N}"),
@@ -49,7 +49,7 @@ pub(super) async fn start(
     )
 }
 
-#[utoipa::path(get, path = "/v1/runs", tag = "pipelines",
+#[utoipa::path(get, operation_id = "list_runs", path = "/v1/runs", tag = "pipelines",
     description = "Every run with status, duration and checkpoints (permission `read`).",
     responses((status = 200, description = "OK", body = Object), openapi::Errors))]
 pub(super) async fn list(State(api): State<Api>) -> Answer {
@@ -63,7 +63,7 @@ pub(super) async fn list(State(api): State<Api>) -> Answer {
     Ok(Json(json!({ "runs": runs })))
 }
 
-#[utoipa::path(get, path = "/v1/runs/{id}", tag = "pipelines",
+#[utoipa::path(get, operation_id = "show_run", path = "/v1/runs/{id}", tag = "pipelines",
     description = "One run with its stages, steps, checkpoints and signers (permission `read`).",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `last`")),
     responses((status = 200, description = "OK", body = Object), openapi::Errors))]
@@ -72,7 +72,7 @@ pub(super) async fn show(State(api): State<Api>, Path(id): Path<String>) -> Answ
     to_json(gantry_pipeline::find_run(&state.runs, &id).map_err(ServerError::NotFound)?)
 }
 
-#[utoipa::path(get, path = "/v1/runs/{id}/logs", tag = "pipelines",
+#[utoipa::path(get, operation_id = "run_logs", path = "/v1/runs/{id}/logs", tag = "pipelines",
     description = "Every step log of a run, read only inside the run's directory (permission `read`).",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `last`")),
     responses((status = 200, description = "OK", body = Object), openapi::Errors))]
@@ -80,7 +80,7 @@ pub(super) async fn logs(State(api): State<Api>, Path(id): Path<String>) -> Answ
     to_json(api.pipelines.logs(&id, None).await?)
 }
 
-#[utoipa::path(get, path = "/v1/runs/{id}/logs/{step}", tag = "pipelines",
+#[utoipa::path(get, operation_id = "step_logs", path = "/v1/runs/{id}/logs/{step}", tag = "pipelines",
     description = "The logs of the steps STEP names (a step, `stage/step` with the slash encoded as %2F, a stage, or a unique prefix), read only inside the run's directory (permission `read`).",
     params(("id" = String, Path, description = "A run id, a unique prefix of one, or `last`"),
         ("step" = String, Path, description = "A step, stage%2Fstep, a stage or a unique prefix")),
@@ -92,7 +92,7 @@ pub(super) async fn step_logs(
     to_json(api.pipelines.logs(&id, Some(&step)).await?)
 }
 
-#[utoipa::path(post, path = "/v1/runs/{id}/checkpoints/{stage}/sign", tag = "pipelines",
+#[utoipa::path(post, operation_id = "sign_checkpoint", path = "/v1/runs/{id}/checkpoints/{stage}/sign", tag = "pipelines",
     description = "Sign the waiting checkpoint of a stage as the token's role, which must be the checkpoint's role (permission `sign`).",
     params(("id" = String, Path, description = "A run id or a unique prefix of one"),
         ("stage" = String, Path, description = "The stage whose checkpoint to sign")),
@@ -114,7 +114,7 @@ pub(super) async fn sign(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/runs/{id}/checkpoints/{stage}/veto", tag = "pipelines",
+#[utoipa::path(post, operation_id = "veto_checkpoint", path = "/v1/runs/{id}/checkpoints/{stage}/veto", tag = "pipelines",
     description = "Veto the waiting checkpoint of a stage as the token's role, which must be the checkpoint's role; the run fails with the summary as reason (permission `veto`).",
     params(("id" = String, Path, description = "A run id or a unique prefix of one"),
         ("stage" = String, Path, description = "The stage whose checkpoint to veto")),
