@@ -158,6 +158,12 @@ async def pipeline(planner, verifier, viewer):
 
     waiting = asyncio.create_task(call(planner, "run_pipeline", {"pipeline": "release", "wait": True}, progress))
     run = await wait_checkpoint(verifier, before)
+    # The checkpoint waits until it is signed: sign once the planner's progress has shown
+    # it waiting, so that notification is there to check whatever the machine's load.
+    for _ in range(600):
+        if any("waiting for role verifier" in n for n in notes) or waiting.done():
+            break
+        await asyncio.sleep(0.1)
     res, out = await call(verifier, "sign_checkpoint", {"run": run, "stage": "build", "summary": "tests pass (signed over MCP)"})
     expect(not res.is_error and out.get("decision") == "signed", "the verifier signs over MCP", res)
     res, out = await waiting
