@@ -163,11 +163,26 @@ impl App {
                 "jobs is {j}; give 1 to 256 stages at once"
             )));
         }
-        let spool = p.root.join(".gantry/runs/api");
+        // Nothing is written through a `.gantry/runs` that leads elsewhere (as `gantry run`
+        // refuses it), and the spool file is new, never a link planted in its place.
+        let runs_dir = p.root.join(".gantry/runs");
+        if runs_dir
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(ServerError::Conflict(format!(
+                "{} is a symlink; runs are written only inside .gantry/",
+                runs_dir.display()
+            )));
+        }
+        let spool = runs_dir.join("api");
         std::fs::create_dir_all(&spool)?;
         let started_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         let out_path = spool.join(format!("{started_ms}-{}.out", rand_suffix()));
-        let out = std::fs::File::create(&out_path)?;
+        let out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&out_path)?;
         let caller = Caller::current();
         let mut cmd = tokio::process::Command::new(&p.program);
         cmd.arg("-C")
