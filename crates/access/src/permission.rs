@@ -64,7 +64,10 @@ impl Permission {
         use Permission::*;
         matches!(
             self,
-            Read | Deploy
+            Read | RunPipeline
+                | Sign
+                | Veto
+                | Deploy
                 | Promote
                 | Pause
                 | Resume

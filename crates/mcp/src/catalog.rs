@@ -27,6 +27,11 @@ pub const TOOLS: &[ToolInfo] = &[
     tool("deployment", "read", true),
     tool("ledger_show", "read", true),
     tool("ledger_verify", "verify_ledger", true),
+    tool("runs", "read", true),
+    tool("logs", "read", true),
+    tool("run_pipeline", "run_pipeline", false),
+    tool("sign_checkpoint", "sign", false),
+    tool("veto", "veto", false),
     tool("deploy", "deploy", false),
     tool("promote", "promote", false),
     tool("pause", "pause", false),
@@ -61,7 +66,17 @@ mod tests {
             .filter(|t| visible(t, &perms(&["read"]), false))
             .map(|t| t.name)
             .collect();
-        assert_eq!(viewer, ["status", "ps", "deployment", "ledger_show"]);
+        assert_eq!(
+            viewer,
+            ["status", "ps", "deployment", "ledger_show", "runs", "logs"]
+        );
+        let verifier: Vec<_> = TOOLS
+            .iter()
+            .filter(|t| visible(t, &perms(&["read", "sign", "veto", "verify_ledger"]), false))
+            .map(|t| t.name)
+            .filter(|n| !["status", "ps", "deployment", "ledger_show", "runs", "logs"].contains(n))
+            .collect();
+        assert_eq!(verifier, ["ledger_verify", "sign_checkpoint", "veto"]);
         let all: Vec<String> = TOOLS.iter().map(|t| t.permission.to_string()).collect();
         assert_eq!(
             TOOLS.iter().filter(|t| visible(t, &all, false)).count(),

@@ -12,6 +12,7 @@ mod catalog;
 mod client;
 mod error;
 pub mod http;
+mod pipeline_tools;
 mod prompts;
 mod resources;
 mod server;

@@ -52,8 +52,14 @@ impl Gantry {
             session,
             read_only,
             config_file: Arc::new(config_file),
-            tool_router: Gantry::tool_router(),
+            tool_router: Gantry::all_tools(),
         }
+    }
+
+    /// Every tool: the operations ([`crate::tools`]) and the pipeline tools
+    /// ([`crate::pipeline_tools`]).
+    pub(crate) fn all_tools() -> ToolRouter<Gantry> {
+        Gantry::tool_router() + Gantry::pipeline_router()
     }
 
     /// The bearer token of this request.
@@ -137,7 +143,8 @@ impl ServerHandler for Gantry {
         .with_server_info(Implementation::new("gantry", env!("CARGO_PKG_VERSION")))
         .with_instructions(
             "gantry's control plane: status, deployments (deploy, promote, pause, resume, abort, \
-             rollback), emergency stop and start, the evidence ledger. Tools list only what this \
+             rollback), emergency stop and start, pipeline runs and their checkpoints (run_pipeline, \
+             runs, logs, sign_checkpoint, veto), the evidence ledger. Tools list only what this \
              token's role may call; every call is in the ledger under that role.",
         )
     }

@@ -108,7 +108,7 @@ pub struct LedgerShowArgs {
     pub limit: Option<u32>,
 }
 
-fn answer(v: Value) -> Json<Answer> {
+pub(crate) fn answer(v: Value) -> Json<Answer> {
     Json(Answer {
         body: match v {
             Value::Object(m) => m,
@@ -118,7 +118,7 @@ fn answer(v: Value) -> Json<Answer> {
 }
 
 /// The API's error for `tool`; a missing permission is named as the tool's permission.
-fn failed(tool: &str, f: Failure) -> CallToolResult {
+pub(crate) fn failed(tool: &str, f: Failure) -> CallToolResult {
     let mut v = f.to_json();
     if v["error"]["status"] == 403
         && let Some(info) = catalog::find(tool)
@@ -129,7 +129,7 @@ fn failed(tool: &str, f: Failure) -> CallToolResult {
 }
 
 /// Encodes one path segment (service names are plain, but the agent may send anything).
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -141,7 +141,7 @@ fn segment(s: &str) -> String {
 }
 
 impl Gantry {
-    async fn get(
+    pub(crate) async fn get(
         &self,
         tool: &str,
         ctx: &RequestContext<RoleServer>,
@@ -155,7 +155,7 @@ impl Gantry {
             .map_err(|f| failed(tool, f))
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &self,
         tool: &str,
         ctx: &RequestContext<RoleServer>,
@@ -547,7 +547,7 @@ mod tests {
 
     #[test]
     fn every_tool_is_in_the_catalog_with_its_hints_schema_and_output_schema() {
-        let tools = Gantry::tool_router().list_all();
+        let tools = Gantry::all_tools().list_all();
         let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         names.sort();
         let mut listed: Vec<&str> = catalog::TOOLS.iter().map(|t| t.name).collect();

@@ -24,6 +24,10 @@ use crate::running::RunningGroups;
 /// Loads the signer of a role (its registered, active key), or says why not.
 pub type SignerSource = Box<dyn Fn(&str) -> Result<Signer, String> + Send + Sync>;
 
+/// The environment variable in which the control plane passes the API caller to the runs
+/// it starts (`POST /v1/pipelines/{pipeline}/runs`), as JSON `{"role", "token"}`.
+pub const CALLER_ENV: &str = "GANTRY_RUN_CALLER";
+
 /// What to run.
 pub struct RunRequest {
     /// Project root: steps run here (or in their `cwd` below it).
@@ -38,6 +42,10 @@ pub struct RunRequest {
     pub env: BTreeMap<String, String>,
     /// Resume even if the pipeline's definition changed since the run recorded it.
     pub force: bool,
+    /// Who asked for the run when it was not the person at the terminal: the API caller
+    /// (`{"role", "token"}`) that had the control plane start it. Recorded in the start
+    /// entry, as the control plane records the caller of a deployment.
+    pub caller: Option<serde_json::Value>,
 }
 
 /// What the engine needs from its host.
@@ -276,6 +284,10 @@ pub async fn execute(req: RunRequest, services: Services) -> Result<RunOutcome, 
         "stages": pipeline.stages.iter().map(|s| s.name.value.clone()).collect::<Vec<_>>(),
         "completed": completed,
     });
+    let mut body = body;
+    if let Some(caller) = &req.caller {
+        body["caller"] = caller.clone();
+    }
     let kind = if resumed {
         "pipeline.state.resumed"
     } else {

@@ -222,6 +222,32 @@ impl Core {
         }
     }
 
+    /// Appends one entry signed by `signer` (a role key the control plane holds, such as
+    /// a checkpoint's role), durable on return; a failure is remembered as for `record`.
+    pub(crate) async fn record_as(
+        &self,
+        signer: Arc<Signer>,
+        kind: &str,
+        body: Value,
+    ) -> Result<Entry, ServerError> {
+        let committer = self.committer.clone();
+        let batch = vec![(signer, NewEntry::new(kind, body))];
+        let written = tokio::task::spawn_blocking(move || committer.append_batch(batch))
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+        match written.map(|mut v| v.pop()) {
+            Ok(Some(e)) => Ok(e),
+            Ok(None) => Err(ServerError::Io(std::io::Error::other(format!(
+                "{kind}: the ledger wrote nothing"
+            )))),
+            Err(err) => {
+                tracing::error!(%kind, error = %err, "cannot write ledger entry");
+                let _ = self.ledger_failure.set(format!("{kind}: {err}"));
+                Err(ServerError::Ledger(err))
+            }
+        }
+    }
+
     pub(crate) fn spec(&self, service: &str, version: &str) -> Result<InstanceSpec, DriverError> {
         let svc = self
             .service_config(service)

@@ -56,6 +56,7 @@ mod pause;
 mod ready;
 mod recovery;
 mod reload;
+mod runs;
 mod scale;
 mod steps;
 mod targets;
@@ -82,6 +83,7 @@ pub use error::{ApiError, ErrorCode, ServerError};
 pub use lock::{Holder, LOCK_FILE, ServeLock};
 pub use ops::{DeployRequest, RollbackRequest};
 pub use reload::{Reloaded, load as load_config, process_env};
+pub use runs::PipelineOptions;
 
 /// What the control plane itself needs (no API): the binary adds the API around it, tests
 /// drive it in-process through [`ControlPlane`].
@@ -111,6 +113,8 @@ pub struct ServeOptions {
     pub lock: ServeLock,
     /// gantry.yaml, read again on `SIGHUP` and `POST /v1/control/reload`.
     pub config_path: PathBuf,
+    /// How pipeline runs started over the API are executed and checkpoints signed.
+    pub pipelines: PipelineOptions,
 }
 
 /// A running control plane without its HTTP API: what `gantry serve` wraps, and what the
@@ -279,14 +283,15 @@ pub async fn run(opts: ServeOptions, ready: impl FnOnce(SocketAddr)) -> Result<(
     let monitoring = monitoring::start(Arc::clone(&app), gantry_dir, env, budgets)?;
     tokio::spawn(reload_on_hangup(Arc::clone(&app), opts.config_path.clone()));
     let mcp = mcp_service(addr, &gantry_dir_parent);
+    let pipelines = runs::Pipelines::new(opts.pipelines, gantry_dir_parent.clone(), ledger_path);
     let api = api::router(
         Arc::clone(&app),
         opts.token,
         store,
-        ledger_path,
         monitoring,
         opts.config_path,
         mcp,
+        pipelines,
     );
     let shutdown = async move {
         let mut term =

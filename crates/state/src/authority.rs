@@ -89,12 +89,12 @@ pub const RULES: &[Rule] = &[
     rule(
         "checkpoint.signed",
         Owner::CheckpointRole,
-        "the deciding agent, `gantry sign`",
+        "the deciding agent, `gantry sign`, `gantry serve` (API and MCP `sign`)",
     ),
     rule(
         "checkpoint.vetoed",
         Owner::CheckpointRole,
-        "the deciding agent, `gantry sign --veto`",
+        "the deciding agent, `gantry sign --veto`, `gantry serve` (API and MCP `veto`)",
     ),
     rule(
         "checkpoint.*",

@@ -12,7 +12,7 @@ use crate::project::Project;
 
 #[derive(Debug, Args)]
 pub struct McpArgs {
-    /// Offer only the tools that read (status, ps, deployment, ledger), whatever the
+    /// Offer only the tools that read (status, ps, deployment, runs, logs, ledger), whatever the
     /// token's role may do
     #[arg(long)]
     pub read_only: bool,

@@ -6,6 +6,7 @@ mod events;
 mod mcp;
 mod openapi;
 mod roles;
+mod runs;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -20,7 +21,9 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_gantry");
 
 /// A project with service `web` (demo-app releases v1, v2 and a bad v3), the three
-/// agents, a custom role `deployer` (read, deploy), and a running control plane.
+/// agents (the verifier signs by hand: over the API, MCP or `gantry sign`), a custom role
+/// `deployer` (read, deploy), pipeline `release` whose `build` checkpoint needs the
+/// verifier, and a running control plane.
 pub struct Env {
     pub p: TestProject,
     pub serve: Serve,
@@ -34,7 +37,7 @@ pub fn config(port: u16) -> String {
 agents:
   planner: {{ id: PlanAgent }}
   operator: {{ id: OperationsBoardAgent }}
-  verifier: {{ id: ReviewAgent }}
+  verifier: {{ id: ReviewAgent, manual: true }}
 access:
   roles:
     deployer: {{ permissions: [read, deploy] }}
@@ -49,6 +52,14 @@ services:
       readiness: {{ http: /health, period: 100ms, timeout: 500ms, failure_threshold: 2 }}
     strategy: {{ canary: {{ steps: [ {{weight: 50, pause: 1500ms}} ], progress_deadline: 10s }} }}
     analysis: {{ error_rate: "< 5%", min_requests: 10, window: 1s }}
+pipelines:
+  release:
+    stages:
+      - name: build
+        steps: [ {{ name: test, run: "echo built-ok" }} ]
+        checkpoint: {{ role: verifier, summary: required }}
+      - name: ship
+        steps: [ {{ name: ship, run: "echo shipped > shipped.txt" }} ]
 # A test fixture, not production-ready: the policy gate reports, it does not veto.
 policy: {{ default: warning }}
 "#

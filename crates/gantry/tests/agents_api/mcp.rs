@@ -198,3 +198,84 @@ fn issue10_the_official_mcp_sdk_runs_the_runbook_over_stdio_and_http_and_the_led
         "the viewer's deploy is not in the ledger"
     );
 }
+
+/// The entries about run `run` of `kind`.
+fn of_run<'a>(entries: &'a [Value], run: &str, kind: &str) -> Vec<&'a Value> {
+    entries
+        .iter()
+        .filter(|e| e["kind"] == kind && e["body"]["run"] == run)
+        .collect()
+}
+
+#[test]
+fn issue10_over_mcp_a_planner_runs_a_pipeline_the_verifier_signs_or_vetoes_it_and_a_viewer_may_not()
+{
+    let Some(python) = venv_tool("python3", "import mcp.client.streamable_http") else {
+        return;
+    };
+    let env = Env::start();
+    let project = env.p.path().to_str().unwrap().to_string();
+    let url = format!("{}/mcp", env.serve.url);
+    for transport in ["stdio", "http"] {
+        let [planner, verifier, viewer] = ["planner", "verifier", "viewer"]
+            .map(|r| env.token(r, &format!("{r}-{transport}"), None));
+        let mut args = vec![
+            "--transport",
+            transport,
+            "--role",
+            "pipeline",
+            "--token",
+            &planner,
+            "--verifier-token",
+            &verifier,
+            "--viewer-token",
+            &viewer,
+        ];
+        match transport {
+            "stdio" => args.extend(["--gantry", BIN, "--project", &project]),
+            _ => args.extend(["--url", &url]),
+        }
+        let steps = runbook(&env, &python, &args);
+        let signed = find(&steps, "pipeline_signed");
+        assert_eq!(signed["status"], "succeeded", "{signed}");
+        assert!(signed["progress"].as_u64().unwrap() >= 3, "{signed}");
+        let vetoed = find(&steps, "pipeline_vetoed");
+        assert_eq!(vetoed["status"], "failed", "{vetoed}");
+
+        // In the ledger under the right roles: started for the planner, decided by the
+        // verifier's key for the verifier's token, the viewer's forced sign refused.
+        let entries = env.entries();
+        for run in [&signed["run"], &vetoed["run"]] {
+            let run = run.as_str().unwrap();
+            let started = of_run(&entries, run, "pipeline.state.started");
+            assert_eq!(started.len(), 1, "{run}");
+            assert_eq!(
+                started[0]["body"]["caller"]["token"],
+                format!("planner-{transport}")
+            );
+            assert_eq!(started[0]["body"]["caller"]["role"], "planner");
+        }
+        let run = signed["run"].as_str().unwrap();
+        let sig = of_run(&entries, run, "checkpoint.signed");
+        assert_eq!(sig.len(), 1, "{sig:?}");
+        assert_eq!(sig[0]["actor"]["role"], "verifier", "{}", sig[0]);
+        assert_eq!(
+            sig[0]["body"]["caller"]["token"],
+            format!("verifier-{transport}")
+        );
+        assert_eq!(of_run(&entries, run, "pipeline.state.succeeded").len(), 1);
+        let run = vetoed["run"].as_str().unwrap();
+        let veto = of_run(&entries, run, "checkpoint.vetoed");
+        assert_eq!(veto.len(), 1, "{veto:?}");
+        assert_eq!(veto[0]["actor"]["role"], "verifier", "{}", veto[0]);
+        assert_eq!(veto[0]["body"]["summary"], "vetoed over MCP");
+        assert_eq!(of_run(&entries, run, "pipeline.state.failed").len(), 1);
+        assert!(
+            entries.iter().any(|e| e["kind"] == "access.denied"
+                && e["body"]["token"] == format!("viewer-{transport}")
+                && e["body"]["permission"] == "sign"),
+            "the viewer's forced sign is not in the ledger"
+        );
+    }
+    env.p.gantry(&["ledger", "verify"]).ok();
+}

@@ -7,12 +7,17 @@ HTTP (`/mcp` under `gantry serve`):
             automatically, figures in the result) -> update one component (deploy FROM,
             rolling) -> rollback dry run -> rollback -> emergency stop -> start
   viewer:   tools/list has no mutating tool; a forced deploy is refused naming `deploy`
+  pipeline: three sessions (planner, verifier, viewer tokens): the viewer sees no
+            run_pipeline/sign_checkpoint/veto; the planner runs `release` with wait and
+            progress while the verifier signs its checkpoint, and the run succeeds; a
+            second run is vetoed by the verifier and fails
 
 Prints one JSON line per step on stdout; any failed expectation raises (exit 1).
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 
@@ -21,7 +26,9 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-MUTATING = {"deploy", "promote", "pause", "resume", "abort", "rollback", "emergency_stop", "start"}
+MUTATING = {"deploy", "promote", "pause", "resume", "abort", "rollback", "emergency_stop", "start",
+            "run_pipeline", "sign_checkpoint", "veto"}
+PIPELINE = {"run_pipeline", "sign_checkpoint", "veto"}
 
 
 def step(name, **fields):
@@ -40,7 +47,8 @@ async def call(session, tool, args=None, progress=None):
 
 async def operator(session, good, start):
     tools = {t.name: t for t in (await session.list_tools()).tools}
-    expect(MUTATING <= set(tools), "an operator sees every operation", sorted(tools))
+    expect(MUTATING - PIPELINE <= set(tools), "an operator sees every operation", sorted(tools))
+    expect(not (PIPELINE & set(tools)), "an operator neither runs pipelines nor signs", sorted(tools))
     expect(tools["deploy"].annotations.read_only_hint is False, "deploy is not read-only", tools["deploy"].annotations)
     expect(tools["status"].annotations.read_only_hint is True, "status is read-only", tools["status"].annotations)
     expect(tools["deploy"].input_schema["required"] == ["service", "version"] or
@@ -114,37 +122,114 @@ async def viewer(session):
     step("viewer", tools=sorted(tools), refused=err)
 
 
+async def wait_checkpoint(verifier, before):
+    """The id of the new run (not in `before`) once its checkpoint waits."""
+    for _ in range(600):
+        res, out = await call(verifier, "runs")
+        expect(not res.is_error, "runs lists the runs", res)
+        for run in out.get("runs", []):
+            if run["id"] not in before and any(c["status"] == "waiting" for c in run["checkpoints"]):
+                return run["id"]
+        await asyncio.sleep(0.1)
+    raise AssertionError("no run reached its checkpoint")
+
+
+async def pipeline(planner, verifier, viewer):
+    seen = {t.name for t in (await viewer.list_tools()).tools}
+    expect({"runs", "logs"} <= seen and not (seen & PIPELINE), "a viewer reads runs and may not run or sign", sorted(seen))
+    res, out = await call(viewer, "sign_checkpoint", {"run": "last", "stage": "build", "summary": "x"})
+    expect(res.is_error and (out.get("error") or {}).get("permission") == "sign", "a viewer's forced sign is refused naming `sign`", res)
+    step("pipeline_viewer", tools=sorted(seen))
+
+    tools = {t.name: t for t in (await planner.list_tools()).tools}
+    expect("run_pipeline" in tools and not ({"sign_checkpoint", "veto"} & set(tools)), "a planner runs and does not sign", sorted(tools))
+    expect(tools["run_pipeline"].annotations.read_only_hint is False, "run_pipeline is not read-only", tools["run_pipeline"])
+    expect(tools["run_pipeline"].input_schema["required"] == ["pipeline"], "run_pipeline needs the pipeline", tools["run_pipeline"].input_schema)
+    vtools = {t.name: t for t in (await verifier.list_tools()).tools}
+    expect({"sign_checkpoint", "veto"} <= set(vtools) and "run_pipeline" not in vtools, "a verifier signs and does not run", sorted(vtools))
+    expect(vtools["veto"].annotations.destructive_hint is True, "veto is destructive", vtools["veto"].annotations)
+
+    _, out = await call(viewer, "runs")
+    before = {r["id"] for r in out.get("runs", [])}
+    notes = []
+
+    async def progress(p, total, message):
+        notes.append(message)
+
+    waiting = asyncio.create_task(call(planner, "run_pipeline", {"pipeline": "release", "wait": True}, progress))
+    run = await wait_checkpoint(verifier, before)
+    # The checkpoint waits until it is signed: sign once the planner's progress has shown
+    # it waiting, so that notification is there to check whatever the machine's load.
+    for _ in range(600):
+        if any("waiting for role verifier" in n for n in notes) or waiting.done():
+            break
+        await asyncio.sleep(0.1)
+    res, out = await call(verifier, "sign_checkpoint", {"run": run, "stage": "build", "summary": "tests pass (signed over MCP)"})
+    expect(not res.is_error and out.get("decision") == "signed", "the verifier signs over MCP", res)
+    res, out = await waiting
+    expect(not res.is_error and out.get("status") == "succeeded" and out.get("id") == run, "the signed run succeeds", res)
+    expect(any("waiting for role verifier" in n for n in notes) and any("signed by" in n for n in notes),
+           "run_pipeline with wait reports the checkpoint as progress", notes)
+    res, out = await call(viewer, "logs", {"run": run, "step": "build/test"})
+    expect(not res.is_error and "built-ok" in out["logs"][0]["text"], "the step's log", res)
+    step("pipeline_signed", run=run, status=out["status"], progress=len(notes), notes=notes)
+
+    res, out = await call(planner, "run_pipeline", {"pipeline": "release"})
+    expect(not res.is_error and out.get("status") == "running", "run_pipeline answers once the run started", res)
+    vetoed = out["run"]
+    expect(await wait_checkpoint(verifier, before | {run}) == vetoed, "the second run waits", vetoed)
+    res, out = await call(verifier, "veto", {"run": vetoed, "stage": "build", "summary": "vetoed over MCP"})
+    expect(not res.is_error and out.get("decision") == "vetoed", "the verifier vetoes over MCP", res)
+    for _ in range(600):
+        _, out = await call(viewer, "runs", {"id": vetoed})
+        if out.get("status") in ("failed", "succeeded"):
+            break
+        await asyncio.sleep(0.1)
+    expect(out.get("status") == "failed" and "vetoed over MCP" in (out.get("reason") or ""), "the vetoed run fails", out)
+    step("pipeline_vetoed", run=vetoed, status=out["status"], reason=out["reason"])
+
+
+@contextlib.asynccontextmanager
+async def session_for(a, token):
+    if a.transport == "stdio":
+        params = StdioServerParameters(command=a.gantry, args=["-C", a.project, "mcp"],
+                                       env={"GANTRY_TOKEN": token, "PATH": "/usr/bin:/bin"})
+        async with stdio_client(params) as (r, w):
+            async with ClientSession(r, w) as session:
+                await session.initialize()
+                yield session
+    else:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+        async with http, streamable_http_client(a.url, http_client=http) as streams:
+            async with ClientSession(streams[0], streams[1]) as session:
+                await session.initialize()
+                yield session
+
+
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--transport", choices=["stdio", "http"], required=True)
-    ap.add_argument("--role", choices=["operator", "viewer"], required=True)
-    ap.add_argument("--token", required=True)
+    ap.add_argument("--role", choices=["operator", "viewer", "pipeline"], required=True)
+    ap.add_argument("--token", required=True, help="the operator's or viewer's; with --role pipeline, the planner's")
+    ap.add_argument("--verifier-token")
+    ap.add_argument("--viewer-token")
     ap.add_argument("--gantry")
     ap.add_argument("--project")
     ap.add_argument("--url")
     ap.add_argument("--good", default="v2")
     ap.add_argument("--start", default="v1")
     a = ap.parse_args()
+    if a.role == "pipeline":
+        async with session_for(a, a.token) as planner_s, session_for(a, a.verifier_token) as verifier_s, \
+                session_for(a, a.viewer_token) as viewer_s:
+            await pipeline(planner_s, verifier_s, viewer_s)
+        return
 
-    async def run(session):
-        await session.initialize()
+    async with session_for(a, a.token) as session:
         if a.role == "operator":
             await operator(session, a.good, a.start)
         else:
             await viewer(session)
-
-    if a.transport == "stdio":
-        params = StdioServerParameters(command=a.gantry, args=["-C", a.project, "mcp"],
-                                       env={"GANTRY_TOKEN": a.token, "PATH": "/usr/bin:/bin"})
-        async with stdio_client(params) as (r, w):
-            async with ClientSession(r, w) as session:
-                await run(session)
-    else:
-        http = create_mcp_http_client(headers={"Authorization": f"Bearer {a.token}"})
-        async with http, streamable_http_client(a.url, http_client=http) as streams:
-            async with ClientSession(streams[0], streams[1]) as session:
-                await run(session)
-
 
 if __name__ == "__main__":
     try:

@@ -190,7 +190,14 @@ pub(crate) fn required(route: &str, path: &str) -> Option<Permission> {
         | "/v1/whoami"
         | "/v1/ledger"
         | "/v1/agents/usage"
+        | "/v1/runs"
+        | "/v1/runs/{id}"
+        | "/v1/runs/{id}/logs"
+        | "/v1/runs/{id}/logs/{step}"
         | "/mcp" => Read,
+        "/v1/pipelines/{pipeline}/runs" => RunPipeline,
+        "/v1/runs/{id}/checkpoints/{stage}/sign" => Sign,
+        "/v1/runs/{id}/checkpoints/{stage}/veto" => Veto,
         "/v1/ledger/verify" => VerifyLedger,
         "/v1/tokens" => ManageTokens,
         "/v1/services/{service}/deploy" => Deploy,

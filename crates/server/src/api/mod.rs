@@ -10,6 +10,7 @@ mod events;
 mod ledger;
 pub(crate) mod openapi;
 mod reload;
+mod runs;
 mod status;
 mod tokens;
 mod whoami;
@@ -44,6 +45,8 @@ pub(crate) struct Api {
     config_path: Arc<std::path::Path>,
     /// What each budgeted role used today, checked before every charged call.
     budgets: Arc<crate::budgets::Budgets>,
+    /// Pipeline runs started over the API, and the role keys checkpoints are signed with.
+    pipelines: Arc<crate::runs::Pipelines>,
 }
 
 type Answer = Result<Json<Value>, ServerError>;
@@ -212,26 +215,34 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(ledger::show))
         .routes(routes!(ledger::verify))
         .routes(routes!(budget::usage))
+        .routes(routes!(runs::start))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::show))
+        .routes(routes!(runs::logs))
+        .routes(routes!(runs::step_logs))
+        .routes(routes!(runs::sign))
+        .routes(routes!(runs::veto))
 }
 
 pub(crate) fn router(
     app: Arc<App>,
     token: Token,
     store: gantry_access::TokenStore,
-    ledger: std::path::PathBuf,
     monitoring: Arc<crate::monitoring::Monitoring>,
     config_path: std::path::PathBuf,
     mcp: Option<gantry_mcp::http::Service>,
+    pipelines: crate::runs::Pipelines,
 ) -> Router {
     let roles = app.core.config().access.roles();
     let api = Api {
         app,
         access: Arc::new(Access::new(token, roles, store)),
         doc: Arc::default(),
-        ledger: ledger.into(),
+        ledger: pipelines.ledger().into(),
         budgets: Arc::clone(&monitoring.budgets),
         monitoring,
         config_path: config_path.into(),
+        pipelines: Arc::new(pipelines),
     };
     let (routes, doc) = routes().split_for_parts();
     let _ = api

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gantry_driver_local::{LocalDriver, LocalOptions};
-use gantry_server::{CoreOptions, ServeLock, ServeOptions, ServerError, Token};
+use gantry_server::{CoreOptions, PipelineOptions, ServeLock, ServeOptions, ServerError, Token};
 use serde_json::{Value, json};
 
 use super::ServeArgs;
@@ -47,6 +47,16 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
         .signer_for(&state, "operator")
         .map(|(s, _)| s)
         .unwrap_or_else(|_| system.clone());
+    // Runs started over the API are this binary's own `gantry run`; checkpoint decisions
+    // made over the API are signed with the role keys loaded here (registered and active).
+    let pipelines = PipelineOptions {
+        program: std::env::current_exe()?,
+        signers: config
+            .agents
+            .keys()
+            .filter_map(|role| project.signer_for(&state, role).ok().map(|(s, _)| s))
+            .collect(),
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
@@ -76,6 +86,7 @@ pub fn run(project: &Project, args: &ServeArgs, json: bool) -> anyhow::Result<()
             token,
             lock,
             config_path: project.config_path(),
+            pipelines,
         };
         gantry_server::run(opts, |addr| {
             let info = json!({"url": format!("http://{addr}"), "pid": std::process::id()});

@@ -1,7 +1,6 @@
 //! Pipeline commands: run, sign, runs, logs, report.
 
 mod actions;
-mod confine;
 mod live;
 mod logs;
 mod notify;

@@ -90,6 +90,7 @@ pub fn run(project: &Project, args: &RunArgs, json: bool) -> anyhow::Result<()> 
         resume,
         env: std::env::vars().collect(),
         force: args.force,
+        caller: api_caller()?,
     };
     let services = Services {
         ledger,
@@ -190,4 +191,20 @@ fn interrupted(tap: &RunIdTap, gantry_dir: &std::path::Path) -> anyhow::Error {
         ),
         format!("gantry run --resume {run}"),
     )
+}
+
+/// The API caller the control plane started this run for, if it did: `{"role", "token"}`.
+fn api_caller() -> anyhow::Result<Option<serde_json::Value>> {
+    use gantry_pipeline::CALLER_ENV;
+    let Some(text) = std::env::var_os(CALLER_ENV) else {
+        return Ok(None);
+    };
+    let value: serde_json::Value = serde_json::from_str(&text.to_string_lossy())
+        .map_err(|e| exit::usage(format!("{CALLER_ENV} is not JSON: {e}")))?;
+    if !(value["role"].is_string() && value["token"].is_string()) {
+        return Err(exit::usage(format!(
+            "{CALLER_ENV} must be {{\"role\": ROLE, \"token\": NAME}}, not {value}"
+        )));
+    }
+    Ok(Some(value))
 }

@@ -1,7 +1,6 @@
 //! `gantry runs` and `gantry runs show ID`.
 
 use gantry_state::Run;
-use serde_json::json;
 
 use super::reconciled_state;
 use crate::project::Project;
@@ -32,13 +31,7 @@ pub fn list(project: &Project, json: bool) -> anyhow::Result<()> {
             .runs
             .runs
             .values()
-            .map(|r| {
-                json!({
-                    "id": r.id, "pipeline": r.pipeline, "status": r.status, "started": r.started,
-                    "ended": r.ended, "duration_ms": r.duration_ms, "reason": r.reason,
-                    "checkpoints": r.checkpoints,
-                })
-            })
+            .map(gantry_pipeline::run_summary)
             .collect();
         return output::json(&runs);
     }

@@ -3,7 +3,7 @@
 //! recorded (signed by the system key, since the offered key cannot sign anything).
 
 use gantry_ledger::Signer;
-use gantry_pipeline::Masker;
+use gantry_pipeline::{DecideError, Masker};
 use serde_json::json;
 
 use super::{SignArgs, operator};
@@ -20,46 +20,13 @@ pub fn run(project: &Project, args: &SignArgs, json: bool) -> anyhow::Result<()>
         ))
     })?;
     let stage = &args.stage;
-    let cp = run
-        .checkpoints
-        .iter()
-        .rev()
-        .find(|c| c.stage == *stage)
-        .ok_or_else(|| {
-            exit::failed(format!(
-                "run {} is not waiting for a checkpoint of stage '{stage}' (yet)",
-                run.id
-            ))
-        })?;
-    if cp.status == "timed_out" {
-        return Err(exit::failed(format!(
-            "the checkpoint of stage '{stage}' in run {} timed out ({}); the run failed on it, so there is nothing to sign",
-            run.id,
-            cp.summary.as_deref().unwrap_or("no signature in time")
-        )));
-    }
-    if cp.status != "waiting" {
-        return Err(exit::failed(format!(
-            "the checkpoint of stage '{stage}' in run {} is already {} by {}",
-            run.id,
-            cp.status,
-            cp.signer.as_deref().unwrap_or("?")
-        )));
-    }
-    if cp.role != args.role {
-        return Err(exit::usage(format!(
-            "the checkpoint of stage '{stage}' must be signed by role '{}', not '{}'",
-            cp.role, args.role
-        )));
-    }
     let summary = args.summary.clone().unwrap_or_default();
-    if summary.trim().is_empty() && (args.veto || cp.summary_required) {
-        return Err(exit::usage(if args.veto {
-            "a veto needs --summary with its reason".to_string()
-        } else {
-            format!("the checkpoint of stage '{stage}' requires --summary")
-        }));
-    }
+    gantry_pipeline::decidable(run, stage, &args.role, args.veto, &summary).map_err(
+        |e| match e {
+            DecideError::WrongRole { .. } | DecideError::NeedsSummary(_) => exit::usage(e),
+            _ => exit::failed(e),
+        },
+    )?;
     let masker = config
         .pipelines
         .get(&run.pipeline)
