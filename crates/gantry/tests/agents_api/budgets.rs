@@ -443,7 +443,11 @@ fn checkpointing_operator(config: String) -> String {
             roles,
             &format!("{roles}  budgets:\n    operator: {{ tokens_per_day: 1000 }}\n"),
         )
-        + "pipelines:\n  review:\n    stages:\n      - name: check\n        steps: [ { run: 'true' } ]\n        checkpoint: { role: operator }\n"
+        // The base config has `pipelines:` already: add this one to it.
+        .replace(
+            "pipelines:\n",
+            "pipelines:\n  review:\n    stages:\n      - name: check\n        steps: [ { run: 'true' } ]\n        checkpoint: { role: operator }\n",
+        )
 }
 
 #[test]
