@@ -267,9 +267,14 @@ impl Runner {
                         continue;
                     }
                     let scheduled = due.unwrap_or_else(Utc::now);
-                    self.start_round("schedule".into(), Some(due_at), None);
                     // From the due time, not from now: rounds keep to the schedule.
-                    due = self.schedule.next_after(scheduled.with_timezone(&chrono::Local));
+                    let next = self.schedule.next_after(scheduled.with_timezone(&chrono::Local));
+                    if let Some(gap) = next.and_then(|n| (n - scheduled).to_std().ok()) {
+                        let spread = Rounds::spread_for(self.rounds.targets().len(), gap);
+                        self.rounds.set_spread(spread);
+                    }
+                    self.start_round("schedule".into(), Some(due_at), None);
+                    due = next;
                     if let Some(d) = due && d < Utc::now() {
                         // Fell behind (the process was stopped, the clock jumped): skip,
                         // don't burst.
