@@ -41,7 +41,9 @@ pub use model::*;
 pub use order::OrderError;
 pub use spanned::{Pos, Spanned};
 pub use string_list::StringList;
-pub use units::{Comparison, Cpu, Duration, Memory, Number, Percent, StatusCodes, Threshold};
+pub use units::{
+    Comparison, Cpu, Duration, Memory, Number, Percent, StatusCodes, Threshold, approximate,
+};
 pub use validate::status::api_base as github_api_base;
 pub use validate::{
     MIN_SECRET_CHARS, SHELL_WORDS, SmokeCheck, SmokeTarget, Warning, first_program, warnings,

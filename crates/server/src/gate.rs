@@ -35,19 +35,6 @@ fn utc(t: SystemTime) -> String {
     )
 }
 
-/// `2h`, `1h30m`, `45s`: what a soak wait is read as.
-pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
-    match (h, m, sec) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
-}
-
 impl App {
     /// Refuses a deploy of `version` to `target` that the promotion order or the
     /// environment's policy does not allow; records an override it lets through.
@@ -141,8 +128,8 @@ impl App {
         if soaked < soak {
             return Err(ServerError::NotPromoted(format!(
                 "service '{service}' {version} may not go to '{env}' yet: it has soaked in '{before}' for {} of the {} its `soak:` asks; it may go after {}",
-                human(soaked),
-                human(soak),
+                gantry_config::approximate(soaked),
+                gantry_config::approximate(soak),
                 utc(since + soak)
             )));
         }

@@ -159,9 +159,34 @@ impl fmt::Display for Duration {
 
 string_serde!(Duration, "a duration such as 500ms, 30s, 5m, 1h30m or 2d");
 
+/// A wait as people read it in a status line: `45s`, `9m58s`, `2h`, `1h30m` (seconds
+/// dropped once it is hours).
+#[must_use]
+pub fn approximate(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
+    match (h, m, sec) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, sec) => format!("{m}m{sec}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approximate_drops_seconds_once_it_is_hours() {
+        let s = std::time::Duration::from_secs;
+        assert_eq!(approximate(s(45)), "45s");
+        assert_eq!(approximate(s(598)), "9m58s");
+        assert_eq!(approximate(s(600)), "10m");
+        assert_eq!(approximate(s(7200)), "2h");
+        assert_eq!(approximate(s(5415)), "1h30m");
+    }
 
     fn ms(s: &str) -> u64 {
         s.parse::<Duration>().unwrap().as_millis()

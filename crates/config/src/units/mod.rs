@@ -11,7 +11,7 @@ mod quantity;
 mod status;
 mod threshold;
 
-pub use duration::Duration;
+pub use duration::{Duration, approximate};
 pub use percent::Percent;
 pub use quantity::{Cpu, Memory};
 pub use status::StatusCodes;

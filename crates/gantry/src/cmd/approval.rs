@@ -3,7 +3,7 @@
 //! control plane finds in the ledger and then starts the deployment. Refused, before
 //! anything is written, when ROLE is not the role the environment names.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use gantry_config::split_target;
 use gantry_state::{DeploymentView, State};
@@ -94,19 +94,6 @@ fn parse_ts(ts: &str) -> Option<SystemTime> {
         .map(SystemTime::from)
 }
 
-/// `2h`, `1h30m`, `9m58s`, `45s`.
-pub fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
-    match (h, m, sec) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
-}
-
 /// `awaiting approval by ROLE (expires in 9m58s)` for a deployment (API JSON) that waits.
 pub fn waiting(d: &Value) -> Option<String> {
     if d["phase"] != "awaiting_approval" {
@@ -121,6 +108,6 @@ pub fn waiting(d: &Value) -> Option<String> {
     Some(format!(
         "awaiting approval by {} (expires in {})",
         a["role"].as_str().unwrap_or("?"),
-        human(left)
+        gantry_config::approximate(left)
     ))
 }

@@ -132,7 +132,7 @@ pub(crate) fn waiting_text(a: &ApprovalStatus, now: SystemTime) -> String {
     format!(
         "awaiting approval by {} (expires in {})",
         a.role,
-        crate::gate::human(left)
+        gantry_config::approximate(left)
     )
 }
 
@@ -283,7 +283,7 @@ impl Owner {
         let reason = format!(
             "no approval by {} within {} (until {}); nothing was started",
             a.role,
-            crate::gate::human(Duration::from_millis(a.timeout_ms)),
+            gantry_config::approximate(Duration::from_millis(a.timeout_ms)),
             a.deadline
         );
         let body = dep.body(json!({"env": a.env, "version": dep.plan.to, "role": a.role,
