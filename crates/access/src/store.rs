@@ -7,7 +7,9 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -87,7 +89,7 @@ impl std::fmt::Display for Denied {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File1 {
     version: u32,
@@ -110,12 +112,38 @@ pub fn timestamp(t: OffsetDateTime) -> String {
 #[derive(Debug, Clone)]
 pub struct TokenStore {
     dir: PathBuf,
+    /// The file as last parsed, with the stamp it had: every API call authenticates, and
+    /// a stat is much cheaper than reading and parsing the file. Writers replace the file
+    /// by rename (a new inode), so a token created or revoked by another process is seen
+    /// at the next call.
+    cached: Arc<Mutex<Option<(Stamp, File1)>>>,
+}
+
+/// What identifies one version of the token file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i64,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+        }
+    }
 }
 
 impl TokenStore {
     pub fn new(gantry_dir: &Path) -> TokenStore {
         TokenStore {
             dir: gantry_dir.to_path_buf(),
+            cached: Arc::default(),
         }
     }
 
@@ -129,6 +157,24 @@ impl TokenStore {
 
     fn read(&self) -> Result<File1, AccessError> {
         let path = self.path();
+        let stamp = match std::fs::metadata(&path) {
+            Ok(m) => Some(Stamp::of(&m)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.io(path)(e)),
+        };
+        let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(stamp), Some((at, file))) = (stamp, cached.as_ref())
+            && *at == stamp
+        {
+            return Ok(file.clone());
+        }
+        let file = self.read_file(path)?;
+        // Stamped before the read: a write in between makes the next call read again.
+        *cached = stamp.map(|s| (s, file.clone()));
+        Ok(file)
+    }
+
+    fn read_file(&self, path: PathBuf) -> Result<File1, AccessError> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -302,6 +348,30 @@ mod tests {
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn a_token_created_or_revoked_by_another_process_counts_at_the_next_call() {
+        let dir = tempfile::tempdir().unwrap();
+        // The control plane's store, warm, and the CLI's (another process) on the same file.
+        let serve = TokenStore::new(dir.path());
+        let cli = TokenStore::new(dir.path());
+        let roles = Roles::default();
+        let (_, first) = cli.create(Some("a"), "viewer", &roles, None, now()).unwrap();
+        assert!(serve.authenticate(&first, now()).unwrap().is_ok());
+        let (_, second) = cli.create(Some("b"), "viewer", &roles, None, now()).unwrap();
+        assert!(serve.authenticate(&second, now()).unwrap().is_ok());
+        cli.revoke("a", now()).unwrap();
+        assert!(matches!(
+            serve.authenticate(&first, now()).unwrap(),
+            Err(Denied::Revoked { .. })
+        ));
+        // The file gone: no token is known any more.
+        std::fs::remove_file(cli.path()).unwrap();
+        assert!(matches!(
+            serve.authenticate(&second, now()).unwrap(),
+            Err(Denied::Unknown)
+        ));
     }
 
     #[test]
