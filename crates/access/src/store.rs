@@ -357,9 +357,13 @@ mod tests {
         let serve = TokenStore::new(dir.path());
         let cli = TokenStore::new(dir.path());
         let roles = Roles::default();
-        let (_, first) = cli.create(Some("a"), "viewer", &roles, None, now()).unwrap();
+        let (_, first) = cli
+            .create(Some("a"), "viewer", &roles, None, now())
+            .unwrap();
         assert!(serve.authenticate(&first, now()).unwrap().is_ok());
-        let (_, second) = cli.create(Some("b"), "viewer", &roles, None, now()).unwrap();
+        let (_, second) = cli
+            .create(Some("b"), "viewer", &roles, None, now())
+            .unwrap();
         assert!(serve.authenticate(&second, now()).unwrap().is_ok());
         cli.revoke("a", now()).unwrap();
         assert!(matches!(
