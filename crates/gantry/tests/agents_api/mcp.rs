@@ -41,6 +41,12 @@ fn runbook(env: &Env, python: &Path, args: &[&str]) -> Vec<Value> {
         String::from_utf8_lossy(&out.stderr),
         env.serve.log_text()
     );
+    // The SDK ends each HTTP session with DELETE and warns unless it is answered 200/204.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("Session termination failed"),
+        "runbook {args:?}: {stderr}"
+    );
     stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))

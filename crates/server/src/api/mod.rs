@@ -170,6 +170,21 @@ async fn shutdown(State(api): State<Api>, _: StrictOrEmpty<NoFields>) -> Answer 
 
 /// Anything the routes do not know, in JSON like every other answer (after the token check,
 /// so unauthenticated callers learn nothing about the routes).
+/// A session ended with `DELETE /mcp` is answered 204: rmcp answers 202, which the
+/// official Python SDK reports as "Session termination failed: 202" (it takes 200 or 204;
+/// the deletion is done, not merely accepted).
+async fn mcp_session_end(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let delete = request.method() == axum::http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if delete && response.status() == axum::http::StatusCode::ACCEPTED {
+        *response.status_mut() = axum::http::StatusCode::NO_CONTENT;
+    }
+    response
+}
+
 async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> ServerError {
     ServerError::NotFound(format!("no API route {method} {}", uri.path()))
 }
@@ -250,7 +265,11 @@ pub(crate) fn router(
         .set(serde_json::to_value(&doc).unwrap_or(Value::Null));
     // `/mcp` (streamable HTTP) sits behind the same token check as every route.
     let routes = match mcp {
-        Some(mcp) => routes.route_service("/mcp", mcp),
+        Some(mcp) => routes.merge(
+            axum::Router::new()
+                .route_service("/mcp", mcp)
+                .layer(middleware::from_fn(mcp_session_end)),
+        ),
         None => routes,
     };
     routes
