@@ -6,6 +6,7 @@
 pub(crate) mod auth;
 mod body;
 mod budget;
+mod decisions;
 mod events;
 mod ledger;
 pub(crate) mod openapi;
@@ -199,6 +200,7 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(deploy))
         .routes(routes!(rollback))
         .routes(routes!(promote))
+        .routes(routes!(decisions::approve_deployment))
         .routes(routes!(operate))
         .routes(routes!(deployment))
         .routes(routes!(stop))
@@ -222,6 +224,9 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(runs::step_logs))
         .routes(routes!(runs::sign))
         .routes(routes!(runs::veto))
+        .routes(routes!(decisions::list))
+        .routes(routes!(decisions::veto))
+        .routes(routes!(decisions::approve))
 }
 
 pub(crate) fn router(

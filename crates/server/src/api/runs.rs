@@ -36,7 +36,7 @@ pub(crate) struct DecisionRequest {
     description = "Start a run of a pipeline of gantry.yaml; answered with the run id once the run is in the ledger (permission `run_pipeline`).",
     params(("pipeline" = String, Path, description = "A key of `pipelines:` in gantry.yaml")),
     request_body(content = Option<StartRunRequest>, description = "None, {} or {\"jobs\": N}"),
-    responses((status = 200, description = "The run started: its id, pid and output file", body = Object), openapi::Errors))]
+    responses((status = 200, description = "The run started: its id, pid and output file", body = Object), openapi::Errors, openapi::OverBudget))]
 pub(super) async fn start(
     State(api): State<Api>,
     Path(pipeline): Path<String>,
@@ -97,7 +97,7 @@ pub(super) async fn step_logs(
     params(("id" = String, Path, description = "A run id or a unique prefix of one"),
         ("stage" = String, Path, description = "The stage whose checkpoint to sign")),
     request_body(content = Option<DecisionRequest>, description = "None, {} or {\"summary\": TEXT, \"tokens\": N}"),
-    responses((status = 200, description = "Signed: the entry's seq", body = Object), openapi::Errors))]
+    responses((status = 200, description = "Signed: the entry's seq", body = Object), openapi::Errors, openapi::OverBudget))]
 pub(super) async fn sign(
     State(api): State<Api>,
     Path((id, stage)): Path<(String, String)>,
@@ -119,7 +119,7 @@ pub(super) async fn sign(
     params(("id" = String, Path, description = "A run id or a unique prefix of one"),
         ("stage" = String, Path, description = "The stage whose checkpoint to veto")),
     request_body(content = Option<DecisionRequest>, description = "{\"summary\": REASON}"),
-    responses((status = 200, description = "Vetoed: the entry's seq", body = Object), openapi::Errors))]
+    responses((status = 200, description = "Vetoed: the entry's seq", body = Object), openapi::Errors, openapi::OverBudget))]
 pub(super) async fn veto(
     State(api): State<Api>,
     Path((id, stage)): Path<(String, String)>,
