@@ -88,6 +88,19 @@ fn issue14_a_verifier_vetoes_over_the_api_the_deploy_is_refused_until_an_approve
         .gantry(&["deploy", "web", "--version", "v1"])
         .fails_with(4)
         .says("blocking veto");
+    let reply = post(
+        &env,
+        &admin,
+        "/v1/services/web/deploy",
+        &json!({"version": "v1"}),
+    );
+    assert_eq!(reply.status, 409, "{}", reply.text);
+    assert!(reply.text.contains("1 blocking veto(es)"), "{}", reply.text);
+    assert!(
+        reply.text.contains("readinessProbeMissing"),
+        "{}",
+        reply.text
+    );
 
     // The admin holds `approve`, but the rule table admits approves only from the
     // verifier or operator: 403 with the reason, recorded, nothing cleared.
