@@ -119,10 +119,15 @@ impl App {
     /// is stopped as `gantry deploy` is, whichever interface wrote the veto.
     async fn refuse_if_vetoed(&self, service: &str) -> Result<(), ServerError> {
         let ledger = self.core.ledger_path().to_path_buf();
-        let entries = tokio::task::spawn_blocking(move || gantry_ledger::read_entries(&ledger))
+        let read = tokio::task::spawn_blocking(move || gantry_ledger::read_entries(&ledger))
             .await
-            .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))??
-            .entries;
+            .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+        // A ledger that cannot be read cannot be appended to either: the deploy's first
+        // write refuses it, and marks the control plane critical, as for any change.
+        let Ok(read) = read else {
+            return Ok(());
+        };
+        let entries = read.entries;
         let state = gantry_state::State::replay(&entries);
         let vetoes = state.decisions.blocking_vetoes(service);
         if vetoes.is_empty() {
