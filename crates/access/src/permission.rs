@@ -47,11 +47,11 @@ permissions! {
     EmergencyStop = "emergency_stop": "stop every service at once",
     Start = "start": "end an emergency stop",
     Sign = "sign": "sign a checkpoint",
-    Veto = "veto": "veto a checkpoint",
+    Veto = "veto": "veto a checkpoint or a service (the decision log)",
     VerifyLedger = "verify_ledger": "verify the ledger",
     ManageTokens = "manage_tokens": "create, list and revoke tokens",
     OverridePolicy = "override_policy": "override a policy-gate veto",
-    Approve = "approve": "approve a promotion into an environment",
+    Approve = "approve": "approve a service (clearing its vetoes) or a deploy awaiting its environment's approval",
     Shutdown = "shutdown": "stop the control plane (`gantry serve --stop`)",
     Reload = "reload": "reload gantry.yaml into the running control plane (`gantry reload`)",
 }
@@ -80,6 +80,7 @@ impl Permission {
                 | Reload
                 | OverridePolicy
                 | VerifyLedger
+                | Approve
         )
     }
 }

@@ -23,8 +23,9 @@ const OPERATOR: &[Permission] = &[
     EmergencyStop,
     Start,
     Reload,
+    Approve,
 ];
-const VERIFIER: &[Permission] = &[Read, Sign, Veto, VerifyLedger];
+const VERIFIER: &[Permission] = &[Read, Sign, Veto, Approve, VerifyLedger];
 
 /// The built-in roles and their permissions (`admin` holds all of [`Permission::ALL`]).
 pub const DEFAULT_ROLES: &[(&str, &[Permission])] = &[

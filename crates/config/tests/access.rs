@@ -44,15 +44,15 @@ fn built_in_names_and_empty_roles_are_refused() {
     let yaml = with_access("    idle: { permissions: [] }\n");
     let e = err(&yaml);
     assert_eq!(e.code(), "gantry::config::access_empty_role", "{e}");
-    let yaml = with_access("    approver: { permissions: [read, approve] }\n");
+    let yaml = with_access("    checker: { permissions: [read, check_plan] }\n");
     let e = err(&yaml);
     assert_eq!(e.code(), "gantry::config::access_not_supported", "{e}");
     assert_eq!((e.line(), e.column()), {
-        let at = pos_in(&yaml, "[read, approve]", "approve");
+        let at = pos_in(&yaml, "[read, check_plan]", "check_plan");
         (Some(at.0), Some(at.1))
     });
     assert!(
-        e.message().contains("'approve' is not supported yet"),
+        e.message().contains("'check_plan' is not supported yet"),
         "{e}"
     );
     let yaml = with_access("    x: { permisions: [read] }\n");

@@ -32,6 +32,10 @@ pub const TOOLS: &[ToolInfo] = &[
     tool("run_pipeline", "run_pipeline", false),
     tool("sign_checkpoint", "sign", false),
     tool("veto", "veto", false),
+    tool("decisions", "read", true),
+    tool("decision_veto", "veto", false),
+    tool("decision_approve", "approve", false),
+    tool("approve_deployment", "approve", false),
     tool("deploy", "deploy", false),
     tool("promote", "promote", false),
     tool("pause", "pause", false),
@@ -68,15 +72,39 @@ mod tests {
             .collect();
         assert_eq!(
             viewer,
-            ["status", "ps", "deployment", "ledger_show", "runs", "logs"]
+            [
+                "status",
+                "ps",
+                "deployment",
+                "ledger_show",
+                "runs",
+                "logs",
+                "decisions"
+            ]
         );
         let verifier: Vec<_> = TOOLS
             .iter()
-            .filter(|t| visible(t, &perms(&["read", "sign", "veto", "verify_ledger"]), false))
+            .filter(|t| {
+                visible(
+                    t,
+                    &perms(&["read", "sign", "veto", "approve", "verify_ledger"]),
+                    false,
+                )
+            })
+            .filter(|t| !t.read_only || t.name == "ledger_verify")
             .map(|t| t.name)
-            .filter(|n| !["status", "ps", "deployment", "ledger_show", "runs", "logs"].contains(n))
             .collect();
-        assert_eq!(verifier, ["ledger_verify", "sign_checkpoint", "veto"]);
+        assert_eq!(
+            verifier,
+            [
+                "ledger_verify",
+                "sign_checkpoint",
+                "veto",
+                "decision_veto",
+                "decision_approve",
+                "approve_deployment"
+            ]
+        );
         let all: Vec<String> = TOOLS.iter().map(|t| t.permission.to_string()).collect();
         assert_eq!(
             TOOLS.iter().filter(|t| visible(t, &all, false)).count(),

@@ -10,6 +10,7 @@
 
 mod catalog;
 mod client;
+mod decision_tools;
 mod error;
 pub mod http;
 mod pipeline_tools;

@@ -56,10 +56,10 @@ impl Gantry {
         }
     }
 
-    /// Every tool: the operations ([`crate::tools`]) and the pipeline tools
-    /// ([`crate::pipeline_tools`]).
+    /// Every tool: the operations ([`crate::tools`]), the pipeline tools
+    /// ([`crate::pipeline_tools`]) and the decision-log tools ([`crate::decision_tools`]).
     pub(crate) fn all_tools() -> ToolRouter<Gantry> {
-        Gantry::tool_router() + Gantry::pipeline_router()
+        Gantry::tool_router() + Gantry::pipeline_router() + Gantry::decision_router()
     }
 
     /// The bearer token of this request.
@@ -144,7 +144,8 @@ impl ServerHandler for Gantry {
         .with_instructions(
             "gantry's control plane: status, deployments (deploy, promote, pause, resume, abort, \
              rollback), emergency stop and start, pipeline runs and their checkpoints (run_pipeline, \
-             runs, logs, sign_checkpoint, veto), the evidence ledger. Tools list only what this \
+             runs, logs, sign_checkpoint, veto), the decision log between agents (decisions, decision_veto, \
+             decision_approve, approve_deployment), the evidence ledger. Tools list only what this \
              token's role may call; every call is in the ledger under that role.",
         )
     }

@@ -45,6 +45,7 @@ impl App {
         override_reason: Option<&str>,
     ) -> Result<(), ServerError> {
         let (service, env) = split_target(target);
+        self.refuse_if_vetoed(service).await?;
         let Some(env) = env else {
             if override_reason.is_some() {
                 return Err(ServerError::BadRequest(
@@ -99,6 +100,40 @@ impl App {
                 retry_after: None,
             })?;
         Ok(())
+    }
+
+    /// 409 while a blocking veto stands on `service` in the ledger: an API or MCP caller
+    /// is stopped as `gantry deploy` is, whichever interface wrote the veto.
+    async fn refuse_if_vetoed(&self, service: &str) -> Result<(), ServerError> {
+        let ledger = self.core.ledger_path().to_path_buf();
+        let read = tokio::task::spawn_blocking(move || gantry_ledger::read_entries(&ledger))
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))?;
+        // A ledger that cannot be read cannot be appended to either: the deploy's first
+        // write refuses it, and marks the control plane critical, as for any change.
+        let Ok(read) = read else {
+            return Ok(());
+        };
+        let entries = read.entries;
+        let state = gantry_state::State::replay(&entries);
+        let vetoes = state.decisions.blocking_vetoes(service);
+        if vetoes.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = vetoes
+            .iter()
+            .map(|v| {
+                format!(
+                    "  seq {} by {}: {} ({})",
+                    v.seq, v.from, v.violation, v.subject
+                )
+            })
+            .collect();
+        Err(ServerError::Conflict(format!(
+            "service '{service}' has {} blocking veto(es); deploys are refused until a verifier or operator approves it (POST /v1/decisions/approve, `gantry approve {service} --as ROLE`):\n{}",
+            vetoes.len(),
+            lines.join("\n")
+        )))
     }
 
     /// The environment before `env` in `promotion:` must run `version` as its stable

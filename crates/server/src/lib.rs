@@ -38,6 +38,7 @@ mod caller;
 mod command;
 mod control;
 mod core;
+mod decisions;
 mod deployment;
 mod error;
 mod exec;

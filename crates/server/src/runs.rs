@@ -84,6 +84,27 @@ impl Pipelines {
         .map_err(blocking_failed)?
     }
 
+    /// The key the control plane holds for `role`, if it is still the role's registered
+    /// active key in `state`; else why not (409: what to do about it).
+    pub(crate) fn signer(&self, state: &State, role: &str) -> Result<Arc<Signer>, ServerError> {
+        let signer = self.signers.get(role).ok_or_else(|| ServerError::Conflict(format!(
+            "the control plane holds no key for role '{role}' (it loads the registered keys of the agents in gantry.yaml when it starts); \
+             add one with `gantry agent keygen {role}` and restart it, or sign with the CLI")))?;
+        let active = state
+            .agents
+            .get(role)
+            .and_then(|a| a.active_key())
+            .map(|k| k.fingerprint.clone());
+        if active.as_deref() != Some(signer.fingerprint().as_str()) {
+            return Err(ServerError::Conflict(format!(
+                "the key the control plane holds for role '{role}' ({}) is no longer its registered active key ({}); restart it to load the new key",
+                signer.fingerprint(),
+                active.as_deref().unwrap_or("none")
+            )));
+        }
+        Ok(Arc::clone(signer))
+    }
+
     /// The step logs `step` names (all when `None`), each read only inside its run's
     /// directory; a path that leads out is refused and named, never read.
     pub(crate) async fn logs(&self, id: &str, step: Option<&str>) -> Result<Value, ServerError> {
@@ -335,22 +356,7 @@ impl App {
             }
             Err(e) => return Err(ServerError::Conflict(e.to_string())),
         };
-        let signer = p.signers.get(&cp.role).ok_or_else(|| ServerError::Conflict(format!(
-            "the control plane holds no key for role '{}' (it loads the registered keys of the agents in gantry.yaml when it starts); \
-             add one with `gantry agent keygen {}` and restart it, or sign with `gantry sign`", cp.role, cp.role)))?;
-        let active = state
-            .agents
-            .get(&cp.role)
-            .and_then(|a| a.active_key())
-            .map(|k| k.fingerprint.clone());
-        if active.as_deref() != Some(signer.fingerprint().as_str()) {
-            return Err(ServerError::Conflict(format!(
-                "the key the control plane holds for role '{}' ({}) is no longer its registered active key ({}); restart it to load the new key",
-                cp.role,
-                signer.fingerprint(),
-                active.as_deref().unwrap_or("none")
-            )));
-        }
+        let signer = p.signer(&state, &cp.role)?;
         let masker = self
             .core
             .config()
@@ -365,7 +371,7 @@ impl App {
         };
         let body = json!({"run": run.id, "stage": stage, "role": cp.role,
             "summary": masker.mask(summary), "tokens_used": tokens_used, "via": "api", "caller": caller});
-        let entry = self.core.record_as(Arc::clone(signer), kind, body).await?;
+        let entry = self.core.record_as(signer, kind, body).await?;
         Ok(json!({"run": run.id, "stage": stage, "role": cp.role,
             "decision": if veto { "vetoed" } else { "signed" }, "seq": entry.seq, "caller": caller}))
     }

@@ -127,9 +127,13 @@ pub const RULES: &[Rule] = &[
     rule(
         "decision.veto",
         Owner::AnySigner,
-        "`gantry policy check` (as the verifier), `gantry veto`",
+        "`gantry policy check` (as the verifier), `gantry veto`, `POST /v1/decisions/veto`",
     ),
-    rule("decision.approve", Owner::Approver, "`gantry approve`"),
+    rule(
+        "decision.approve",
+        Owner::Approver,
+        "`gantry approve`, `POST /v1/decisions/approve`",
+    ),
     rule("decision.*", Owner::System, "reserved: the policy gate"),
     rule(
         "policy.overridden",
@@ -140,7 +144,7 @@ pub const RULES: &[Rule] = &[
     rule(
         "approval.granted",
         Owner::ApprovalRole,
-        "`gantry approve --as ROLE` (a deploy awaiting its environment's approval)",
+        "`gantry approve --as ROLE`, `POST /v1/services/{service}/approve` (a deploy awaiting its environment's approval)",
     ),
     rule(
         "approval.*",

@@ -5,6 +5,7 @@
 
 mod agents;
 pub mod authority;
+pub mod decide;
 mod decisions;
 mod deployments;
 mod history;

@@ -6,31 +6,13 @@
 use std::time::SystemTime;
 
 use gantry_config::split_target;
-use gantry_state::{DeploymentView, State};
+use gantry_state::DeploymentView;
+use gantry_state::decide::GrantRefused;
 use serde_json::{Value, json};
 
 use crate::cmd::decisions::ApproveArgs;
 use crate::project::Project;
 use crate::{exit, output};
-
-/// The deployments of `service` (in `env`, if named) that wait for approval now.
-pub fn awaiting(state: &State, service: &str, env: Option<&str>) -> Vec<(String, DeploymentView)> {
-    state
-        .services
-        .services
-        .iter()
-        .filter(|(name, _)| {
-            let (s, e) = split_target(name);
-            s == service && env.is_none_or(|want| e == Some(want))
-        })
-        .filter_map(|(name, v)| {
-            let d = v.deployment.clone()?;
-            let waiting = d.awaiting_approval()
-                && d.approval.as_ref().is_some_and(|a| a.state == "requested");
-            waiting.then(|| (name.clone(), d))
-        })
-        .collect()
-}
 
 /// Grants the approval deployment `d` of `target` waits for, as `args.role`.
 pub fn grant(
@@ -42,37 +24,18 @@ pub fn grant(
 ) -> anyhow::Result<()> {
     let (service, env) = split_target(target);
     let env = env.unwrap_or_default();
-    let Some(a) = d.approval.as_ref() else {
-        return Err(exit::with_code(
-            exit::CONFLICT,
-            format!("deployment {} awaits no approval", d.id),
-        ));
+    let body = match gantry_state::decide::grant_body(target, d, &args.role, &args.summary, |t| {
+        parse_ts(t).is_some_and(|t| t <= SystemTime::now())
+    }) {
+        Ok(body) => body,
+        Err(GrantRefused::WrongRole { needed, message }) => {
+            return Err(exit::with_code(
+                exit::REFUSED,
+                format!("{message}; run `gantry approve {service} --env {env} --as {needed}`"),
+            ));
+        }
+        Err(GrantRefused::NotWaiting(why)) => return Err(exit::with_code(exit::CONFLICT, why)),
     };
-    if a.role != args.role {
-        return Err(exit::with_code(
-            exit::REFUSED,
-            format!(
-                "deployment {} of service '{service}' ({} → {}) to '{env}' awaits approval by role '{}', not '{}'; run `gantry approve {service} --env {env} --as {}`",
-                d.id,
-                d.from.as_deref().unwrap_or("nothing"),
-                d.to,
-                a.role,
-                args.role,
-                a.role
-            ),
-        ));
-    }
-    if parse_ts(&a.deadline).is_some_and(|t| t <= SystemTime::now()) {
-        return Err(exit::with_code(
-            exit::CONFLICT,
-            format!(
-                "the approval deployment {} waited for expired at {}; deploy again to ask for a new one",
-                d.id, a.deadline
-            ),
-        ));
-    }
-    let body = json!({"id": d.id, "service": target, "env": env, "version": d.to,
-        "role": args.role, "summary": args.summary});
     let seq = crate::cmd::decisions::append(project, &args.role, "approval.granted", body)?;
     if json {
         return output::json(&json!({"decision": "approval", "deployment": d.id,

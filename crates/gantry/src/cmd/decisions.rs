@@ -73,12 +73,17 @@ pub struct DecisionsArgs {
 
 pub fn veto(project: &Project, args: &VetoArgs, json: bool) -> anyhow::Result<()> {
     known_service(project, &args.service)?;
-    let body = json!({
-        "from": args.role, "to": args.to, "subject": format!("service {}", args.service),
-        "service": args.service, "violation": args.violation, "specifics": args.specifics,
-        "impact": args.impact, "requirement": args.requirement,
-        "blocking": !args.non_blocking, "action_needed": args.action_needed,
-    });
+    let body = gantry_state::decide::Veto {
+        service: args.service.clone(),
+        violation: args.violation.clone(),
+        specifics: args.specifics.clone(),
+        impact: args.impact.clone(),
+        requirement: args.requirement.clone(),
+        action_needed: args.action_needed.clone(),
+        to: args.to.clone(),
+        blocking: !args.non_blocking,
+    }
+    .body(&args.role);
     let seq = append(project, &args.role, "decision.veto", body)?;
     if json {
         return output::json(
@@ -113,7 +118,7 @@ pub fn approve(project: &Project, args: &ApproveArgs, json: bool) -> anyhow::Res
     };
     known_service(project, service)?;
     let state = project.state()?;
-    let waiting = crate::cmd::approval::awaiting(&state, service, env);
+    let waiting = gantry_state::decide::awaiting(&state, service, env);
     match waiting.as_slice() {
         [(target, d)] => return crate::cmd::approval::grant(project, args, target, d, json),
         [] if env.is_some() => {
@@ -146,11 +151,8 @@ pub fn approve(project: &Project, args: &ApproveArgs, json: bool) -> anyhow::Res
             ),
         ));
     }
-    let body = json!({
-        "from": args.role, "to": args.to, "subject": format!("service {}", args.service),
-        "service": args.service, "violation": "", "specifics": [args.summary.clone()],
-        "impact": "", "requirement": "", "blocking": false, "action_needed": "",
-    });
+    let body =
+        gantry_state::decide::approve_body(&args.role, &args.service, &args.to, &args.summary);
     let seq = append(project, &args.role, "decision.approve", body)?;
     let state = project.state()?;
     let cleared = state

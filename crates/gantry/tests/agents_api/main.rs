@@ -2,6 +2,7 @@
 //! OpenAPI document, and the MCP server, each driven through the real binary on 127.0.0.1.
 
 mod budgets;
+mod decisions;
 mod events;
 mod mcp;
 mod openapi;

@@ -276,6 +276,23 @@ fn issue10_over_mcp_a_planner_runs_a_pipeline_the_verifier_signs_or_vetoes_it_an
         assert_eq!(veto[0]["actor"]["role"], "verifier", "{}", veto[0]);
         assert_eq!(veto[0]["body"]["summary"], "vetoed over MCP");
         assert_eq!(of_run(&entries, run, "pipeline.state.failed").len(), 1);
+        // The service veto over MCP: a decision.veto signed by the verifier's key for the
+        // verifier's token.
+        let seq = find(&steps, "decisions")["veto"].clone();
+        let d = entries.iter().find(|e| e["seq"] == seq).unwrap();
+        assert_eq!(
+            (&d["kind"], &d["actor"]["role"], &d["body"]["violation"]),
+            (
+                &"decision.veto".into(),
+                &"verifier".into(),
+                &"runbookMissing".into()
+            ),
+            "{d}"
+        );
+        assert_eq!(
+            d["body"]["caller"]["token"],
+            format!("verifier-{transport}")
+        );
         assert!(
             entries.iter().any(|e| e["kind"] == "access.denied"
                 && e["body"]["token"] == format!("viewer-{transport}")

@@ -27,7 +27,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 MUTATING = {"deploy", "promote", "pause", "resume", "abort", "rollback", "emergency_stop", "start",
-            "run_pipeline", "sign_checkpoint", "veto"}
+            "run_pipeline", "sign_checkpoint", "veto", "decision_veto", "decision_approve",
+            "approve_deployment"}
 PIPELINE = {"run_pipeline", "sign_checkpoint", "veto"}
 
 
@@ -40,6 +41,10 @@ def expect(cond, what, result=None):
         raise AssertionError(f"{what}: {result!r}")
 
 
+def out_seq(log):
+    return log[-1]["seq"] if log else None
+
+
 async def call(session, tool, args=None, progress=None):
     res = await session.call_tool(tool, args or {}, progress_callback=progress)
     return res, res.structured_content or {}
@@ -47,7 +52,8 @@ async def call(session, tool, args=None, progress=None):
 
 async def operator(session, good, start):
     tools = {t.name: t for t in (await session.list_tools()).tools}
-    expect(MUTATING - PIPELINE <= set(tools), "an operator sees every operation", sorted(tools))
+    expect(MUTATING - PIPELINE - {"decision_veto"} <= set(tools), "an operator sees every operation", sorted(tools))
+    expect("decision_veto" not in tools, "an operator does not veto services", sorted(tools))
     expect(not (PIPELINE & set(tools)), "an operator neither runs pipelines nor signs", sorted(tools))
     expect(tools["deploy"].annotations.read_only_hint is False, "deploy is not read-only", tools["deploy"].annotations)
     expect(tools["status"].annotations.read_only_hint is True, "status is read-only", tools["status"].annotations)
@@ -187,6 +193,20 @@ async def pipeline(planner, verifier, viewer):
         await asyncio.sleep(0.1)
     expect(out.get("status") == "failed" and "vetoed over MCP" in (out.get("reason") or ""), "the vetoed run fails", out)
     step("pipeline_vetoed", run=vetoed, status=out["status"], reason=out["reason"])
+
+    # The decision log: the verifier vetoes the service and clears it again; anyone reads it.
+    expect("decisions" in seen and not ({"decision_veto", "decision_approve"} & seen), "a viewer reads the decision log only", sorted(seen))
+    res, out = await call(verifier, "decision_veto", {"service": "web", "violation": "runbookMissing",
+                                                      "specifics": ["no runbook linked (vetoed over MCP)"]})
+    expect(not res.is_error and out.get("decision") == "veto" and out.get("blocking") is True, "the verifier vetoes web over MCP", res)
+    veto_seq = out["seq"]
+    res, out = await call(verifier, "decision_approve", {"service": "web", "summary": "runbook linked"})
+    expect(not res.is_error and out.get("cleared") == [veto_seq], "the verifier's approve clears it", res)
+    _, out = await call(viewer, "decisions", {"service": "web"})
+    log = out.get("decisions", [])
+    expect([d["decision"] for d in log][-2:] == ["veto", "approve"] and log[-2].get("cleared_by") == out_seq(log),
+           "the decision log has both", log)
+    step("decisions", veto=veto_seq, decisions=len(log))
 
 
 @contextlib.asynccontextmanager

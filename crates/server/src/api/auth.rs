@@ -194,7 +194,10 @@ pub(crate) fn required(route: &str, path: &str) -> Option<Permission> {
         | "/v1/runs/{id}"
         | "/v1/runs/{id}/logs"
         | "/v1/runs/{id}/logs/{step}"
+        | "/v1/decisions"
         | "/mcp" => Read,
+        "/v1/decisions/veto" => Veto,
+        "/v1/decisions/approve" | "/v1/services/{service}/approve" => Approve,
         "/v1/pipelines/{pipeline}/runs" => RunPipeline,
         "/v1/runs/{id}/checkpoints/{stage}/sign" => Sign,
         "/v1/runs/{id}/checkpoints/{stage}/veto" => Veto,

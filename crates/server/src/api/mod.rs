@@ -6,6 +6,7 @@
 pub(crate) mod auth;
 mod body;
 mod budget;
+mod decisions;
 mod events;
 mod ledger;
 pub(crate) mod openapi;
@@ -214,6 +215,7 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(deploy))
         .routes(routes!(rollback))
         .routes(routes!(promote))
+        .routes(routes!(decisions::approve_deployment))
         .routes(routes!(operate))
         .routes(routes!(deployment))
         .routes(routes!(stop))
@@ -237,6 +239,9 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<Api> {
         .routes(routes!(runs::step_logs))
         .routes(routes!(runs::sign))
         .routes(routes!(runs::veto))
+        .routes(routes!(decisions::list))
+        .routes(routes!(decisions::veto))
+        .routes(routes!(decisions::approve))
 }
 
 pub(crate) fn router(
