@@ -147,7 +147,20 @@ fn a_bad_canary_rolled_back_sends_one_slack_message_with_the_figures() {
     );
 
     // Discord (every severity) has the rollback too, as an embed.
-    let d = discord.wait_for(1, 30, "the rollback on Discord");
+    // The failure and the rollback may arrive as separate messages: wait for the rollback.
+    let rolled_back = |d: &[Value]| {
+        d.iter().any(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("automatic rollback from v3 to v2"))
+        })
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    let mut d = discord.wait_for(1, 30, "the rollback on Discord");
+    while !rolled_back(&d) && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        d = discord.messages();
+    }
     assert!(
         d.iter().any(|m| m["embeds"][0]["title"]
             .as_str()
@@ -283,7 +296,20 @@ fn timed_run(hang: bool) -> (Duration, Duration, Duration, Receiver) {
     }
     let rounds = t.elapsed();
     // The other channel got the rollback while the hook hung.
-    let d = discord.wait_for(1, 30, "the rollback on Discord");
+    // The failure and the rollback may arrive as separate messages: wait for the rollback.
+    let rolled_back = |d: &[Value]| {
+        d.iter().any(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("automatic rollback from v3 to v2"))
+        })
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    let mut d = discord.wait_for(1, 30, "the rollback on Discord");
+    while !rolled_back(&d) && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        d = discord.messages();
+    }
     assert!(
         d.iter().any(|m| m["content"]
             .as_str()
