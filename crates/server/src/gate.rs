@@ -114,26 +114,16 @@ impl App {
         let Ok(read) = read else {
             return Ok(());
         };
-        let entries = read.entries;
-        let state = gantry_state::State::replay(&entries);
-        let vetoes = state.decisions.blocking_vetoes(service);
-        if vetoes.is_empty() {
-            return Ok(());
+        let state = gantry_state::State::replay(&read.entries);
+        match state.decisions.veto_refusal(
+            service,
+            &format!(
+                "approves it (POST /v1/decisions/approve, `gantry approve {service} --as ROLE`)"
+            ),
+        ) {
+            Some(why) => Err(ServerError::Conflict(why)),
+            None => Ok(()),
         }
-        let lines: Vec<String> = vetoes
-            .iter()
-            .map(|v| {
-                format!(
-                    "  seq {} by {}: {} ({})",
-                    v.seq, v.from, v.violation, v.subject
-                )
-            })
-            .collect();
-        Err(ServerError::Conflict(format!(
-            "service '{service}' has {} blocking veto(es); deploys are refused until a verifier or operator approves it (POST /v1/decisions/approve, `gantry approve {service} --as ROLE`):\n{}",
-            vetoes.len(),
-            lines.join("\n")
-        )))
     }
 
     /// The environment before `env` in `promotion:` must run `version` as its stable

@@ -104,6 +104,30 @@ impl Decisions {
         let seqs = self.blocking.get(service).map_or(&[][..], |s| &s[..]);
         self.log.iter().filter(|d| seqs.contains(&d.seq)).collect()
     }
+
+    /// Why a deploy of `service` is refused, if a blocking veto stands on it: one line per
+    /// veto, after a sentence ending with `how_to_clear` (which differs by interface).
+    #[must_use]
+    pub fn veto_refusal(&self, service: &str, how_to_clear: &str) -> Option<String> {
+        let vetoes = self.blocking_vetoes(service);
+        if vetoes.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = vetoes
+            .iter()
+            .map(|v| {
+                format!(
+                    "  seq {} by {}: {} ({})",
+                    v.seq, v.from, v.violation, v.subject
+                )
+            })
+            .collect();
+        Some(format!(
+            "service '{service}' has {} blocking veto(es); deploys are refused until a verifier or operator {how_to_clear}:\n{}",
+            vetoes.len(),
+            lines.join("\n")
+        ))
+    }
 }
 
 /// `specifics` as a list: agents write one text or several.

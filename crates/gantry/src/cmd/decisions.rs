@@ -272,25 +272,10 @@ pub fn refuse_if_vetoed(project: &Project, service: &str) -> anyhow::Result<()> 
 /// `ledger` (none when there is no ledger).
 pub fn standing_veto(ledger: &Path, service: &str) -> Option<String> {
     let entries = gantry_ledger::read_entries(ledger).ok()?.entries;
-    let state = State::replay(&entries);
-    let vetoes = state.decisions.blocking_vetoes(service);
-    if vetoes.is_empty() {
-        return None;
-    }
-    let lines: Vec<String> = vetoes
-        .iter()
-        .map(|v| {
-            format!(
-                "  seq {} by {}: {} ({})",
-                v.seq, v.from, v.violation, v.subject
-            )
-        })
-        .collect();
-    Some(format!(
-        "service '{service}' has {} blocking veto(es); deploys are refused until a verifier or operator runs `gantry approve {service} --as ROLE`:\n{}",
-        vetoes.len(),
-        lines.join("\n")
-    ))
+    State::replay(&entries).decisions.veto_refusal(
+        service,
+        &format!("runs `gantry approve {service} --as ROLE`"),
+    )
 }
 
 fn known_service(project: &Project, service: &str) -> anyhow::Result<()> {
