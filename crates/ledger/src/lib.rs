@@ -8,6 +8,7 @@ mod compose;
 pub mod durable;
 mod entry;
 mod error;
+mod follow;
 mod identity;
 pub mod intoto;
 mod keys;
@@ -33,6 +34,7 @@ pub use entry::{
     NewEntry, SIG_CONTEXT, ZERO_HASH, decode_hash, now_ts, signing_message,
 };
 pub use error::{LedgerError, Result};
+pub use follow::{Follower, mentions};
 pub use identity::{Identity, SystemKey};
 pub use keys::{
     SYSTEM_ID, SYSTEM_ROLE, Signer, fingerprint, generate_key, key_from_pem, key_to_pem,

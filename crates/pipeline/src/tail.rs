@@ -3,71 +3,39 @@
 //! added since the previous one (complete lines only: a line still being written is read
 //! whole on a later poll) instead of re-reading the file.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use gantry_ledger::Entry;
+use gantry_ledger::{Entry, Follower};
 use gantry_state::State;
 use serde_json::Value;
 
-/// Reads a ledger file forward from where the last read stopped.
-pub(crate) struct Tail {
-    path: PathBuf,
-    /// Just past the last complete line read.
-    offset: u64,
-    /// Whether the last read started over because the file got shorter.
-    pub rewound: bool,
-}
+/// Reads a ledger file forward from where the last read stopped, as entries.
+pub(crate) struct Tail(Follower);
 
 impl Tail {
     /// A tail whose first read covers the whole file.
     pub fn new(path: &Path) -> Tail {
-        Tail {
-            path: path.to_path_buf(),
-            offset: 0,
-            rewound: false,
-        }
+        Tail(Follower::new(path))
+    }
+
+    /// Whether the last read started over because the file got shorter (replaced or cut
+    /// back). Callers filter by seq, so entries seen twice do no harm.
+    pub fn rewound(&self) -> bool {
+        self.0.rewound
     }
 
     /// Entries on the complete lines appended since the last read, keeping only lines for
     /// which `keep` (a cheap test on the raw text) holds; lines that do not parse are
     /// skipped (finding those is `ledger verify`'s job, not a waiting run's).
     pub fn read_new(&mut self, keep: impl Fn(&str) -> bool) -> std::io::Result<Vec<Entry>> {
-        let mut file = File::open(&self.path)?;
-        let len = file.metadata()?.len();
-        self.rewound = len < self.offset;
-        if self.rewound {
-            // The file was replaced or cut back: read it again from the start. Callers
-            // filter by seq, so entries seen twice do no harm.
-            self.offset = 0;
-        }
-        if len == self.offset {
-            return Ok(Vec::new());
-        }
-        file.seek(SeekFrom::Start(self.offset))?;
-        let mut reader = BufReader::new(file.take(len - self.offset));
-        let mut found = Vec::new();
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line)?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                // End of file, or a line not yet complete: it is read again next time.
-                break;
-            }
-            self.offset += n as u64;
-            let Ok(text) = std::str::from_utf8(&line) else {
-                continue;
-            };
-            if keep(text)
-                && let Ok(entry) = Entry::parse_line(text)
-            {
-                found.push(entry);
-            }
-        }
-        Ok(found)
+        let lines = self
+            .0
+            .read_lines(|l| std::str::from_utf8(l).is_ok_and(&keep))?;
+        Ok(lines
+            .iter()
+            .filter_map(|l| Entry::parse_line(std::str::from_utf8(l).ok()?).ok())
+            .collect())
     }
 }
 
@@ -123,7 +91,7 @@ impl SignatureWatch {
             let entries = tail
                 .read_new(|_| true)
                 .map_err(|e| format!("reading the ledger: {e}"))?;
-            if tail.rewound {
+            if tail.rewound() {
                 *state = State::default();
             }
             let mut found = None;

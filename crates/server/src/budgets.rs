@@ -9,24 +9,15 @@
 //! started until its call returns (by then its `deployment.state.started` is in the file).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use gantry_access::budgets::{self, Call, Exceeded, Limits, Tally, Use};
-use gantry_ledger::Entry;
+use gantry_ledger::{Entry, Follower, mentions};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::{App, By, Caller};
-
-/// Reads the ledger lines appended since the last call, one at a time (a whole ledger at
-/// the first call); a torn last line is read again once it is whole.
-struct Follow {
-    path: PathBuf,
-    /// Just past the last whole line read.
-    offset: u64,
-}
 
 /// Kinds that can hold a use (`budgets::usage_of`), as they appear in a line: lines
 /// without one are not parsed at all.
@@ -36,46 +27,26 @@ const NEEDLES: [&[u8]; 3] = [
     b"\"kind\":\"checkpoint.",
 ];
 
-impl Follow {
-    fn read(&mut self, tally: &mut Tally) {
-        let Ok(mut file) = std::fs::File::open(&self.path) else {
-            return;
-        };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if len < self.offset {
-            // Truncated under us (a torn tail recovered): count again from the start.
-            self.offset = 0;
-            *tally = Tally::default();
-        }
-        if len == self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
-            return;
-        }
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let mut line = Vec::with_capacity(1024);
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line.last() != Some(&b'\n') => return,
-                Ok(n) => self.offset += n as u64,
-            }
-            if !NEEDLES
-                .iter()
-                .any(|n| line.windows(n.len()).any(|w| w == *n))
-            {
-                continue;
-            }
-            if let Ok(entry) = serde_json::from_slice::<Entry>(&line)
-                && let Some(u) = budgets::usage_of(&entry)
-            {
-                tally.observe(u);
-            }
+/// Counts the uses on the ledger lines appended since the last call (the whole ledger at
+/// the first); a file cut back under us is counted again from the start.
+fn count_new(follow: &mut Follower, tally: &mut Tally) {
+    let Ok(lines) = follow.read_lines(|l| NEEDLES.iter().any(|n| mentions(l, n))) else {
+        return;
+    };
+    if follow.rewound {
+        *tally = Tally::default();
+    }
+    for line in lines {
+        if let Ok(entry) = serde_json::from_slice::<Entry>(&line)
+            && let Some(u) = budgets::usage_of(&entry)
+        {
+            tally.observe(u);
         }
     }
 }
 
 struct Counted {
-    follow: Follow,
+    follow: Follower,
     tally: Tally,
 }
 
@@ -117,10 +88,7 @@ impl Budgets {
     pub(crate) fn new(ledger: PathBuf) -> Budgets {
         Budgets {
             counted: tokio::sync::Mutex::new(Counted {
-                follow: Follow {
-                    path: ledger,
-                    offset: 0,
-                },
+                follow: Follower::new(&ledger),
                 tally: Tally::default(),
             }),
             in_flight: Arc::default(),
@@ -151,7 +119,7 @@ impl Budgets {
         let mut counted = self.counted.lock().await;
         let now = OffsetDateTime::now_utc();
         let Counted { follow, tally } = &mut *counted;
-        follow.read(tally);
+        count_new(follow, tally);
         tally.prune(now);
         tally
             .check(
@@ -173,7 +141,7 @@ impl Budgets {
             }
             // The entry is durable now: read it under the same lock, so the next check
             // counts it.
-            follow.read(tally);
+            count_new(follow, tally);
         }
         if !call.deploy {
             return Ok(None);
@@ -221,7 +189,7 @@ impl Budgets {
         let mut counted = self.counted.lock().await;
         let now = OffsetDateTime::now_utc();
         let Counted { follow, tally } = &mut *counted;
-        follow.read(tally);
+        count_new(follow, tally);
         tally.prune(now);
         budgets::report(&limits, tally, now)
     }

@@ -8,13 +8,12 @@
 //! as events too. Probe samples are metrics, never entries.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use gantry_ledger::Entry;
+use gantry_ledger::{Entry, Follower};
 use gantry_monitor::metrics::{Metrics, Window};
 use gantry_monitor::report::{self, Inputs, Live, Rollback};
 use gantry_monitor::round::{Busy, Progress, Rounds};
@@ -88,9 +87,7 @@ impl Monitoring {
 
 /// What the monitor folds from the ledger file.
 struct Tail {
-    path: PathBuf,
-    offset: u64,
-    partial: String,
+    follow: Follower,
     state: State,
     rollbacks: Vec<Rollback>,
     /// The `to` of the last `status.changed`.
@@ -101,30 +98,18 @@ impl Tail {
     /// New whole entries since the last call (a torn last line waits for its end).
     /// Only admitted entries are returned: one by the wrong signer changes nothing.
     fn read(&mut self, metrics: &Metrics) -> Vec<Entry> {
-        let Ok(mut file) = std::fs::File::open(&self.path) else {
+        let Ok(lines) = self.follow.read_lines(|_| true) else {
             return Vec::new();
         };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if len < self.offset {
-            // Truncated under us (torn tail recovered): read again from the start.
-            *self = Tail::new(self.path.clone());
-        }
-        if file.seek(SeekFrom::Start(self.offset)).is_err() {
-            return Vec::new();
-        }
-        let mut text = String::new();
-        if file.read_to_string(&mut text).is_err() {
-            return Vec::new();
-        }
-        self.offset += text.len() as u64;
-        let mut text = std::mem::take(&mut self.partial) + &text;
-        if !text.ends_with('\n') {
-            let cut = text.rfind('\n').map_or(0, |i| i + 1);
-            self.partial = text.split_off(cut);
+        if self.follow.rewound {
+            // Truncated under us (torn tail recovered): fold again from the start.
+            self.state = State::default();
+            self.rollbacks.clear();
+            self.last_status = None;
         }
         let mut out = Vec::new();
-        for line in text.lines().filter(|l| !l.is_empty()) {
-            let Ok(entry) = serde_json::from_str::<Entry>(line) else {
+        for line in &lines {
+            let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
                 continue;
             };
             let admitted = self.state.apply(&entry);
@@ -147,9 +132,7 @@ impl Tail {
 
     fn new(path: PathBuf) -> Tail {
         Tail {
-            path,
-            offset: 0,
-            partial: String::new(),
+            follow: Follower::new(&path),
             state: State::default(),
             rollbacks: Vec::new(),
             last_status: None,

@@ -5,14 +5,13 @@
 //! event has `id` = seq, `event` = kind and the entry's line as `data`.
 
 use std::convert::Infallible;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+use gantry_ledger::Follower;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,29 +34,28 @@ pub(crate) struct EventsQuery {
     since: Option<u64>,
 }
 
-/// Reads the lines appended since the last call; keeps a partial last line for later.
+/// The entries appended since the last call (complete lines only).
 struct Tail {
-    path: PathBuf,
-    offset: u64,
-    partial: Vec<u8>,
+    follow: Follower,
+    /// The highest seq returned so far: a file read again from the start (cut back to its
+    /// last whole entry) does not send what was sent before.
+    last: u64,
 }
 
 impl Tail {
     fn read(&mut self) -> Vec<Value> {
-        let Ok(mut f) = std::fs::File::open(&self.path) else {
+        let Ok(lines) = self.follow.read_lines(|_| true) else {
             return Vec::new();
         };
-        if f.seek(SeekFrom::Start(self.offset)).is_err() {
-            return Vec::new();
-        }
-        let mut buf = Vec::new();
-        let n = f.read_to_end(&mut buf).unwrap_or(0);
-        self.offset += n as u64;
-        self.partial.extend_from_slice(&buf[..n]);
+        let seen = if self.follow.rewound { self.last } else { 0 };
         let mut out = Vec::new();
-        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=i).collect();
-            if let Ok(v) = serde_json::from_slice::<Value>(&line) {
+        for line in &lines {
+            if let Ok(v) = serde_json::from_slice::<Value>(line) {
+                let seq = v["seq"].as_u64().unwrap_or_default();
+                if seen > 0 && seq <= seen {
+                    continue;
+                }
+                self.last = self.last.max(seq);
                 out.push(v);
             }
         }
@@ -88,9 +86,8 @@ pub(crate) async fn events(
         None => std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
     };
     let tail = Tail {
-        path,
-        offset,
-        partial: Vec::new(),
+        follow: Follower::from_offset(&path, offset),
+        last: 0,
     };
     let prefix = q.kind.unwrap_or_default();
     let after = since.unwrap_or(0);

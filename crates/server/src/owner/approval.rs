@@ -10,11 +10,11 @@
 //! the deployment, or the deadline. So the approval is the signed entry, whoever appended
 //! it, and a restart finds it (or the deadline) again ([`Owner::rewait`]).
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use gantry_deploy::{ApprovalStatus, Phase};
+use gantry_ledger::{Follower, mentions};
 use serde_json::json;
 
 use super::{Job, Outcome, Owner};
@@ -71,40 +71,25 @@ fn find_grant(path: &Path, service: &str, id: &str) -> Result<Option<Grant>, ()>
         }))
 }
 
-/// Whether the complete lines appended to `path` since `*offset` mention a grant (cheap:
-/// the ledger is replayed only then).
-fn grant_appended(path: &Path, offset: &mut u64) -> bool {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    if f.seek(SeekFrom::Start(*offset)).is_err() {
-        return false;
-    }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    // Only complete lines: a line being written is looked at again once it is whole.
-    let Some(end) = buf.iter().rposition(|b| *b == b'\n') else {
-        return false;
-    };
-    *offset += end as u64 + 1;
-    buf[..end].windows(16).any(|w| w == b"approval.granted")
-}
-
 /// The watcher: the grant, else the deadline.
 async fn watch(ledger: PathBuf, service: String, id: String, deadline: SystemTime) -> Outcome {
-    let mut offset = 0;
+    let mut follow = Follower::new(&ledger);
     loop {
         let (l, s, i) = (ledger.clone(), service.clone(), id.clone());
-        let at = offset;
+        let mut next = follow.clone();
         let found = tokio::task::spawn_blocking(move || {
-            let mut next = at;
-            if !grant_appended(&l, &mut next) {
-                return (None, next);
-            }
-            match find_grant(&l, &s, &i) {
-                Ok(grant) => (grant, next),
-                // Unreadable now: those lines are looked at again.
-                Err(()) => (None, at),
+            // The ledger is replayed only when a grant was appended (cheap otherwise).
+            let appended = next
+                .read_lines(|line| mentions(line, b"approval.granted"))
+                .map(|lines| !lines.is_empty());
+            match appended {
+                Ok(false) => (None, Some(next)),
+                Ok(true) => match find_grant(&l, &s, &i) {
+                    Ok(grant) => (grant, Some(next)),
+                    // Unreadable now: those lines are looked at again.
+                    Err(()) => (None, None),
+                },
+                Err(_) => (None, None),
             }
         })
         .await;
@@ -112,7 +97,9 @@ async fn watch(ledger: PathBuf, service: String, id: String, deadline: SystemTim
             if let Some(grant) = grant {
                 return Outcome::Approval(Decided::Granted(grant));
             }
-            offset = next;
+            if let Some(next) = next {
+                follow = next;
+            }
         }
         let left = deadline
             .duration_since(SystemTime::now())
