@@ -8,6 +8,13 @@ mod project;
 
 use clap::Parser;
 
+// The data plane runs in this process and hyper allocates per request (header maps,
+// bodies, channels, room for a response's header lines): with mimalloc's thread-local
+// free lists a proxied request took 4% fewer instructions than with glibc's malloc
+// (`bench/router-instructions.sh`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     output::quiet_on_closed_stdout();
     let cli = match cli::Cli::try_parse() {

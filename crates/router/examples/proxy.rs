@@ -57,6 +57,10 @@ fn parse() -> Result<Args, String> {
     })
 }
 
+// As the `gantry` binary, so the benchmark measures the allocator gantry runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = match parse() {
         Ok(p) => p,

@@ -10,6 +10,14 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 /// What the router adds to `Via` on requests and responses.
 pub(crate) const VIA: &str = "1.1 gantry";
 
+// Made at compile time: `HeaderName::from_static` called per request validated each
+// name again (it showed in instruction counts of the request path).
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     [
         header::CONNECTION,
@@ -50,8 +58,8 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     ] {
         headers.remove(name);
     }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
+    headers.remove(KEEP_ALIVE);
+    headers.remove(PROXY_CONNECTION);
 }
 
 /// Appends `value` to a comma-separated header, creating it if absent (then without
@@ -76,16 +84,13 @@ pub(crate) fn append_list(headers: &mut HeaderMap, name: HeaderName, value: Head
 /// Sets `X-Forwarded-Proto` (the listener speaks plain HTTP) and `X-Forwarded-Host` (the
 /// Host the client asked for), replacing what a client sent: only the router knows them.
 pub(crate) fn set_forwarded(headers: &mut HeaderMap) {
-    headers.insert(
-        HeaderName::from_static("x-forwarded-proto"),
-        HeaderValue::from_static("http"),
-    );
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     match headers.get(header::HOST).cloned() {
         Some(host) => {
-            headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+            headers.insert(X_FORWARDED_HOST, host);
         }
         None => {
-            headers.remove("x-forwarded-host");
+            headers.remove(X_FORWARDED_HOST);
         }
     }
 }
@@ -131,8 +136,10 @@ impl Client {
 /// `Forwarded` — each appended to what a trusted proxy sent, replacing what anyone else
 /// did (a client could otherwise name any address it likes).
 pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: &Client) {
+    // Room for what is added here and `Via`, so the map grows (and rehashes) once at most.
+    headers.reserve(4);
     set_forwarded(headers);
-    let xff = HeaderName::from_static("x-forwarded-for");
+    let xff = X_FORWARDED_FOR;
     if client.trusted {
         append_list(headers, xff, client.ip.clone());
     } else {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -33,18 +33,21 @@ impl BackendLimits {
     }
 
     /// Waits up to `queue_timeout` for a slot of `addr` (at most `size` in use at once).
-    /// `None`: the queue deadline passed.
+    /// `None`: the queue deadline passed. `cache` (kept with the routing table's target)
+    /// holds the backend's semaphore after the first request, so a request takes no lock
+    /// shared by every worker thread.
     pub(crate) async fn acquire(
         &self,
+        cache: &OnceLock<Arc<Semaphore>>,
         addr: SocketAddr,
         size: usize,
         queue_timeout: Duration,
     ) -> Option<Slot> {
-        let semaphore = self.semaphore(addr, size);
-        if let Ok(slot) = Arc::clone(&semaphore).try_acquire_owned() {
+        let semaphore = cache.get_or_init(|| self.semaphore(addr, size));
+        if let Ok(slot) = Arc::clone(semaphore).try_acquire_owned() {
             return Some(slot);
         }
-        match tokio::time::timeout(queue_timeout, semaphore.acquire_owned()).await {
+        match tokio::time::timeout(queue_timeout, Arc::clone(semaphore).acquire_owned()).await {
             Ok(Ok(slot)) => Some(slot),
             _ => None,
         }
@@ -60,18 +63,22 @@ mod tests {
         let limits = Arc::new(BackendLimits::default());
         let addr: SocketAddr = ([127, 0, 0, 1], 1).into();
         let a = limits
-            .acquire(addr, 1, Duration::from_millis(10))
+            .acquire(&OnceLock::new(), addr, 1, Duration::from_millis(10))
             .await
             .unwrap();
         assert!(
             limits
-                .acquire(addr, 1, Duration::from_millis(20))
+                .acquire(&OnceLock::new(), addr, 1, Duration::from_millis(20))
                 .await
                 .is_none()
         );
         let waiter = {
             let limits = Arc::clone(&limits);
-            tokio::spawn(async move { limits.acquire(addr, 1, Duration::from_secs(10)).await })
+            tokio::spawn(async move {
+                limits
+                    .acquire(&OnceLock::new(), addr, 1, Duration::from_secs(10))
+                    .await
+            })
         };
         tokio::task::yield_now().await;
         drop(a);
@@ -82,7 +89,7 @@ mod tests {
         let other: SocketAddr = ([127, 0, 0, 1], 2).into();
         assert!(
             limits
-                .acquire(other, 1, Duration::from_millis(10))
+                .acquire(&OnceLock::new(), other, 1, Duration::from_millis(10))
                 .await
                 .is_some()
         );

@@ -8,11 +8,11 @@
 //! takes an idle connection (or opens one), sends in origin-form, and gives the
 //! connection back once the response body has been read to its end.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fnv::FnvHashMap;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, Response};
@@ -39,7 +39,9 @@ struct Idle {
 }
 
 struct Inner {
-    idle: HashMap<SocketAddr, Vec<Idle>>,
+    /// FNV rather than SipHash: looked up twice per request, and the keys are backend
+    /// addresses the control plane chose, not input anyone could craft collisions with.
+    idle: FnvHashMap<SocketAddr, Vec<Idle>>,
     last_sweep: Instant,
 }
 
@@ -82,7 +84,7 @@ impl Pool {
     pub(crate) fn new(idle_timeout: Duration, max_response_headers: usize) -> Self {
         Pool {
             inner: Arc::new(Mutex::new(Inner {
-                idle: HashMap::new(),
+                idle: FnvHashMap::default(),
                 last_sweep: Instant::now(),
             })),
             idle_timeout,
@@ -167,8 +169,12 @@ impl Pool {
         };
         // Small requests and responses: send each as soon as it is written.
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::Builder::new()
-            .max_headers(self.max_response_headers)
+        let mut builder = http1::Builder::new();
+        if self.max_response_headers != 100 {
+            // Only when set: hyper's default keeps the header slots on the stack.
+            builder.max_headers(self.max_response_headers);
+        }
+        let (sender, conn) = builder
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| failed(format!("handshake: {e}")))?;

@@ -19,7 +19,7 @@ use crate::client_body::{ClientBody, ClientFault, Progress};
 use crate::config::{RouterConfig, ServiceConfig, UpstreamProtocol};
 use crate::h2_pool::H2Pool;
 use crate::headers::{
-    Client, VIA, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
+    Client, VIA, X_FORWARDED_PROTO, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
 };
 use crate::limits::BackendLimits;
 use crate::metrics::{Clock, ServiceCounters};
@@ -153,7 +153,9 @@ pub(crate) async fn handle(
     }
 
     if upgrade::is_upgrade(req.version(), req.headers()) {
-        return Ok(upgrade::proxy(&proxy, &svc, &settings, &client, req).await);
+        // Boxed, as the other rare paths below: every request's future is moved a few
+        // times on its way into hyper, so its size is paid on each request.
+        return Ok(Box::pin(upgrade::proxy(&proxy, &svc, &settings, &client, req)).await);
     }
     if req.version() == Version::HTTP_11 && !req.headers().contains_key(header::HOST) {
         // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
@@ -171,10 +173,9 @@ pub(crate) async fn handle(
     strip_hop_by_hop(&mut parts.headers);
     add_forwarding(&mut parts.headers, &client);
     if settings.tls.is_some() {
-        parts.headers.insert(
-            hyper::header::HeaderName::from_static("x-forwarded-proto"),
-            HeaderValue::from_static("https"),
-        );
+        parts
+            .headers
+            .insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     }
     append_list(
         &mut parts.headers,
@@ -200,7 +201,7 @@ pub(crate) async fn handle(
         None => Some(Bytes::new()),
         // Streamed as it comes, so request trailers (gRPC's) reach the backend too.
         Some(_) if h2c => None,
-        Some(p) => match replayable(&mut body, p, proxy.config.max_replay_body).await {
+        Some(p) => match Box::pin(replayable(&mut body, p, proxy.config.max_replay_body)).await {
             Ok(r) => r,
             Err(fault) => return Ok(client_fault(&svc, &fault)),
         },
@@ -250,7 +251,7 @@ pub(crate) async fn handle(
                 .insert(header::HOST, target.host.clone());
         }
 
-        let result = forward(
+        let result = Box::pin(forward(
             &proxy,
             &settings,
             version,
@@ -258,7 +259,7 @@ pub(crate) async fn handle(
             upstream,
             sending.as_deref(),
             in_flight,
-        )
+        ))
         .await;
         let now = proxy.clock.now_sec();
         if result.is_err()
@@ -368,6 +369,7 @@ async fn forward(
     let Some(slot) = proxy
         .limits
         .acquire(
+            &target.slots,
             target.addr,
             settings.backend_connections,
             settings.queue_timeout,

@@ -4,10 +4,11 @@
 //! on it (connection draining).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use hyper::header::HeaderValue;
+use tokio::sync::Semaphore;
 
 use crate::metrics::VersionMetrics;
 use crate::route::ServiceRoute;
@@ -19,6 +20,8 @@ pub(crate) struct Target {
     /// `Host` for requests that came without one.
     pub(crate) host: HeaderValue,
     pub(crate) in_flight: Arc<AtomicUsize>,
+    /// The backend's connection slots ([`crate::limits`]), looked up on first use.
+    pub(crate) slots: OnceLock<Arc<Semaphore>>,
 }
 
 /// One version with weight and at least one ready target.
@@ -71,6 +74,7 @@ impl Snapshot {
                         host: HeaderValue::try_from(b.addr.to_string())
                             .expect("a socket address is a valid header value"),
                         in_flight: in_flight_for(b.addr),
+                        slots: OnceLock::new(),
                     })
                     .collect(),
                 next: AtomicUsize::new(0),
