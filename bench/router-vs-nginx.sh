@@ -35,6 +35,15 @@ ROUNDS="${ROUNDS:-3}"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'router-vs-nginx: %s\n' "$*" >&2; exit 1; }
+# What gantry's router does to every request and response, so the application parses the
+# same request behind either proxy: the client's Host passed on, X-Forwarded-Proto and
+# -Host set, Via added both ways (nginx by default sends only its upstream's name as Host).
+NGINX_SAME_HEADERS='            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $host;
+            proxy_set_header Via "1.1 nginx";
+            add_header Via "1.1 nginx" always;
+'
 
 # --- tools -------------------------------------------------------------------------------
 need_apt=()
@@ -113,7 +122,7 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-        }
+$NGINX_SAME_HEADERS        }
     }
 }
 CONF
@@ -281,7 +290,7 @@ http {
             proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection \$connection_upgrade;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-        }
+$NGINX_SAME_HEADERS        }
     }
     server {
         # h2c with prior knowledge, as h2load speaks it to http:// URLs.
@@ -292,7 +301,7 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-        }
+$NGINX_SAME_HEADERS        }
     }
 }
 CONF
