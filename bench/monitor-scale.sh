@@ -29,8 +29,9 @@ PROM_PORT="${PROM_PORT:-19090}"
 BLACKBOX_PORT="${BLACKBOX_PORT:-19115}"
 BLACKBOX="${BLACKBOX:-1}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'monitor-scale: %s\n' "$*" >&2; exit 1; }
+BENCH=monitor-scale
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # --- tools -------------------------------------------------------------------------------
 need_apt=()
@@ -39,19 +40,13 @@ if [ "$BLACKBOX" != 0 ]; then
     command -v prometheus >/dev/null || need_apt+=(prometheus)
     command -v prometheus-blackbox-exporter >/dev/null || need_apt+=(prometheus-blackbox-exporter)
 fi
-if [ ${#need_apt[@]} -gt 0 ]; then
-    log "installing ${need_apt[*]} from Debian"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    # The packages' services would start on their default ports; this bench runs its own.
-    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+apt_install "${need_apt[@]}"
 
 # --- build -------------------------------------------------------------------------------
 log "building release binaries"
 (cd "$WORKSPACE" && cargo build --release --quiet -p gantry \
     && cargo build --release --quiet -p demo-app --example many-targets)
-TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$WORKSPACE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+TARGET_DIR="$(target_dir "$WORKSPACE")"
 GANTRY="$TARGET_DIR/release/gantry"
 TARGETS="$TARGET_DIR/release/examples/many-targets"
 [ -x "$GANTRY" ] && [ -x "$TARGETS" ] || die "binaries not found under $TARGET_DIR/release"
@@ -66,11 +61,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-    for _ in $(seq 1 200); do port_busy "$1" && return 0; sleep 0.05; done
-    die "nothing listening on 127.0.0.1:$1 after 10s (see $TMP)"
-}
 stop() { # pid: TERM, then wait for it
     kill "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
@@ -214,12 +204,12 @@ YAML
         --web.listen-address="127.0.0.1:$BLACKBOX_PORT" >"$BB/blackbox.log" 2>&1 &
     BB_PID=$!
     PIDS+=("$BB_PID")
-    wait_port "$BLACKBOX_PORT"
+    wait_port "$BLACKBOX_PORT" 10
     prometheus --config.file="$BB/prometheus.yml" --storage.tsdb.path="$BB/data" \
         --web.listen-address="127.0.0.1:$PROM_PORT" >"$BB/prometheus.log" 2>&1 &
     PROM_PID=$!
     PIDS+=("$PROM_PID")
-    wait_port "$PROM_PORT"
+    wait_port "$PROM_PORT" 10
     sleep "$WARMUP"
     b0=$(cpu_secs "$BB_PID"); p0=$(cpu_secs "$PROM_PID"); t0=$(now)
     log "measuring blackbox_exporter + Prometheus for ${DURATION}s"

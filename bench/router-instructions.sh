@@ -21,34 +21,21 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18281}"
 ROUTER_PORT="${ROUTER_PORT:-18280}"
 NGINX_PORT="${NGINX_PORT:-18282}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'router-instructions: %s\n' "$*" >&2; exit 1; }
-# What gantry's router does to every request and response, so the application parses the
-# same request behind either proxy: the client's Host passed on, X-Forwarded-Proto and
-# -Host set, Via added both ways (nginx by default sends only its upstream's name as Host).
-NGINX_SAME_HEADERS='            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $host;
-            proxy_set_header Via "1.1 nginx";
-            add_header Via "1.1 nginx" always;
-'
+BENCH=router-instructions
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 need_apt=()
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v h2load >/dev/null || need_apt+=(nghttp2-client)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    log "installing ${need_apt[*]} from Debian"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+apt_install "${need_apt[@]}"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 log "building release binaries"
 (cd "$ROOT" && cargo build --release --quiet -p demo-app \
     && cargo build --release --quiet -p gantry-router --example proxy)
-TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+TARGET_DIR="$(target_dir "$ROOT")"
 DEMO="$TARGET_DIR/release/demo-app"
 PROXY="$TARGET_DIR/release/examples/proxy"
 
@@ -60,11 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-    for _ in $(seq 1 150); do port_busy "$1" && return 0; sleep 0.2; done
-    die "nothing listening on 127.0.0.1:$1 after 30s (see $TMP)"
-}
 for p in "$UPSTREAM_PORT" "$ROUTER_PORT" "$NGINX_PORT"; do
     port_busy "$p" && die "port $p is already in use"
 done
@@ -73,8 +55,7 @@ done
 DEMO_PID=$!
 wait_port "$UPSTREAM_PORT"
 
-mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-chmod -R a+rwx "$TMP/nginx"; chmod a+rx "$TMP"
+nginx_prefix "$TMP/nginx"
 # One process, no master: callgrind follows the process it started. The same upstream
 # keep-alive settings as bench/router-vs-nginx.sh's `gantry serve` part.
 cat >"$TMP/nginx/nginx.conf" <<CONF
@@ -85,12 +66,7 @@ pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/logs/error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/tmp/body;
-    proxy_temp_path $TMP/nginx/tmp/proxy;
-    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-    scgi_temp_path $TMP/nginx/tmp/scgi;
+$(nginx_http_paths "$TMP/nginx")
     keepalive_requests 1000000;
     upstream demo { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; keepalive_requests 1000000; }
     server {
@@ -113,7 +89,7 @@ count() {
     local out="$TMP/callgrind.$port.$n"
     valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >"$TMP/valgrind.$port.$n.log" 2>&1 &
     local pid=$!
-    wait_port "$port"
+    wait_port "$port" 30
     h2load --h1 -n 500 -c 4 "http://127.0.0.1:$port/" >/dev/null 2>&1  # warm-up
     h2load --h1 -n "$n" -c 4 "http://127.0.0.1:$port/" >"$TMP/h2load.$port.$n.txt" 2>&1
     grep -q " $n succeeded" "$TMP/h2load.$port.$n.txt" \

@@ -33,33 +33,16 @@ NGINX_PORT="${NGINX_PORT:-18082}"
 WORKERS="${WORKERS:-$(nproc)}"
 ROUNDS="${ROUNDS:-3}"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'router-vs-nginx: %s\n' "$*" >&2; exit 1; }
-# What gantry's router does to every request and response, so the application parses the
-# same request behind either proxy: the client's Host passed on, X-Forwarded-Proto and
-# -Host set, Via added both ways (nginx by default sends only its upstream's name as Host).
-NGINX_SAME_HEADERS='            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $host;
-            proxy_set_header Via "1.1 nginx";
-            add_header Via "1.1 nginx" always;
-'
+BENCH=router-vs-nginx
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # --- tools -------------------------------------------------------------------------------
 need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
 [ "${SERVE_BENCH:-1}" = 0 ] || command -v h2load >/dev/null || need_apt+=(nghttp2-client)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    log "installing ${need_apt[*]} from Debian"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null
-    if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null; then
-        # nginx-light is gone from newer Debian releases; plain nginx is the same server.
-        need_apt=("${need_apt[@]/nginx-light/nginx}")
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-    fi
-fi
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+apt_install "${need_apt[@]}"
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 [ -x "$NGINX" ] || die "nginx not found after install"
 
@@ -68,7 +51,7 @@ log "building release binaries"
 # Two invocations: with --example, cargo builds only examples, not demo-app's binary.
 (cd "$WORKSPACE" && cargo build --release --quiet -p demo-app \
     && cargo build --release --quiet -p gantry-router --example proxy)
-TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$WORKSPACE" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+TARGET_DIR="$(target_dir "$WORKSPACE")"
 DEMO="$TARGET_DIR/release/demo-app"
 PROXY="$TARGET_DIR/release/examples/proxy"
 [ -x "$DEMO" ] && [ -x "$PROXY" ] || die "binaries not found under $TARGET_DIR/release"
@@ -83,11 +66,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_port() {
-    for _ in $(seq 1 100); do port_busy "$1" && return 0; sleep 0.05; done
-    die "nothing listening on 127.0.0.1:$1 after 5s (see $TMP)"
-}
 for p in "$UPSTREAM_PORT" "$ROUTER_PORT" "$NGINX_PORT"; do
     port_busy "$p" && die "port $p is already in use (set UPSTREAM_PORT/ROUTER_PORT/NGINX_PORT)"
 done
@@ -97,9 +75,7 @@ PIDS+=($!)
 "$PROXY" --listen "127.0.0.1:$ROUTER_PORT" --upstream "127.0.0.1:$UPSTREAM_PORT" --workers "$WORKERS" >"$TMP/proxy.log" 2>&1 &
 PIDS+=($!)
 
-mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-chmod -R a+rwx "$TMP/nginx"
-chmod a+rx "$TMP"
+nginx_prefix "$TMP/nginx"
 cat >"$TMP/nginx/nginx.conf" <<CONF
 worker_processes $WORKERS;
 daemon off;
@@ -108,12 +84,7 @@ pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-    access_log off;
-    client_body_temp_path $TMP/nginx/tmp/body;
-    proxy_temp_path $TMP/nginx/tmp/proxy;
-    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-    scgi_temp_path $TMP/nginx/tmp/scgi;
+$(nginx_http_paths "$TMP/nginx")
     upstream demo { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -261,8 +232,7 @@ print(web["instances"][0]["addr"].rsplit(":", 1)[1])')"
 serve_stop() { [ -n "${PROJ:-}" ] && (cd "$PROJ" && "$GANTRY" serve --stop >/dev/null 2>&1) || true; }
 
 serve_nginx() { # nginx proxying the same instance: HTTP/1.1 (WebSocket included) and h2c
-    mkdir -p "$TMP/nginx2/logs" "$TMP/nginx2/tmp"
-    chmod -R a+rwx "$TMP/nginx2"
+    nginx_prefix "$TMP/nginx2"
     cat >"$TMP/nginx2/nginx.conf" <<CONF
 worker_processes $WORKERS;
 daemon off;
@@ -271,12 +241,7 @@ error_log $TMP/nginx2/logs/error.log warn;
 worker_rlimit_nofile 16384;
 events { worker_connections 8192; }
 http {
-    access_log off;
-    client_body_temp_path $TMP/nginx2/tmp/body;
-    proxy_temp_path $TMP/nginx2/tmp/proxy;
-    fastcgi_temp_path $TMP/nginx2/tmp/fastcgi;
-    uwsgi_temp_path $TMP/nginx2/tmp/uwsgi;
-    scgi_temp_path $TMP/nginx2/tmp/scgi;
+$(nginx_http_paths "$TMP/nginx2")
     # nginx closes a client connection after 1000 requests by default (HTTP/2: GOAWAY, and
     # h2load does not reconnect, so most of its run would fail); gantry does not.
     keepalive_requests 1000000;
