@@ -58,7 +58,7 @@ pub(crate) fn number_problem(n: &Number) -> Option<String> {
     (!safe).then(|| {
         format!(
             "number {n} is beyond ±(2^53−1): the hash covers numbers as IEEE doubles \
-             (RFC 8785), which cannot hold it exactly; write it as a string"
+             (RFC 8785), which cannot hold it exactly"
         )
     })
 }

@@ -295,3 +295,45 @@ fn issue10_runs_over_the_api_start_as_planner_read_as_anyone_and_decide_as_the_c
     assert!(got["text"].is_null(), "{got}");
     env.p.gantry(&["ledger", "verify"]).ok();
 }
+
+/// A client's number the ledger cannot hold exactly (beyond ±(2^53−1)) is refused with
+/// 400 naming it, nothing is recorded for it, and the ledger takes the next decision.
+#[test]
+fn issue10_a_decision_reporting_an_unrepresentable_token_count_is_refused_and_nothing_breaks() {
+    let env = Env::start();
+    let planner = env.token("planner", "planner-t", None);
+    let verifier = env.token("verifier", "verifier-t", None);
+    let id = start(&env, &planner);
+    wait_checkpoint(&env, &verifier, &id);
+
+    let huge = decide(
+        &env,
+        &verifier,
+        &id,
+        "sign",
+        Some(r#"{"summary": "ok", "tokens": 9007199254740993}"#),
+    );
+    assert_eq!(huge.status, 400, "{}", huge.text);
+    assert!(huge.text.contains("9007199254740993"), "{}", huge.text);
+    assert_eq!(
+        run(&env, &verifier, &id)["checkpoints"][0]["status"],
+        "waiting"
+    );
+
+    let signed = decide(
+        &env,
+        &verifier,
+        &id,
+        "sign",
+        Some(r#"{"summary": "tests pass", "tokens": 9007199254740991}"#),
+    );
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    wait_status(&env, &verifier, &id, "succeeded");
+    let signed: Vec<Value> = env
+        .entries()
+        .into_iter()
+        .filter(|e| e["kind"] == "checkpoint.signed" && e["body"]["run"] == id.as_str())
+        .collect();
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_eq!(signed[0]["body"]["tokens_used"], 9007199254740991_u64);
+}

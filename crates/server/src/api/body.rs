@@ -95,8 +95,22 @@ fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Rej
             "request body: expected a JSON object",
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+    // Typed first: its errors have positions, and it refuses duplicate fields, which a
+    // `Value` would silently merge.
+    let parsed = serde_json::from_slice(body)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("request body: {e}")))?;
+    // What a client sends may end up in the evidence ledger (a decision's token count),
+    // which records numbers only within ±(2^53−1): refused here, named, rather than
+    // failing later as the ledger's error (a 500).
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("request body: {e}")))?;
+    if let Some(problem) = gantry_ledger::body_problem(&value) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("request {problem}"),
+        ));
+    }
+    Ok(parsed)
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Strict<T> {

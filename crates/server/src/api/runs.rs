@@ -29,6 +29,7 @@ pub(crate) struct DecisionRequest {
     summary: Option<String>,
     /// Tokens the deciding agent used, counted against the run's budget.
     #[serde(default)]
+    #[schema(maximum = 9007199254740991_u64)]
     tokens: u64,
 }
 

@@ -11,6 +11,8 @@ use crate::project::Project;
 
 /// Entries per group commit of `--stdin` unless `--batch` says otherwise.
 const DEFAULT_BATCH: usize = 1000;
+/// What to do with a number the ledger cannot hold: a string keeps every digit.
+const AS_STRING: &str = "write it as a string";
 /// Input bytes after which a default batch is committed early (large bodies).
 const MAX_BATCH_BYTES: usize = 4 << 20;
 
@@ -35,7 +37,7 @@ pub fn run(project: &Project, args: &AppendArgs, json: bool) -> anyhow::Result<(
         let body: Value = serde_json::from_str(&args.body)
             .map_err(|e| exit::usage(format!("--body is not valid JSON: {e}")))?;
         if let Some(problem) = gantry_ledger::body_problem(&body) {
-            return Err(exit::usage(format!("--body: {problem}")));
+            return Err(exit::usage(format!("--body: {problem}; {AS_STRING}")));
         }
         let entry = ledger.append(&signer, kind, body)?;
         return acknowledge(&[entry], json);
@@ -61,7 +63,7 @@ pub fn run(project: &Project, args: &AppendArgs, json: bool) -> anyhow::Result<(
         check_kind(&parsed.kind, &format!("stdin line {}", n + 1))?;
         if let Some(problem) = gantry_ledger::body_problem(&parsed.body) {
             return Err(exit::usage(format!(
-                "stdin line {}: {problem}{}",
+                "stdin line {}: {problem}; {AS_STRING}{}",
                 n + 1,
                 committed_note(committed)
             )));
