@@ -85,7 +85,10 @@ error_log $TMP/nginx/logs/error.log warn;
 events { worker_connections 4096; }
 http {
 $(nginx_http_paths "$TMP/nginx")
-    upstream demo { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; }
+    # nginx closes a keep-alive connection after 1000 requests by default; the router
+    # does not, so neither does nginx here (as in the \`gantry serve\` part below).
+    keepalive_requests 1000000;
+    upstream demo { server 127.0.0.1:$UPSTREAM_PORT; keepalive 64; keepalive_requests 1000000; }
     server {
         listen 127.0.0.1:$NGINX_PORT;
         location / {
