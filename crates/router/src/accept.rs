@@ -125,7 +125,12 @@ async fn serve_connection<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let client = Client::new(peer, &settings.trusted_proxies, settings.forwarded);
+    let client = Client::new(
+        peer,
+        &settings.trusted_proxies,
+        settings.forwarded,
+        settings.tls.is_some(),
+    );
     let activity = Arc::new(Activity::default());
     let io = TokioIo::new(CountingIo::new(stream, Arc::clone(&activity)));
     let service = {

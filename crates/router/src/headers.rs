@@ -12,8 +12,8 @@ pub(crate) const VIA: &str = "1.1 gantry";
 
 // Made at compile time: `HeaderName::from_static` called per request validated each
 // name again (it showed in instruction counts of the request path).
-pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
@@ -81,10 +81,10 @@ pub(crate) fn append_list(headers: &mut HeaderMap, name: HeaderName, value: Head
     headers.insert(name, joined);
 }
 
-/// Sets `X-Forwarded-Proto` (the listener speaks plain HTTP) and `X-Forwarded-Host` (the
+/// Sets `X-Forwarded-Proto` (the listener's scheme, `proto`) and `X-Forwarded-Host` (the
 /// Host the client asked for), replacing what a client sent: only the router knows them.
-pub(crate) fn set_forwarded(headers: &mut HeaderMap) {
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+pub(crate) fn set_forwarded(headers: &mut HeaderMap, proto: &'static str) {
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     match headers.get(header::HOST).cloned() {
         Some(host) => {
             headers.insert(X_FORWARDED_HOST, host);
@@ -110,10 +110,17 @@ pub(crate) struct Client {
     trusted: bool,
     /// The peer as an RFC 7239 `for=` value, when the service sends `Forwarded`.
     forwarded_for: Option<String>,
+    /// The scheme the client spoke to the listener: `https` when it terminates TLS.
+    proto: &'static str,
 }
 
 impl Client {
-    pub(crate) fn new(peer: SocketAddr, trusted_proxies: &[IpNet], forwarded: bool) -> Self {
+    pub(crate) fn new(
+        peer: SocketAddr,
+        trusted_proxies: &[IpNet],
+        forwarded: bool,
+        tls: bool,
+    ) -> Self {
         // A v4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
         let ip = match peer.ip() {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
@@ -127,6 +134,7 @@ impl Client {
                 // RFC 7239 §6: an IPv6 node is bracketed and the value quoted.
                 IpAddr::V6(v6) => format!("\"[{v6}]\""),
             }),
+            proto: if tls { "https" } else { "http" },
         }
     }
 }
@@ -138,17 +146,16 @@ impl Client {
 pub(crate) fn add_forwarding(headers: &mut HeaderMap, client: &Client) {
     // Room for what is added here and `Via`, so the map grows (and rehashes) once at most.
     headers.reserve(4);
-    set_forwarded(headers);
-    let xff = X_FORWARDED_FOR;
+    set_forwarded(headers, client.proto);
     if client.trusted {
-        append_list(headers, xff, client.ip.clone());
+        append_list(headers, X_FORWARDED_FOR, client.ip.clone());
     } else {
-        headers.insert(xff, client.ip.clone());
+        headers.insert(X_FORWARDED_FOR, client.ip.clone());
     }
     let Some(node) = &client.forwarded_for else {
         return;
     };
-    let mut element = format!("for={node};proto=http");
+    let mut element = format!("for={node};proto={}", client.proto);
     if let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
         // Quoted: a host with a port is not an RFC 7230 token.
         let host = host.replace(['"', '\\'], "");
@@ -217,11 +224,11 @@ mod tests {
         h.insert(header::HOST, HeaderValue::from_static("shop.example"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         h.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
-        set_forwarded(&mut h);
+        set_forwarded(&mut h, "http");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "shop.example");
         h.remove(header::HOST);
-        set_forwarded(&mut h);
+        set_forwarded(&mut h, "http");
         assert!(!h.contains_key("x-forwarded-host"));
     }
 
@@ -238,16 +245,19 @@ mod tests {
         };
         let peer: SocketAddr = ([10, 1, 2, 3], 5000).into();
         let mut h = spoofed();
-        add_forwarding(&mut h, &Client::new(peer, &[], false));
+        add_forwarding(&mut h, &Client::new(peer, &[], false, false));
         assert_eq!(h["x-forwarded-for"], "10.1.2.3");
         assert!(!h.contains_key(header::FORWARDED));
         let mut h = spoofed();
-        add_forwarding(&mut h, &Client::new(peer, &nets(&["10.0.0.0/8"]), false));
+        add_forwarding(
+            &mut h,
+            &Client::new(peer, &nets(&["10.0.0.0/8"]), false, false),
+        );
         assert_eq!(h["x-forwarded-for"], "6.6.6.6, 10.1.2.3");
         let mut h = spoofed();
         add_forwarding(
             &mut h,
-            &Client::new(peer, &nets(&["192.168.0.0/16"]), false),
+            &Client::new(peer, &nets(&["192.168.0.0/16"]), false, false),
         );
         assert_eq!(h["x-forwarded-for"], "10.1.2.3");
     }
@@ -258,7 +268,7 @@ mod tests {
         h.insert(header::HOST, HeaderValue::from_static("shop.example:8080"));
         h.insert(header::FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
         let v6: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
-        add_forwarding(&mut h, &Client::new(v6, &[], true));
+        add_forwarding(&mut h, &Client::new(v6, &[], true, false));
         assert_eq!(
             h[header::FORWARDED],
             "for=\"[2001:db8::1]\";proto=http;host=\"shop.example:8080\""
@@ -266,12 +276,28 @@ mod tests {
         let mapped: SocketAddr = "[::ffff:10.0.0.9]:1".parse().unwrap();
         let mut h = HeaderMap::new();
         h.insert(header::FORWARDED, HeaderValue::from_static("for=192.0.2.1"));
-        add_forwarding(&mut h, &Client::new(mapped, &nets(&["10.0.0.0/24"]), true));
+        add_forwarding(
+            &mut h,
+            &Client::new(mapped, &nets(&["10.0.0.0/24"]), true, false),
+        );
         assert_eq!(
             h[header::FORWARDED],
             "for=192.0.2.1, for=10.0.0.9;proto=http"
         );
         assert_eq!(h["x-forwarded-for"], "10.0.0.9");
+    }
+
+    #[test]
+    fn a_tls_listener_says_https_in_both_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("shop.example"));
+        let peer: SocketAddr = ([10, 1, 2, 3], 5000).into();
+        add_forwarding(&mut h, &Client::new(peer, &[], true, true));
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(
+            h[header::FORWARDED],
+            "for=10.1.2.3;proto=https;host=\"shop.example\""
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::client_body::{ClientBody, ClientFault, Progress};
 use crate::config::{RouterConfig, ServiceConfig, UpstreamProtocol};
 use crate::h2_pool::H2Pool;
 use crate::headers::{
-    Client, VIA, X_FORWARDED_PROTO, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
+    Client, VIA, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
 };
 use crate::limits::BackendLimits;
 use crate::metrics::{Clock, ServiceCounters};
@@ -172,11 +172,6 @@ pub(crate) async fn handle(
     }
     strip_hop_by_hop(&mut parts.headers);
     add_forwarding(&mut parts.headers, &client);
-    if settings.tls.is_some() {
-        parts
-            .headers
-            .insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-    }
     append_list(
         &mut parts.headers,
         header::VIA,
