@@ -81,8 +81,7 @@ fn builder(settings: &ServiceConfig) -> auto::Builder<TokioExecutor> {
         .header_read_timeout(None)
         // The read buffer bounds the request head; hyper answers 431 past it.
         .max_buf_size(settings.max_request_header_bytes.max(8192));
-    if settings.max_request_headers != 100 {
-        // Only when set: hyper's default keeps the header slots on the stack.
+    if settings.max_request_headers != crate::headers::HYPER_MAX_HEADERS {
         builder.http1().max_headers(settings.max_request_headers);
     }
     crate::h2::configure(builder.http2());

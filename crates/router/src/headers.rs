@@ -10,6 +10,11 @@ use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 /// What the router adds to `Via` on requests and responses.
 pub(crate) const VIA: &str = "1.1 gantry";
 
+/// hyper's own limit of header lines per message. Its parser keeps that many slots on the
+/// stack; any other figure, set with `max_headers`, is allocated (and filled) per message,
+/// so a limit of exactly this is left unset.
+pub(crate) const HYPER_MAX_HEADERS: usize = 100;
+
 // Made at compile time: `HeaderName::from_static` called per request validated each
 // name again (it showed in instruction counts of the request path).
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");

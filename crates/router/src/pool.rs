@@ -170,8 +170,7 @@ impl Pool {
         // Small requests and responses: send each as soon as it is written.
         let _ = stream.set_nodelay(true);
         let mut builder = http1::Builder::new();
-        if self.max_response_headers != 100 {
-            // Only when set: hyper's default keeps the header slots on the stack.
+        if self.max_response_headers != crate::headers::HYPER_MAX_HEADERS {
             builder.max_headers(self.max_response_headers);
         }
         let (sender, conn) = builder
