@@ -31,11 +31,16 @@ wait_port() {
     die "nothing listening on 127.0.0.1:$1 after ${2:-5}s${TMP:+ (see $TMP)}"
 }
 
-# What gantry's router does to every request and response, so the application parses the
-# same request behind either proxy: the client's Host passed on, X-Forwarded-Proto and
-# -Host set, Via added both ways (nginx by default sends only its upstream's name as Host).
+# A `location`'s lines proxying to upstream `demo` over keep-alive HTTP/1.1 and doing to
+# every request and response what gantry's router does, so the application parses the same
+# request behind either proxy: X-Forwarded-For appended, the client's Host passed on,
+# X-Forwarded-Proto and -Host set, Via added both ways (nginx by default sends only its
+# upstream's name as Host). Each location adds its own `Connection` line.
 # shellcheck disable=SC2034  # used in the scripts' nginx configurations
-NGINX_SAME_HEADERS='            proxy_set_header Host $host;
+NGINX_PROXY_LIKE_GANTRY='            proxy_pass http://demo;
+            proxy_http_version 1.1;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header Host $host;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Forwarded-Host $host;
             proxy_set_header Via "1.1 nginx";

@@ -72,11 +72,8 @@ $(nginx_http_paths "$TMP/nginx")
     server {
         listen 127.0.0.1:$NGINX_PORT;
         location / {
-            proxy_pass http://demo;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-$NGINX_SAME_HEADERS        }
+$NGINX_PROXY_LIKE_GANTRY            proxy_set_header Connection "";
+        }
     }
 }
 CONF

@@ -92,11 +92,8 @@ $(nginx_http_paths "$TMP/nginx")
     server {
         listen 127.0.0.1:$NGINX_PORT;
         location / {
-            proxy_pass http://demo;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-$NGINX_SAME_HEADERS        }
+$NGINX_PROXY_LIKE_GANTRY            proxy_set_header Connection "";
+        }
     }
 }
 CONF
@@ -253,23 +250,17 @@ $(nginx_http_paths "$TMP/nginx2")
     server {
         listen 127.0.0.1:$NGINX_SERVE_PORT;
         location / {
-            proxy_pass http://demo;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade \$http_upgrade;
+$NGINX_PROXY_LIKE_GANTRY            proxy_set_header Upgrade \$http_upgrade;
             proxy_set_header Connection \$connection_upgrade;
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-$NGINX_SAME_HEADERS        }
+        }
     }
     server {
         # h2c with prior knowledge, as h2load speaks it to http:// URLs.
         listen 127.0.0.1:$NGINX_H2_PORT http2;
         http2_max_concurrent_streams 128;
         location / {
-            proxy_pass http://demo;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-$NGINX_SAME_HEADERS        }
+$NGINX_PROXY_LIKE_GANTRY            proxy_set_header Connection "";
+        }
     }
 }
 CONF
