@@ -46,6 +46,14 @@ fn wait_status(env: &Env, token: &str, id: &str, want: &str) -> Value {
     last
 }
 
+/// The ledger entries of `kind` that belong to run `id`.
+fn run_entries(env: &Env, kind: &str, id: &str) -> Vec<Value> {
+    env.entries()
+        .into_iter()
+        .filter(|e| e["kind"] == kind && e["body"]["run"] == id)
+        .collect()
+}
+
 fn decide(env: &Env, token: &str, id: &str, what: &str, body: Option<&str>) -> crate::Reply {
     call(
         env.api(),
@@ -109,10 +117,9 @@ fn issue10_runs_over_the_api_start_as_planner_read_as_anyone_and_decide_as_the_c
     assert_eq!(bad.status, 400, "{}", bad.text);
 
     let id = start(&env, &planner);
-    let started = env
-        .entries()
+    let started = run_entries(&env, "pipeline.state.started", &id)
         .into_iter()
-        .find(|e| e["kind"] == "pipeline.state.started" && e["body"]["run"] == id.as_str())
+        .next()
         .expect("the run's start is in the ledger when the API answers");
     assert_eq!(started["body"]["caller"]["role"], "planner", "{started}");
     assert_eq!(started["body"]["caller"]["token"], "planner-t", "{started}");
@@ -218,10 +225,9 @@ fn issue10_runs_over_the_api_start_as_planner_read_as_anyone_and_decide_as_the_c
         Some(r#"{"summary": "again"}"#),
     );
     assert_eq!(again.status, 409, "{}", again.text);
-    let entry = env
-        .entries()
+    let entry = run_entries(&env, "checkpoint.signed", &id)
         .into_iter()
-        .find(|e| e["kind"] == "checkpoint.signed" && e["body"]["run"] == id.as_str())
+        .next()
         .unwrap();
     assert_eq!(entry["actor"]["role"], "verifier", "{entry}");
     assert_eq!(entry["body"]["caller"]["token"], "verifier-t", "{entry}");
@@ -329,11 +335,7 @@ fn issue10_a_decision_reporting_an_unrepresentable_token_count_is_refused_and_no
     );
     assert_eq!(signed.status, 200, "{}", signed.text);
     wait_status(&env, &verifier, &id, "succeeded");
-    let signed: Vec<Value> = env
-        .entries()
-        .into_iter()
-        .filter(|e| e["kind"] == "checkpoint.signed" && e["body"]["run"] == id.as_str())
-        .collect();
+    let signed = run_entries(&env, "checkpoint.signed", &id);
     assert_eq!(signed.len(), 1, "{signed:?}");
     assert_eq!(signed[0]["body"]["tokens_used"], 9007199254740991_u64);
 }
