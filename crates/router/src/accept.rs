@@ -15,8 +15,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::config::ServiceConfig;
+use crate::answers;
+use crate::config::{ServiceConfig, UpstreamProtocol};
 use crate::conn::{Activity, CountingIo, Expired, Guarded, IdleClock, tick_period};
+use crate::h1;
 use crate::headers::Client;
 use crate::metrics::ServiceCounters;
 use crate::proxy::{Proxy, handle};
@@ -90,6 +92,7 @@ fn builder(settings: &ServiceConfig) -> auto::Builder<TokioExecutor> {
 
 /// Serves one accepted connection, after its TLS handshake when the listener has TLS
 /// (on the connection's own task, so a slow handshake holds up nobody else).
+#[allow(clippy::too_many_arguments)]
 async fn serve_stream(
     stream: TcpStream,
     peer: SocketAddr,
@@ -98,23 +101,33 @@ async fn serve_stream(
     settings: Arc<ServiceConfig>,
     proxy: Arc<Proxy>,
     watcher: Watcher,
+    stop: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    // HTTP/1.1 to HTTP/1.1 backends starts on the fast path (which hands over anything
+    // else); h2c backends are reached through hyper's HTTP/2 client only.
+    let fast = settings.upstream == UpstreamProtocol::Http1;
     let Some(tls) = tls else {
+        if fast {
+            return h1::serve(stream, peer, state, settings, proxy, watcher, stop).await;
+        }
         return serve_connection(stream, peer, state, settings, proxy, watcher).await;
     };
     // A handshake is part of the request's head: it gets the header timeout.
     let handshake = tls.acceptor().accept(stream);
     match tokio::time::timeout(settings.client_header_timeout, handshake).await {
+        Ok(Ok(stream)) if fast && stream.get_ref().1.alpn_protocol() != Some(b"h2") => {
+            h1::serve(stream, peer, state, settings, proxy, watcher, stop).await;
+        }
         Ok(Ok(stream)) => serve_connection(stream, peer, state, settings, proxy, watcher).await,
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake not finished in time"),
     }
 }
 
-/// Serves one client connection until it closes, drains (via `watcher`), or sits idle
-/// past its limits.
-async fn serve_connection<S>(
+/// Serves one client connection on the hyper path until it closes, drains (via
+/// `watcher`), or sits idle past its limits.
+pub(crate) async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
     state: Arc<ServiceState>,
@@ -181,16 +194,10 @@ async fn serve_connection<S>(
 /// Answers a connection past the cap with 503 and closes it (on its own task, so the
 /// accept loop never waits on a client).
 fn refuse(mut stream: TcpStream, service: &str) {
-    let body = format!("service {service} is at its connection limit\n");
-    let text = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
-         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\nvia: {}\r\n\r\n{body}",
-        body.len(),
-        crate::headers::VIA,
-    );
+    let text = h1::answer_bytes(&answers::at_capacity(service), false, true);
     tokio::spawn(async move {
         let write = async {
-            stream.write_all(text.as_bytes()).await?;
+            stream.write_all(&text).await?;
             stream.shutdown().await
         };
         let _ = tokio::time::timeout(Duration::from_secs(5), write).await;
@@ -231,13 +238,13 @@ pub(crate) async fn accept_loop(
                 }
                 let slot = Open(Arc::clone(&open));
                 let (state, settings, watcher) = (Arc::clone(&state), Arc::clone(&settings), graceful.watcher());
-                let tls = tls.clone();
+                let (tls, stop) = (tls.clone(), stop.clone());
                 match &dispatch {
                     Dispatch::Local(proxy) => {
                         let proxy = Arc::clone(proxy);
                         tokio::spawn(async move {
                             let _slot = slot;
-                            serve_stream(stream, peer, tls, state, settings, proxy, watcher).await;
+                            serve_stream(stream, peer, tls, state, settings, proxy, watcher, stop).await;
                         });
                     }
                     Dispatch::Workers(workers) => {
@@ -254,7 +261,7 @@ pub(crate) async fn accept_loop(
                         worker.handle.spawn(async move {
                             let _slots = (slot, worker_slot);
                             match TcpStream::from_std(stream) {
-                                Ok(stream) => serve_stream(stream, peer, tls, state, settings, proxy, watcher).await,
+                                Ok(stream) => serve_stream(stream, peer, tls, state, settings, proxy, watcher, stop).await,
                                 Err(e) => tracing::debug!(error = %e, "cannot register a connection on a worker"),
                             }
                         });

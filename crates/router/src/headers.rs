@@ -109,14 +109,14 @@ pub(crate) fn forwarded_for(peer: SocketAddr) -> HeaderValue {
 #[derive(Clone)]
 pub(crate) struct Client {
     /// The peer's address as an `X-Forwarded-For` entry.
-    ip: HeaderValue,
+    pub(crate) ip: HeaderValue,
     /// The peer is one of the service's `trusted_proxies`: what it says about the clients
     /// before it is kept and appended to; from anyone else it is replaced.
-    trusted: bool,
+    pub(crate) trusted: bool,
     /// The peer as an RFC 7239 `for=` value, when the service sends `Forwarded`.
-    forwarded_for: Option<String>,
+    pub(crate) forwarded_for: Option<String>,
     /// The scheme the client spoke to the listener: `https` when it terminates TLS.
-    proto: &'static str,
+    pub(crate) proto: &'static str,
 }
 
 impl Client {

@@ -14,12 +14,14 @@
 //! Selection ([`select`]) and the sliding window ([`window`]) are pure and unit-tested.
 
 mod accept;
+mod answers;
 mod body;
 mod client_body;
 mod config;
 mod conn;
 mod error;
 mod grpc;
+mod h1;
 mod h2;
 mod h2_pool;
 mod headers;

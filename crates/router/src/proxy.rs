@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
@@ -14,9 +14,11 @@ use hyper::http::uri::PathAndQuery;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use rand::RngExt;
 
+use crate::answers::{self, Answer, Attempt};
 use crate::body::{ResponseBody, Stall, Tracked, UpstreamBody, local};
 use crate::client_body::{ClientBody, ClientFault, Progress};
 use crate::config::{RouterConfig, ServiceConfig, UpstreamProtocol};
+use crate::h1::upstream::RawPool;
 use crate::h2_pool::H2Pool;
 use crate::headers::{
     Client, VIA, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
@@ -32,8 +34,10 @@ use crate::upgrade;
 /// and the settings.
 pub(crate) struct Proxy {
     pool: Pool,
+    /// Backend sockets of the fast HTTP/1.1 path ([`crate::h1`]).
+    pub(crate) raw: RawPool,
     h2: H2Pool,
-    limits: Arc<BackendLimits>,
+    pub(crate) limits: Arc<BackendLimits>,
     pub(crate) config: RouterConfig,
     pub(crate) clock: Clock,
 }
@@ -52,6 +56,7 @@ impl Proxy {
     ) -> Self {
         Proxy {
             pool: Pool::new(config.pool_idle_timeout, config.max_response_headers),
+            raw: RawPool::new(config.pool_idle_timeout),
             h2: H2Pool::default(),
             limits,
             config,
@@ -66,7 +71,13 @@ impl Proxy {
     }
 
     pub(crate) fn sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        self.pool.sweep_periodically()
+        let (pool, raw) = (
+            self.pool.sweep_periodically(),
+            self.raw.sweep_periodically(),
+        );
+        async move {
+            tokio::join!(pool, raw);
+        }
     }
 }
 
@@ -113,14 +124,17 @@ async fn replayable(
     }
 }
 
-/// The answer to a request that failed on the client's side: counted for the service,
-/// never for a version, and the connection is not kept (its state is unknown).
-fn client_fault(svc: &ServiceState, fault: &ClientFault) -> Response<ResponseBody> {
-    ServiceCounters::bump(&svc.counters.client_errors);
-    tracing::debug!(service = %svc.name, ?fault, "client error");
-    let mut resp = plain(fault.status(), fault.message());
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+/// The router's own answer as a response.
+pub(crate) fn answer(a: Answer) -> Response<ResponseBody> {
+    let mut resp = plain(a.status, a.text);
+    if let Some(secs) = a.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+    }
+    if a.close {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     resp
 }
 
@@ -134,22 +148,8 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResponseBody>, Infallible> {
     let started = Instant::now();
     let mut snapshot = svc.snapshot();
-    if snapshot.emergency_stop {
-        ServiceCounters::bump(&svc.counters.emergency_rejected);
-        let mut resp = plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("service {} is stopped\n", svc.name),
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        return Ok(resp);
-    }
-    if !snapshot.is_routable() {
-        ServiceCounters::bump(&svc.counters.no_backend);
-        return Ok(plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("no ready backend for service {}\n", svc.name),
-        ));
+    if let Some(refused) = answers::before_routing(&svc, &snapshot) {
+        return Ok(answer(refused));
     }
 
     if upgrade::is_upgrade(req.version(), req.headers()) {
@@ -198,7 +198,7 @@ pub(crate) async fn handle(
         Some(_) if h2c => None,
         Some(p) => match Box::pin(replayable(&mut body, p, proxy.config.max_replay_body)).await {
             Ok(r) => r,
-            Err(fault) => return Ok(client_fault(&svc, &fault)),
+            Err(fault) => return Ok(answer(answers::client_fault(&svc, &fault))),
         },
     };
     // A buffered body has been read in full: the response-header timer starts at once.
@@ -212,17 +212,10 @@ pub(crate) async fn handle(
     loop {
         let roll = rand::rng().random::<u64>();
         let Some((version, target)) = snapshot.choose(&tried, roll) else {
-            // Every candidate failed (or the table emptied meanwhile).
-            ServiceCounters::bump(&svc.counters.no_backend);
-            let status = if tried.is_empty() {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            return Ok(plain(
-                status,
-                format!("no reachable backend for service {}\n", svc.name),
-            ));
+            return Ok(answer(answers::no_reachable_backend(
+                &svc,
+                !tried.is_empty(),
+            )));
         };
         let in_flight = InFlight::start(&target.in_flight);
         let upstream_body = match (&replay, body.take()) {
@@ -256,17 +249,26 @@ pub(crate) async fn handle(
             in_flight,
         ))
         .await;
-        let now = proxy.clock.now_sec();
         if result.is_err()
             && let Some(fault) = progress.as_deref().and_then(Progress::fault)
         {
-            return Ok(client_fault(&svc, fault));
+            return Ok(answer(answers::client_fault(&svc, fault)));
         }
+        let attempt = Attempt {
+            svc: &svc,
+            settings: &settings,
+            version,
+            target,
+            started,
+            now: proxy.clock.now_sec(),
+        };
         match result {
             Ok(mut resp) => {
-                version
-                    .metrics
-                    .record_response(now, resp.status().as_u16(), started.elapsed());
+                version.metrics.record_response(
+                    attempt.now,
+                    resp.status().as_u16(),
+                    started.elapsed(),
+                );
                 sanitize_framing(resp.headers_mut());
                 strip_hop_by_hop(resp.headers_mut());
                 append_list(
@@ -276,68 +278,27 @@ pub(crate) async fn handle(
                 );
                 return Ok(resp);
             }
-            Err(Failure::Timeout) => {
-                let status = StatusCode::GATEWAY_TIMEOUT;
-                version.metrics.record_upstream_error(now);
-                version
-                    .metrics
-                    .record_response(now, status.as_u16(), started.elapsed());
-                let waited: Duration = settings.response_header_timeout;
-                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, ?waited, "upstream did not answer in time");
-                return Ok(plain(
-                    status,
-                    format!(
-                        "version {} of service {} did not answer within {waited:?}\n",
-                        version.version, svc.name
-                    ),
-                ));
-            }
-            Err(Failure::Queue) => {
-                // Overload, not a fault of the version's answers: 503, counted apart.
-                ServiceCounters::bump(&svc.counters.queue_timeouts);
-                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, waited = ?settings.queue_timeout, "no connection to the backend came free");
-                let mut resp = plain(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("service {} is busy; try again\n", svc.name),
-                );
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return Ok(resp);
-            }
+            Err(Failure::Timeout) => return Ok(answer(attempt.timed_out())),
+            Err(Failure::Queue) => return Ok(answer(attempt.queue_full())),
             Err(Failure::Error { connect, error }) => {
-                if connect {
-                    version.metrics.record_connect_error(now);
-                } else {
-                    version.metrics.record_upstream_error(now);
-                }
+                attempt.record_error(connect);
                 // Nothing was sent when the connection could not be made: any method may be
                 // retried. After that, only idempotent ones.
                 let may_retry = replay.is_some() && (connect || idempotent);
                 tried.push(target.addr);
                 if may_retry && tried.len() < proxy.config.max_attempts {
-                    tracing::debug!(service = %svc.name, version = %version.version, backend = %target.addr, %error, "retrying on another backend");
+                    attempt.log_retry(&error);
                     snapshot = svc.snapshot();
                     continue;
                 }
-                let status = StatusCode::BAD_GATEWAY;
-                version
-                    .metrics
-                    .record_response(now, status.as_u16(), started.elapsed());
-                tracing::warn!(service = %svc.name, version = %version.version, backend = %target.addr, %error, "upstream failed");
-                return Ok(plain(
-                    status,
-                    format!(
-                        "version {} of service {} failed to answer\n",
-                        version.version, svc.name
-                    ),
-                ));
+                return Ok(answer(attempt.failed(&error)));
             }
         }
     }
 }
 
 /// Why one forwarding attempt produced no response.
-enum Failure {
+pub(crate) enum Failure {
     /// No response head within the upstream timeout.
     Timeout,
     /// No connection slot of the backend came free within the queue timeout.
