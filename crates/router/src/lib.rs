@@ -7,9 +7,12 @@
 //! connection cannot be made, and measures every request per service and version
 //! ([`Router::window_stats`], [`Router::totals`]) for the control plane's analysis.
 //!
-//! By default requests are served on dedicated worker threads, one single-threaded runtime
-//! per CPU with its own keep-alive pool to the backends (`workers`, `pool`), so a request
-//! never changes thread; `RouterConfig { workers: 0, .. }` serves on the caller's runtime.
+//! Plain HTTP/1.1 requests take the router's own request path (`h1`); everything else
+//! (HTTP/2, upgrades, streamed uploads, …) goes through hyper (`proxy`), with the same
+//! rules and measurements. By default requests are served on dedicated worker threads,
+//! one single-threaded runtime per CPU with its own keep-alive pools to the backends
+//! (`workers`, `pool`, `h1::upstream`), so a request never changes thread;
+//! `RouterConfig { workers: 0, .. }` serves on the caller's runtime.
 //!
 //! Selection ([`select`]) and the sliding window ([`window`]) are pure and unit-tested.
 

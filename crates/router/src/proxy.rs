@@ -1,5 +1,7 @@
-//! The request path: pick a backend from the current snapshot, forward over the pooled
-//! keep-alive client, retry on another backend when that is safe, record measurements.
+//! The general (hyper) request path: pick a backend from the current snapshot, forward
+//! over the pooled keep-alive client, retry on another backend when that is safe, record
+//! measurements. It serves HTTP/2, h2c backends, upgrades, streamed uploads and whatever
+//! else the fast HTTP/1.1 path ([`crate::h1`]) hands over.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
