@@ -98,18 +98,10 @@ impl Pool {
     pub(crate) fn sweep_periodically(
         &self,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let inner = Arc::downgrade(&self.inner);
         let timeout = self.idle_timeout;
-        let period = (timeout / 2).max(Duration::from_millis(10));
-        async move {
-            loop {
-                tokio::time::sleep(period).await;
-                let Some(inner) = inner.upgrade() else { return };
-                let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                sweep(&mut inner, now, timeout);
-            }
-        }
+        sweep_every(&self.inner, timeout, move |inner, now| {
+            sweep(inner, now, timeout);
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -234,6 +226,27 @@ impl Pool {
                     }
                 },
             }
+        }
+    }
+}
+
+/// Runs `sweep` on what `shared` holds every half `timeout`, until it is dropped (the
+/// idle-connection timer of both pools).
+pub(crate) fn sweep_every<T: Send + 'static>(
+    shared: &Arc<Mutex<T>>,
+    timeout: Duration,
+    mut sweep: impl FnMut(&mut T, Instant) + Send + 'static,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let shared = Arc::downgrade(shared);
+    let period = (timeout / 2).max(Duration::from_millis(10));
+    async move {
+        loop {
+            tokio::time::sleep(period).await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let mut held = shared.lock().unwrap_or_else(|e| e.into_inner());
+            sweep(&mut held, Instant::now());
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::h2_pool::H2Pool;
 use crate::headers::{
     Client, VIA, add_forwarding, append_list, sanitize_framing, strip_hop_by_hop,
 };
-use crate::limits::BackendLimits;
+use crate::limits::{BackendLimits, Slot};
 use crate::metrics::{Clock, ServiceCounters};
 use crate::pool::{Lease, Pool, SendError};
 use crate::service::ServiceState;
@@ -39,7 +39,7 @@ pub(crate) struct Proxy {
     /// Backend sockets of the fast HTTP/1.1 path ([`crate::h1`]).
     pub(crate) raw: RawPool,
     h2: H2Pool,
-    pub(crate) limits: Arc<BackendLimits>,
+    limits: Arc<BackendLimits>,
     pub(crate) config: RouterConfig,
     pub(crate) clock: Clock,
 }
@@ -66,12 +66,25 @@ impl Proxy {
         }
     }
 
-    /// The timer closing idle upstream connections, to spawn on the runtime that uses
-    /// this proxy.
+    /// The per-backend connection limits, shared by every worker's proxy.
     pub(crate) fn limits(&self) -> Arc<BackendLimits> {
         Arc::clone(&self.limits)
     }
 
+    /// One of `target`'s connection slots, waiting up to the queue timeout (`None` past it).
+    pub(crate) async fn slot(&self, target: &Target, settings: &ServiceConfig) -> Option<Slot> {
+        self.limits
+            .acquire(
+                &target.slots,
+                target.addr,
+                settings.backend_connections,
+                settings.queue_timeout,
+            )
+            .await
+    }
+
+    /// The timer closing idle upstream connections (of both pools), to spawn on the
+    /// runtime that uses this proxy.
     pub(crate) fn sweeper(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let (pool, raw) = (
             self.pool.sweep_periodically(),
@@ -324,16 +337,7 @@ async fn forward(
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Failure> {
     // Waiting for a slot is not the upstream's answer time: its timer starts after.
-    let Some(slot) = proxy
-        .limits
-        .acquire(
-            &target.slots,
-            target.addr,
-            settings.backend_connections,
-            settings.queue_timeout,
-        )
-        .await
-    else {
+    let Some(slot) = proxy.slot(target, settings).await else {
         return Err(Failure::Queue);
     };
     // One timer for the head and a buffered body together: arming a timer per step showed

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gantry_router::{Router, RouterConfig, ServiceConfig};
+use gantry_router::{Router, ServiceConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper::{Request, Response};
@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 mod support;
-use support::route;
+use support::one_backend;
 
 /// What the scripted upstream answers for `path` (`conn` and `n` number its connection
 /// and the request on it). `None`: answer, then close the connection.
@@ -118,23 +118,7 @@ async fn upstream(close_idle_after: Option<Duration>) -> (SocketAddr, Arc<Atomic
 }
 
 fn router_to(upstream: SocketAddr) -> (Router, SocketAddr) {
-    let router = Router::with_config(RouterConfig {
-        workers: 1,
-        ..RouterConfig::default()
-    });
-    let addr = router
-        .serve_with("web", ([127, 0, 0, 1], 0).into(), ServiceConfig::default())
-        .unwrap()
-        .local_addr();
-    let backend = gantry_router::Backend {
-        version: "v1".into(),
-        instance: "v1-1".into(),
-        addr: upstream,
-        weight: 100,
-        ready: true,
-    };
-    router.update("web", route(addr, vec![backend]));
-    (router, addr)
+    one_backend(upstream, "v1", ServiceConfig::default())
 }
 
 type Sender = http1::SendRequest<Full<Bytes>>;

@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gantry_router::{Backend, GrpcCodes, Router, RouterConfig, ServiceConfig, UpstreamProtocol};
+use gantry_router::{GrpcCodes, ServiceConfig, UpstreamProtocol};
 use http_body_util::{BodyExt, Full};
 use hyper::{HeaderMap, Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::route;
+use support::one_backend;
 use tonic::Code;
 use tonic::transport::{Channel, Server, server::TcpIncoming};
 use tonic_health::ServingStatus;
@@ -21,35 +21,11 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::server::HealthReporter;
 
-fn backend(version: &str, addr: SocketAddr) -> Backend {
-    Backend {
-        version: version.into(),
-        instance: format!("{version}-1"),
-        addr,
-        weight: 100,
-        ready: true,
-    }
-}
-
 fn h2c_settings() -> ServiceConfig {
     ServiceConfig {
         upstream: UpstreamProtocol::H2c,
         ..ServiceConfig::default()
     }
-}
-
-/// A router serving `web` with `settings`, all traffic to `upstream` as `version`.
-fn router_to(upstream: SocketAddr, version: &str, settings: ServiceConfig) -> (Router, SocketAddr) {
-    let router = Router::with_config(RouterConfig {
-        workers: 1,
-        ..RouterConfig::default()
-    });
-    let addr = router
-        .serve_with("web", "127.0.0.1:0".parse().unwrap(), settings)
-        .unwrap()
-        .local_addr();
-    router.update("web", route(addr, vec![backend(version, upstream)]));
-    (router, addr)
 }
 
 /// tonic's health server on a free port; with `unavailable` every call is refused with
@@ -92,7 +68,7 @@ fn check(service: &str) -> HealthCheckRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unary_and_server_streaming_calls_pass_through_h2c() {
     let (upstream, reporter) = health_server(false).await;
-    let (router, addr) = router_to(upstream, "v1", h2c_settings());
+    let (router, addr) = one_backend(upstream, "v1", h2c_settings());
     let mut c = client(addr).await;
 
     // Unary: tonic reads the status from the trailers, so a dropped trailer fails here.
@@ -132,7 +108,7 @@ async fn unary_and_server_streaming_calls_pass_through_h2c() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_is_the_versions_error_and_codes_are_configurable() {
     let (upstream, _reporter) = health_server(true).await;
-    let (router, addr) = router_to(upstream, "bad", h2c_settings());
+    let (router, addr) = one_backend(upstream, "bad", h2c_settings());
     let mut c = client(addr).await;
     for _ in 0..8 {
         let err = c.check(check("")).await.unwrap_err();
@@ -153,7 +129,7 @@ async fn unavailable_is_the_versions_error_and_codes_are_configurable() {
         grpc_error_codes: GrpcCodes::from_codes([13]),
         ..h2c_settings()
     };
-    let (router, addr) = router_to(upstream, "bad", settings);
+    let (router, addr) = one_backend(upstream, "bad", settings);
     let mut c = client(addr).await;
     for _ in 0..3 {
         assert_eq!(
@@ -204,7 +180,7 @@ async fn trailer_echo() -> SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trailers_pass_both_ways_and_a_status_in_trailers_counts() {
     let upstream = trailer_echo().await;
-    let (router, addr) = router_to(upstream, "v1", h2c_settings());
+    let (router, addr) = one_backend(upstream, "v1", h2c_settings());
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut h2, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))

@@ -5,12 +5,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use gantry_router::{Router, RouterConfig, ServiceConfig};
+use gantry_router::{Router, ServiceConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 mod support;
-use support::route;
+use support::one_backend;
 
 /// An upstream on raw TCP: reads each request head and answers with what `answer` makes
 /// of it, then closes the connection.
@@ -46,23 +46,7 @@ fn echo_head(head: &str) -> String {
 }
 
 async fn router_for(settings: ServiceConfig, upstream: SocketAddr) -> (Router, SocketAddr) {
-    let router = Router::with_config(RouterConfig {
-        workers: 1,
-        ..RouterConfig::default()
-    });
-    let addr = router
-        .serve_with("web", ([127, 0, 0, 1], 0).into(), settings)
-        .unwrap()
-        .local_addr();
-    let backend = gantry_router::Backend {
-        version: "v1".into(),
-        instance: "v1-1".into(),
-        addr: upstream,
-        weight: 100,
-        ready: true,
-    };
-    router.update("web", route(addr, vec![backend]));
-    (router, addr)
+    one_backend(upstream, "v1", settings)
 }
 
 async fn exchange(addr: SocketAddr, request: &[u8]) -> String {

@@ -143,15 +143,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             return send_answer(io, &answer, shape, false).await;
         };
         let in_flight = InFlight::start(&target.in_flight);
-        let slot = proxy
-            .limits
-            .acquire(
-                &target.slots,
-                target.addr,
-                settings.backend_connections,
-                settings.queue_timeout,
-            )
-            .await;
+        let slot = proxy.slot(target, settings).await;
         let result = match &slot {
             None => Err(Failure::Queue),
             Some(_) => tokio::time::timeout(

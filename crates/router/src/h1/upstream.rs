@@ -114,26 +114,18 @@ impl RawPool {
         }
     }
 
-    /// Closes idle connections past the idle timeout every half timeout, until the pool
-    /// is dropped (as [`crate::pool::Pool::sweep_periodically`]).
+    /// Closes idle connections past the idle timeout (and those the backend closed)
+    /// every half timeout, until the pool is dropped.
     pub(crate) fn sweep_periodically(
         &self,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let idle = Arc::downgrade(&self.idle);
         let timeout = self.timeout;
-        let period = (timeout / 2).max(Duration::from_millis(10));
-        async move {
-            loop {
-                tokio::time::sleep(period).await;
-                let Some(idle) = idle.upgrade() else { return };
-                let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                idle.retain(|_, list| {
-                    list.retain(|i| now.duration_since(i.since) < timeout && is_usable(&i.stream));
-                    !list.is_empty()
-                });
-            }
-        }
+        crate::pool::sweep_every(&self.idle, timeout, move |idle, now| {
+            idle.retain(|_, list| {
+                list.retain(|i| now.duration_since(i.since) < timeout && is_usable(&i.stream));
+                !list.is_empty()
+            });
+        })
     }
 
     /// Idle connections currently kept to `addr`.

@@ -160,6 +160,32 @@ pub fn route(listen: SocketAddr, backends: Vec<Backend>) -> ServiceRoute {
     }
 }
 
+/// A router (one worker thread) serving `web` on a free port with `settings`, all
+/// traffic to `upstream` as version `version`.
+pub fn one_backend(
+    upstream: SocketAddr,
+    version: &str,
+    settings: gantry_router::ServiceConfig,
+) -> (gantry_router::Router, SocketAddr) {
+    let router = gantry_router::Router::with_config(gantry_router::RouterConfig {
+        workers: 1,
+        ..gantry_router::RouterConfig::default()
+    });
+    let addr = router
+        .serve_with("web", ([127, 0, 0, 1], 0).into(), settings)
+        .unwrap()
+        .local_addr();
+    let backend = Backend {
+        version: version.into(),
+        instance: format!("{version}-1"),
+        addr: upstream,
+        weight: 100,
+        ready: true,
+    };
+    router.update("web", route(addr, vec![backend]));
+    (router, addr)
+}
+
 /// A free loopback address nobody listens on (connections to it are refused).
 pub fn dead_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
