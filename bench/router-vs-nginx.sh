@@ -16,7 +16,7 @@
 #
 # Usage: bench/router-vs-nginx.sh      (env: DURATION=10s THREADS=2 CONNECTIONS=32
 #                                        LAT_DURATION=5s UPSTREAM_PORT=18081 ROUTER_PORT=18080 NGINX_PORT=18082
-#                                        WORKERS=$(nproc) ROUNDS=3 ROUTER_BENCH=1 SERVE_BENCH=1
+#                                        WORKERS=$(nproc) ROUNDS=5 ROUTER_BENCH=1 SERVE_BENCH=1
 #                                        WORKSPACE=<dir with the Cargo workspace>;
 #                                        the part through `gantry serve` has its own, below)
 set -euo pipefail
@@ -31,7 +31,7 @@ UPSTREAM_PORT="${UPSTREAM_PORT:-18081}"
 ROUTER_PORT="${ROUTER_PORT:-18080}"
 NGINX_PORT="${NGINX_PORT:-18082}"
 WORKERS="${WORKERS:-$(nproc)}"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-5}"
 
 BENCH=router-vs-nginx
 # shellcheck source=bench/lib.sh
@@ -174,13 +174,13 @@ fi
 # - WebSocket echo round trips/s (edge-bench ws, $WS_CONNECTIONS connections);
 # - the burst of $BURST keep-alive connections idle ${BURST_IDLE}s then one request each
 #   (failures).
-# Env: SERVE_PORT=18090 NGINX_SERVE_PORT=18092 NGINX_H2_PORT=18093 SERVE_ROUNDS=3
+# Env: SERVE_PORT=18090 NGINX_SERVE_PORT=18092 NGINX_H2_PORT=18093 SERVE_ROUNDS=5
 #      H2_CONNECTIONS=32 H2_STREAMS=10 WS_CONNECTIONS=32 WS_SECONDS=10 BURST=2000
 #      BURST_IDLE=10; SERVE_BENCH=0 skips this part.
 SERVE_PORT="${SERVE_PORT:-18090}"
 NGINX_SERVE_PORT="${NGINX_SERVE_PORT:-18092}"
 NGINX_H2_PORT="${NGINX_H2_PORT:-18093}"
-SERVE_ROUNDS="${SERVE_ROUNDS:-3}"
+SERVE_ROUNDS="${SERVE_ROUNDS:-5}"
 H2_CONNECTIONS="${H2_CONNECTIONS:-32}"
 H2_STREAMS="${H2_STREAMS:-10}"
 WS_CONNECTIONS="${WS_CONNECTIONS:-32}"

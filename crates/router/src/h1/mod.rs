@@ -15,6 +15,8 @@
 mod chunked;
 mod exchange;
 mod prefixed;
+#[cfg(test)]
+mod properties;
 pub(crate) mod request;
 mod response;
 pub(crate) mod upstream;
