@@ -95,14 +95,30 @@ async fn upstream(close_idle_after: Option<Duration>) -> (SocketAddr, Arc<Atomic
                                 .map(|v| v.trim().parse().unwrap())
                         })
                         .unwrap_or(0);
-                    while buf.len() < end + length {
+                    // A chunked body (the test's uploads are one chunk) ends at its last chunk.
+                    let chunked = head
+                        .to_ascii_lowercase()
+                        .contains("transfer-encoding: chunked");
+                    let body_end = |buf: &[u8]| {
+                        if chunked {
+                            let rest = buf.get(end..)?;
+                            let i = rest.windows(5).position(|w| w == b"0\r\n\r\n")?;
+                            Some(end + i + 5)
+                        } else {
+                            (buf.len() >= end + length).then_some(end + length)
+                        }
+                    };
+                    let whole = loop {
+                        if let Some(whole) = body_end(&buf) {
+                            break whole;
+                        }
                         let mut chunk = [0u8; 4096];
                         match s.read(&mut chunk).await {
                             Ok(0) | Err(_) => return,
                             Ok(r) => buf.extend_from_slice(&chunk[..r]),
                         }
-                    }
-                    buf.drain(..end + length);
+                    };
+                    buf.drain(..whole);
                     n += 1;
                     let mut words = head.split(' ');
                     let (method, path) = (words.next().unwrap(), words.next().unwrap());
