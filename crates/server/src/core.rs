@@ -154,14 +154,9 @@ impl Core {
                 }));
         }
         config
-            .services
-            .get(name)
+            .service(name)
             .map(|s| s.value.clone())
-            .ok_or_else(|| {
-                hint(ServerError::NotFound(format!(
-                    "no service '{name}' in gantry.yaml"
-                )))
-            })
+            .map_err(|unknown| hint(ServerError::NotFound(unknown.to_string())))
     }
 
     /// `service` has no release `version` in the config as loaded: says when it was

@@ -141,18 +141,10 @@ impl App {
 
     fn known_service(&self, service: &str) -> Result<(), ServerError> {
         let config = self.core.config();
-        if config.services.contains_key(service) {
-            return Ok(());
+        match config.service(service) {
+            Ok(_) => Ok(()),
+            Err(unknown) => Err(ServerError::NotFound(unknown.to_string())),
         }
-        Err(ServerError::NotFound(format!(
-            "no service '{service}' in gantry.yaml; services: {}",
-            config
-                .services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )))
     }
 
     /// Writes `kind` signed by the caller's role once the rule table would admit it;

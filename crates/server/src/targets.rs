@@ -61,11 +61,8 @@ pub(crate) fn resolve(
         }
         (a, b) => a.or(b),
     };
-    if !config.services.contains_key(base) {
-        return Err(ServerError::NotFound(format!(
-            "no service '{base}' in gantry.yaml; services: {}",
-            names(config.services.keys())
-        )));
+    if let Err(unknown) = config.service(base) {
+        return Err(ServerError::NotFound(unknown.to_string()));
     }
     if config.environments.is_empty() {
         return match env {

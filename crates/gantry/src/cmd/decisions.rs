@@ -280,18 +280,10 @@ pub fn standing_veto(ledger: &Path, service: &str) -> Option<String> {
 
 fn known_service(project: &Project, service: &str) -> anyhow::Result<()> {
     let config = project.config()?;
-    if config.services.contains_key(service) {
-        return Ok(());
+    match config.service(service) {
+        Ok(_) => Ok(()),
+        Err(unknown) => Err(exit::usage(unknown.to_string())),
     }
-    Err(exit::usage(format!(
-        "unknown service '{service}'; services: {}",
-        config
-            .services
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    )))
 }
 
 /// Appends one entry signed by `role`'s registered, active key.

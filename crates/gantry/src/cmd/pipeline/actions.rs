@@ -46,9 +46,7 @@ impl ControlPlane {
         strategy: Option<StrategyKind>,
         log: &(dyn Fn(&str) + Send + Sync),
     ) -> Result<(), String> {
-        let Some(svc) = self.config.services.get(&service) else {
-            return Err(format!("no service '{service}' in gantry.yaml"));
-        };
+        let svc = self.config.service(&service).map_err(|e| e.to_string())?;
         let ledger = self.root.join(".gantry/ledger.jsonl");
         if let Some(why) = crate::cmd::decisions::standing_veto(&ledger, &service) {
             return Err(why);
