@@ -123,12 +123,14 @@ fn metrics_have_every_family_after_a_deploy_and_the_dashboard_queries_only_those
     let stats = load.stop();
     assert_eq!(stats.failures(&[]), 0, "{stats:?}");
 
-    // The monitor folds the run and the rollback from the ledger within a round or two.
+    // The monitor counts the run and the rollback as their entries land, and sets the
+    // gauges (weights, phases) from the state at its next round: both within a round or two.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let text = loop {
         let text = scrape(&serve, &p);
         if (text.contains("gantry_pipeline_runs_total{")
-            && text.contains("gantry_rollbacks_total{"))
+            && text.contains("gantry_rollbacks_total{")
+            && text.contains("gantry_traffic_weight_percent{service=\"web\",version=\"v1\"} 100"))
             || std::time::Instant::now() > deadline
         {
             break text;
