@@ -109,10 +109,7 @@ pub(crate) fn plain(status: StatusCode, text: String) -> Response<ResponseBody> 
 }
 
 fn is_idempotent(m: &Method) -> bool {
-    matches!(
-        *m,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
+    crate::h1::request::is_idempotent(m.as_str())
 }
 
 /// Reads the request body into memory when it is small enough to replay on a retry.

@@ -19,7 +19,7 @@ use crate::service::ServiceState;
 use crate::table::{InFlight, Target};
 
 use super::chunked::{self, Chunked};
-use super::request::RequestHead;
+use super::request::{RequestHead, Shape};
 use super::response::{self, Framing, ResponseHead};
 
 /// A response head larger than this is refused (hyper's client reads about as much).
@@ -114,11 +114,7 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let (proxy, svc, settings) = (&*ctx.proxy, &*ctx.svc, &*ctx.settings);
     let mut snapshot = svc.snapshot();
     let whole = head.len + head.body;
-    let shape = Shape {
-        head: head.head,
-        close: head.close,
-        idempotent: head.idempotent,
-    };
+    let shape = head.shape;
     if let Some(refused) = answers::before_routing(svc, &snapshot) {
         // The body is skipped when it is here; otherwise the connection cannot go on.
         let complete = buf.len() >= whole;
@@ -191,22 +187,14 @@ pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// What the exchange needs to know of the request after its head was sent off.
-#[derive(Debug, Clone, Copy)]
-struct Shape {
-    head: bool,
-    close: bool,
-    idempotent: bool,
-}
-
 /// A response head from a backend, with what was read of the body.
 struct Fetched {
     stream: TcpStream,
     head: ResponseHead,
     /// The bytes after the head (for a buffered body: all of it).
     rest: BytesMut,
-    /// The whole body is in `rest`.
-    complete: bool,
+    /// The body's length when all of it is in `rest`.
+    buffered: Option<usize>,
 }
 
 /// Writes the response to the client: a buffered one at once (its backend connection back
@@ -224,7 +212,7 @@ async fn pass_on<S: AsyncWrite + Unpin>(
         mut stream,
         head,
         mut rest,
-        complete,
+        buffered,
     } = fetched;
     let addr = attempt.target.addr;
     let after = if shape.close {
@@ -233,11 +221,7 @@ async fn pass_on<S: AsyncWrite + Unpin>(
         Next::KeepAlive
     };
     let mut out = head.client;
-    if complete {
-        let n = match head.framing {
-            Framing::Length(n) => n as usize,
-            _ => 0,
-        };
+    if let Some(n) = buffered {
         out.extend_from_slice(&rest[..n]);
         if head.reusable && rest.len() == n {
             proxy.raw.put(addr, stream);
@@ -429,6 +413,6 @@ async fn fetch(
         stream,
         head,
         rest,
-        complete: small.is_some(),
+        buffered: small,
     })
 }

@@ -10,7 +10,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::headers::{Client, VIA};
+use crate::headers::{Client, HOP_BY_HOP, VIA};
 
 /// What the connection loop learns from the bytes it has so far.
 pub(crate) enum Parsed {
@@ -28,13 +28,19 @@ pub(crate) struct RequestHead {
     pub(crate) len: usize,
     /// Bytes of body that follow it (`Content-Length`).
     pub(crate) body: usize,
+    pub(crate) shape: Shape,
+    /// The head to send upstream, ready to be followed by the body.
+    pub(crate) upstream: Vec<u8>,
+}
+
+/// What the exchange needs to know of a request besides its bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
     pub(crate) idempotent: bool,
     /// A `HEAD` request: the response has no body whatever its headers say.
     pub(crate) head: bool,
     /// The client asked to close the connection after this exchange.
     pub(crate) close: bool,
-    /// The head to send upstream, ready to be followed by the body.
-    pub(crate) upstream: Vec<u8>,
 }
 
 /// The limits of a request head (a service's `max_request_headers` and
@@ -51,20 +57,9 @@ pub(crate) fn name_is(name: &str, expected: &str) -> bool {
     name.eq_ignore_ascii_case(expected)
 }
 
-/// Whether a header is hop-by-hop (RFC 9110 §7.6.1), as [`crate::headers`] counts them.
+/// Whether a header is hop-by-hop, by [`crate::headers::HOP_BY_HOP`].
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {
-    [
-        "connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-authorization",
-        "keep-alive",
-        "proxy-connection",
-    ]
-    .iter()
-    .any(|h| name_is(name, h))
+    HOP_BY_HOP.iter().any(|h| name_is(name, h))
 }
 
 /// The comma-separated tokens of every `Connection` header.
@@ -120,7 +115,8 @@ pub(crate) fn push_appended(
     }
 }
 
-fn is_idempotent(method: &str) -> bool {
+/// Methods a request may be sent again with (RFC 9110 §9.2.2), both request paths.
+pub(crate) fn is_idempotent(method: &str) -> bool {
     matches!(
         method,
         "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
@@ -210,9 +206,11 @@ pub(crate) fn parse(buf: &[u8], limits: HeadLimits, client: &Client) -> Parsed {
     Parsed::Fast(RequestHead {
         len,
         body,
-        idempotent: is_idempotent(method),
-        head: method == "HEAD",
-        close,
+        shape: Shape {
+            idempotent: is_idempotent(method),
+            head: method == "HEAD",
+            close,
+        },
         upstream: out,
     })
 }
@@ -288,7 +286,7 @@ mod tests {
         let (h, up) = fast(raw, &client(false, false));
         assert_eq!(h.len, raw.len() - 4);
         assert_eq!(
-            (h.body, h.idempotent, h.head, h.close),
+            (h.body, h.shape.idempotent, h.shape.head, h.shape.close),
             (0, true, false, false)
         );
         assert_eq!(
@@ -302,7 +300,10 @@ mod tests {
     fn a_trusted_proxys_chain_is_appended_to() {
         let raw = "POST /p HTTP/1.1\r\nHost: h:8\r\nContent-Length: 3\r\nX-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\nForwarded: for=1.1.1.1\r\nVia: 1.0 edge\r\nConnection: close\r\n\r\nabc";
         let (h, up) = fast(raw, &client(true, true));
-        assert_eq!((h.body, h.idempotent, h.close), (3, false, true));
+        assert_eq!(
+            (h.body, h.shape.idempotent, h.shape.close),
+            (3, false, true)
+        );
         assert!(
             up.contains("x-forwarded-for: 1.1.1.1, 2.2.2.2, 10.1.2.3\r\n"),
             "{up}"

@@ -100,8 +100,8 @@ pub(crate) fn parse(
             (None, None) => Framing::Close,
         }
     };
-    let upstream_close = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("close"));
     let named: Vec<&str> = connection_tokens(headers).collect();
+    let upstream_close = named.iter().any(|t| t.eq_ignore_ascii_case("close"));
 
     let mut out = Vec::with_capacity(len + 64);
     out.extend_from_slice(b"HTTP/1.1 ");
