@@ -13,7 +13,6 @@ use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpStream;
 
 use crate::body::UpstreamBody;
 use crate::pool::SendError;
@@ -52,16 +51,9 @@ impl H2Pool {
         addr: SocketAddr,
         connect_timeout: Duration,
     ) -> Result<SendRequest<UpstreamBody>, SendError> {
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(connect_failed(format!(
-                    "connect timed out after {connect_timeout:?}"
-                )));
-            }
-            Ok(Err(e)) => return Err(connect_failed(format!("connect: {e}"))),
-            Ok(Ok(s)) => s,
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = crate::pool::dial(addr, connect_timeout)
+            .await
+            .map_err(connect_failed)?;
         let (sender, conn) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .handshake(TokioIo::new(stream))

@@ -150,17 +150,7 @@ impl Pool {
             connect: true,
             error,
         };
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(failed(format!(
-                    "connect timed out after {connect_timeout:?}"
-                )));
-            }
-            Ok(Err(e)) => return Err(failed(format!("connect: {e}"))),
-            Ok(Ok(s)) => s,
-        };
-        // Small requests and responses: send each as soon as it is written.
-        let _ = stream.set_nodelay(true);
+        let stream = dial(addr, connect_timeout).await.map_err(failed)?;
         let mut builder = http1::Builder::new();
         if self.max_response_headers != crate::headers::HYPER_MAX_HEADERS {
             builder.max_headers(self.max_response_headers);
@@ -228,6 +218,19 @@ impl Pool {
             }
         }
     }
+}
+
+/// A new connection to a backend, within `connect_timeout`, for every kind of upstream
+/// connection (pooled HTTP/1.1 and HTTP/2, the fast path's sockets, upgrades).
+pub(crate) async fn dial(addr: SocketAddr, connect_timeout: Duration) -> Result<TcpStream, String> {
+    let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
+        Err(_) => return Err(format!("connect timed out after {connect_timeout:?}")),
+        Ok(Err(e)) => return Err(format!("connect: {e}")),
+        Ok(Ok(s)) => s,
+    };
+    // Small requests and responses: send each as soon as it is written.
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
 }
 
 /// Runs `sweep` on what `shared` holds every half `timeout`, until it is dropped (the

@@ -14,7 +14,6 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::TokioIo;
 use rand::RngExt;
-use tokio::net::TcpStream;
 
 use crate::body::{ResponseBody, UpstreamBody, local};
 use crate::config::ServiceConfig;
@@ -49,12 +48,10 @@ enum Attempt {
 }
 
 async fn attempt(target: SocketAddr, req: Request<UpstreamBody>, s: &ServiceConfig) -> Attempt {
-    let stream = match tokio::time::timeout(s.connect_timeout, TcpStream::connect(target)).await {
-        Err(_) => return Attempt::Unreachable("connect timed out".into()),
-        Ok(Err(e)) => return Attempt::Unreachable(format!("connect: {e}")),
-        Ok(Ok(stream)) => stream,
+    let stream = match crate::pool::dial(target, s.connect_timeout).await {
+        Err(e) => return Attempt::Unreachable(e),
+        Ok(stream) => stream,
     };
-    let _ = stream.set_nodelay(true);
     let (mut sender, conn) = match http1::handshake(TokioIo::new(stream)).await {
         Ok(pair) => pair,
         Err(e) => return Attempt::Unreachable(format!("handshake: {e}")),

@@ -90,12 +90,7 @@ impl RawPool {
         addr: SocketAddr,
         connect_timeout: Duration,
     ) -> Result<Conn, String> {
-        let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => return Err(format!("connect timed out after {connect_timeout:?}")),
-            Ok(Err(e)) => return Err(format!("connect: {e}")),
-            Ok(Ok(s)) => s,
-        };
-        let _ = stream.set_nodelay(true);
+        let stream = crate::pool::dial(addr, connect_timeout).await?;
         Ok(Conn {
             stream,
             pooled: false,
