@@ -115,6 +115,15 @@ pub(crate) fn push_appended(
     }
 }
 
+/// A `Content-Length` value: digits only (no sign, no list), as RFC 9110 §8.6 has it.
+pub(crate) fn content_length(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value)
+        .ok()
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse().ok())
+}
+
 /// Methods a request may be sent again with (RFC 9110 §9.2.2), both request paths.
 pub(crate) fn is_idempotent(method: &str) -> bool {
     matches!(
@@ -154,10 +163,7 @@ pub(crate) fn parse(buf: &[u8], limits: HeadLimits, client: &Client) -> Parsed {
             }
             host = Some(h.value);
         } else if name_is(n, "content-length") {
-            let parsed = std::str::from_utf8(h.value)
-                .ok()
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<usize>().ok());
+            let parsed = content_length(h.value).and_then(|n| usize::try_from(n).ok());
             match (body, parsed) {
                 (None, Some(len)) => body = Some(len),
                 _ => return Parsed::Fallback,

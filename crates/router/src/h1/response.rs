@@ -6,7 +6,9 @@ use std::mem::MaybeUninit;
 
 use crate::headers::VIA;
 
-use super::request::{connection_tokens, is_hop_by_hop, name_is, push_appended, push_header};
+use super::request::{
+    connection_tokens, content_length, is_hop_by_hop, name_is, push_appended, push_header,
+};
 
 /// How the response body is delimited on the backend's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,12 +74,7 @@ pub(crate) fn parse(
     let mut chunked = None;
     for h in headers {
         if name_is(h.name, "content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .map(str::trim)
-                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or("invalid content-length in the response")?;
+            let v = content_length(h.value).ok_or("invalid content-length in the response")?;
             if length.is_some_and(|l| l != v) {
                 return Err("conflicting content-length values in the response".into());
             }
