@@ -51,6 +51,23 @@ fn wait_until(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// v1 stable, and the check round its deploy set off over: that round probes the service
+/// through the router, and a probe still on its way when v2 takes half the traffic would
+/// be a request of v2's (it once was, under a loaded machine).
+fn deploy_v1(p: &TestProject) {
+    p.gantry(&["deploy", "web", "--version", "v1", "--wait"])
+        .ok();
+    // The report is written when every probe of its round has ended.
+    wait_until(30, "the check round after v1's deploy", || {
+        let report = p.gantry(&["status", "--json"]);
+        serde_json::from_str::<Value>(&report.stdout()).is_ok_and(|r| {
+            r["trigger"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("deployment.state.succeeded"))
+        })
+    });
+}
+
 fn web(p: &TestProject) -> Value {
     p.gantry(&["--json", "ps"]).ok().json()["services"][0].clone()
 }
@@ -59,8 +76,7 @@ fn web(p: &TestProject) -> Value {
 fn a_canary_without_traffic_waits_under_the_default_and_promote_moves_it_on() {
     let p = no_traffic_project("");
     let _serve = Serve::start(&p);
-    p.gantry(&["deploy", "web", "--version", "v1", "--wait"])
-        .ok();
+    deploy_v1(&p);
     p.gantry(&["deploy", "web", "--version", "v2"]).ok();
     wait_until(60, "the step to pause for want of traffic", || {
         let w = web(&p);
@@ -117,8 +133,7 @@ fn a_canary_without_traffic_waits_under_the_default_and_promote_moves_it_on() {
 fn a_canary_without_traffic_rolls_back_under_fail() {
     let p = no_traffic_project(", inconclusive: fail");
     let _serve = Serve::start(&p);
-    p.gantry(&["deploy", "web", "--version", "v1", "--wait"])
-        .ok();
+    deploy_v1(&p);
     let out = p.gantry(&["deploy", "web", "--version", "v2", "--wait"]);
     assert_eq!(out.code(), 3, "rolled back: {}", out.stderr());
     assert!(
@@ -143,8 +158,7 @@ fn a_canary_without_traffic_rolls_back_under_fail() {
 fn a_canary_without_traffic_advances_under_pass() {
     let p = no_traffic_project(", inconclusive: pass");
     let _serve = Serve::start(&p);
-    p.gantry(&["deploy", "web", "--version", "v1", "--wait"])
-        .ok();
+    deploy_v1(&p);
     p.gantry(&["deploy", "web", "--version", "v2", "--wait"])
         .ok();
     let all = entries(&p);
